@@ -1,0 +1,1 @@
+"""Internal utilities: the array-API shim, random numbers, optimisers, validation."""

@@ -1,0 +1,196 @@
+"""The one array-API shim every module of the package goes through.
+
+scikit-learn's own helpers in ``sklearn.utils._array_api`` are private and
+change between releases, so this module builds on the standalone
+``array_api_compat`` package and follows scikit-learn's public switch,
+``sklearn.get_config()["array_api_dispatch"]``: when it is off, every input
+is converted to NumPy; when it is on, the namespace and device of the inputs
+are used as they are.
+"""
+
+from __future__ import annotations
+
+import math
+
+import array_api_compat
+import array_api_compat.numpy as np_compat
+import numpy as np
+from sklearn import get_config
+
+__all__ = [
+    "get_namespace",
+    "get_namespace_and_device",
+    "to_numpy",
+    "to_namespace",
+    "check_same_namespace",
+    "is_numpy_namespace",
+    "floating_dtype",
+    "sigmoid",
+    "log_sigmoid",
+    "softplus",
+    "softplus_inverse",
+    "logsumexp",
+    "relu",
+]
+
+
+def _is_array(obj) -> bool:
+    return array_api_compat.is_array_api_obj(obj) and not isinstance(
+        obj, (str, bytes)
+    )
+
+
+def get_namespace(*arrays):
+    """Namespace of ``arrays`` under scikit-learn's dispatch setting.
+
+    Returns ``array_api_compat.numpy`` when ``array_api_dispatch`` is off or
+    when no argument is an array; otherwise the (wrapped) namespace shared by
+    all arrays. ``None`` arguments are ignored.
+    """
+    arrays = [a for a in arrays if a is not None and _is_array(a)]
+    if not get_config()["array_api_dispatch"] or not arrays:
+        return np_compat
+    xp = array_api_compat.array_namespace(*arrays)
+    if array_api_compat.is_numpy_namespace(xp):
+        return np_compat
+    return xp
+
+
+def get_namespace_and_device(*arrays):
+    """``(xp, device)`` of ``arrays``; the device is ``"cpu"`` for NumPy."""
+    xp = get_namespace(*arrays)
+    arrays = [a for a in arrays if a is not None and _is_array(a)]
+    if is_numpy_namespace(xp) or not arrays:
+        return xp, "cpu"
+    return xp, array_api_compat.device(arrays[0])
+
+
+def is_numpy_namespace(xp) -> bool:
+    return array_api_compat.is_numpy_namespace(xp)
+
+
+def to_numpy(array) -> np.ndarray:
+    """Copy ``array`` (any namespace, any device) to a NumPy array on the host."""
+    if isinstance(array, np.ndarray):
+        return array
+    if array_api_compat.is_cupy_array(array):
+        return array.get()
+    if array_api_compat.is_torch_array(array):
+        return array.detach().cpu().numpy()
+    if array_api_compat.is_array_api_strict_namespace(
+        array_api_compat.array_namespace(array)
+    ):
+        import array_api_strict
+
+        # array_api_strict refuses np.asarray off its CPU device on purpose.
+        array = array_api_strict.asarray(array, device=array_api_strict.Device("CPU_DEVICE"))
+    return np.asarray(array)
+
+
+def to_namespace(array, xp, device=None, dtype=None):
+    """``array`` (host or any namespace) as an array of ``xp`` on ``device``.
+
+    Arrays already in ``xp`` are passed to ``xp.asarray`` (no copy when
+    nothing changes); anything else goes through the host.
+    """
+    if array is None:
+        return None
+    if is_numpy_namespace(xp):
+        out = to_numpy(array) if _is_array(array) else np.asarray(array)
+        return out if dtype is None else out.astype(dtype, copy=False)
+    if not (_is_array(array) and array_api_compat.array_namespace(array).__name__ == xp.__name__):
+        array = to_numpy(array) if _is_array(array) else np.asarray(array)
+    if device is None:
+        return xp.asarray(array, dtype=dtype)
+    return xp.asarray(array, dtype=dtype, device=device)
+
+
+def check_same_namespace(X, estimator, *, attribute, method):
+    """Raise if ``X`` is not in the namespace and on the device of a fitted attribute.
+
+    The message follows scikit-learn's wording (``check_array_api_same_namespace``
+    looks for "must use the same namespace" and ``Class.method()``).
+    """
+    if not get_config()["array_api_dispatch"]:
+        return
+    attr = getattr(estimator, attribute)
+    a_xp, a_device = get_namespace_and_device(attr)
+    X_xp, X_device = get_namespace_and_device(X)
+    if is_numpy_namespace(a_xp) and is_numpy_namespace(X_xp):
+        return
+    if a_xp.__name__ == X_xp.__name__ and X_device == a_device:
+        return
+    if not _is_array(X):
+        detail = (
+            f"Array namespace used during fit ({a_xp.__name__}) is not compatible "
+            f"with the array-like input passed to {method}."
+        )
+    elif a_xp.__name__ != X_xp.__name__:
+        detail = (
+            f"Array namespaces used during fit ({a_xp.__name__}) and {method} "
+            f"({X_xp.__name__}) differ."
+        )
+    else:
+        detail = f"Devices used during fit ({a_device}) and {method} ({X_device}) differ."
+    raise ValueError(
+        f"Inputs passed to {type(estimator).__name__}.{method}() must use the same "
+        f"namespace and the same device as those passed to fit(). {detail}"
+    )
+
+
+def floating_dtype(X, xp):
+    """Float dtype to compute in: float32 stays float32, everything else float64."""
+    if X is not None and X.dtype == xp.float32:
+        return xp.float32
+    return xp.float64
+
+
+# ---------------------------------------------------------------------------
+# Numerically stable primitives, written once (scipy.special.expit is a ufunc
+# and does not accept device arrays).
+
+
+def sigmoid(a, xp=None):
+    """Logistic sigmoid 1 / (1 + exp(-a)), without overflow for large |a|."""
+    xp = get_namespace(a) if xp is None else xp
+    # exp of a non-positive number never overflows.
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def log_sigmoid(a, xp=None):
+    """log sigmoid(a) = -softplus(-a), accurate in both tails."""
+    xp = get_namespace(a) if xp is None else xp
+    return -softplus(-a, xp=xp)
+
+
+def softplus(a, xp=None):
+    """log(1 + exp(a)) = max(a, 0) + log1p(exp(-|a|))."""
+    xp = get_namespace(a) if xp is None else xp
+    return xp.maximum(a, 0.0) + xp.log1p(xp.exp(-xp.abs(a)))
+
+
+def softplus_inverse(y, xp=None):
+    """Inverse of :func:`softplus` for ``y > 0``: log(exp(y) - 1) = y + log(-expm1(-y))."""
+    xp = get_namespace(y) if xp is None else xp
+    return y + xp.log(-xp.expm1(-y))
+
+
+def logsumexp(a, axis=None, xp=None, keepdims=False):
+    """log(sum(exp(a), axis)), shifted by the maximum; -inf rows stay -inf."""
+    xp = get_namespace(a) if xp is None else xp
+    a_max = xp.max(a, axis=axis, keepdims=True)
+    a_max = xp.where(xp.isfinite(a_max), a_max, xp.zeros_like(a_max))
+    out = xp.log(xp.sum(xp.exp(a - a_max), axis=axis, keepdims=True)) + a_max
+    if not keepdims:
+        out = xp.squeeze(out, axis=axis) if axis is not None else xp.reshape(out, ())
+    return out
+
+
+def relu(a, xp=None):
+    xp = get_namespace(a) if xp is None else xp
+    return xp.maximum(a, 0.0)
+
+
+def log_2pi() -> float:
+    return math.log(2.0 * math.pi)
