@@ -181,7 +181,14 @@ def logsumexp(a, axis=None, xp=None, keepdims=False):
     xp = get_namespace(a) if xp is None else xp
     a_max = xp.max(a, axis=axis, keepdims=True)
     a_max = xp.where(xp.isfinite(a_max), a_max, xp.zeros_like(a_max))
-    out = xp.log(xp.sum(xp.exp(a - a_max), axis=axis, keepdims=True)) + a_max
+    s = xp.sum(xp.exp(a - a_max), axis=axis, keepdims=True)
+    # Fix: an all -inf row sums to 0 and log(0) raised "divide by zero"
+    # RuntimeWarning (an error under the test suite's filter); take the log of
+    # a positive placeholder there and put -inf back explicitly.
+    # (Testing s == 0 rather than s > 0 keeps NaN inputs NaN.)
+    empty = s == 0
+    out = xp.where(empty, xp.full_like(s, -math.inf),
+                   xp.log(xp.where(empty, xp.ones_like(s), s)) + a_max)
     if not keepdims:
         out = xp.squeeze(out, axis=axis) if axis is not None else xp.reshape(out, ())
     return out

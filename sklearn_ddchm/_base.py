@@ -1,0 +1,322 @@
+"""The training driver shared by the DDC Helmholtz machine and the baselines.
+
+Like ``sklearn.mixture._base.BaseMixture``, the loop lives once: validation,
+initialisation (``warm_start``), minibatches, the Adam step with its
+step-size schedule, the divergence guard, the convergence test, verbose
+lines, ``partial_fit``, sampling and scoring. A learning algorithm
+implements the few methods marked "hook" below.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import warnings
+from abc import ABCMeta, abstractmethod
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin, TransformerMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._importance import importance_log_likelihood
+from .models import DeepExponentialFamily
+from .models._presets import MODEL_NAMES, build_model, check_latent_dims
+from .utils._array_api import (
+    check_same_namespace,
+    get_namespace,
+    get_namespace_and_device,
+    to_namespace,
+)
+from .utils._optim import Adam
+
+#: rows per chunk in score_samples: n_importance * chunk latents live at once
+SCORE_CHUNK_ROWS = 256
+
+
+class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
+                                  metaclass=ABCMeta):
+    """Shared fit/partial_fit/sample/score machinery; see the subclasses."""
+
+    _parameter_constraints: dict = {
+        "model": [StrOptions(set(MODEL_NAMES)), DeepExponentialFamily],
+        "latent_dims": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "learning_rate_decay": [Interval(numbers.Real, 0, 1, closed="right")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "fit_prior": ["boolean"],
+        "n_importance": [Interval(numbers.Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # -- hooks ------------------------------------------------------------------
+    @abstractmethod
+    def _initialize_algorithm(self, X, rng):
+        """Set up the recognition side after ``model_`` exists."""
+
+    @abstractmethod
+    def _gradient_step(self, X_batch, rng):
+        """One minibatch: ``(model_grads, extra_grads, criterion)``.
+
+        ``model_grads`` is keyed like ``model_.trainable_parameters()``,
+        ``extra_grads`` like :meth:`_get_extra_parameters`; ``criterion`` is
+        a 0-d array (the per-datum training objective on the batch).
+        """
+
+    def _get_extra_parameters(self) -> dict:
+        """Parameters of the learning algorithm that Adam updates (none by default)."""
+        return {}
+
+    def _set_extra_parameters(self, params):
+        """Store what :meth:`_get_extra_parameters` returned, updated."""
+
+    def _finalize_fit(self, X, rng):
+        """Bring the recognition side in line with the final model (optional)."""
+
+    @abstractmethod
+    def _proposal(self, X):
+        """An importance-sampling proposal for rows of ``X`` (see ``_importance``)."""
+
+    #: name of the per-epoch training criterion in verbose output
+    _criterion_name = "objective"
+
+    # -- validation -------------------------------------------------------------
+    def _validate_X(self, X, reset):
+        xp = get_namespace(X)
+        X = validate_data(self, X, reset=reset, dtype=[xp.float64, xp.float32])
+        return X
+
+    def _check_model_matches(self, X):
+        model = self.model_
+        model.layers[0].check_child(X, name="X")
+
+    def _make_model(self, X, rng):
+        xp, device = get_namespace_and_device(X)
+        n_features = X.shape[1]
+        if isinstance(self.model, str):
+            model = build_model(self.model, n_features, self.latent_dims,
+                                trainable_prior=self.fit_prior)
+        else:
+            model = self.model.copy()
+            if model.n_features != n_features:
+                raise ValueError(
+                    f"model has n_features={model.n_features} observations but X has "
+                    f"{n_features} features."
+                )
+            top = model.layers[-1]
+            top.trainable = top.param_names if self.fit_prior else ()
+        model.initialize(rng)
+        return model.to(xp, device, X.dtype)
+
+    # -- fitting ----------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the generative model to ``X`` for ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        self : object
+        """
+        X = self._validate_X(X, reset=True)
+        if not (self.warm_start and hasattr(self, "model_")):
+            self._initialize(X)
+        self._run(X, self.max_iter, scheduled=True)
+        self._finalize_fit(X, self.random_state_)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One pass over ``X`` at the constant ``learning_rate``; initialises on first call.
+
+        Returns
+        -------
+        self : object
+        """
+        first = not hasattr(self, "model_")
+        X = self._validate_X(X, reset=first)
+        if first:
+            self._initialize(X)
+        self._run(X, 1, scheduled=False)
+        self._finalize_fit(X, self.random_state_)
+        return self
+
+    def _initialize(self, X):
+        if isinstance(self.latent_dims, numbers.Integral) or not isinstance(self.model,
+                                                                           DeepExponentialFamily):
+            check_latent_dims(self.latent_dims)
+        # one persistent generator: partial_fit continues the same stream
+        self.random_state_ = check_random_state(self.random_state)
+        self.model_ = self._make_model(X, self.random_state_)
+        self._check_model_matches(X)
+        self._initialize_algorithm(X, self.random_state_)
+        self.optimizer_ = Adam(self.learning_rate)
+        self.n_iter_ = 0
+        self.training_curve_ = []
+
+    def _run(self, X, n_epochs, scheduled):
+        """Adam on minibatches for ``n_epochs`` passes; the step size decays
+        geometrically from ``learning_rate`` to ``learning_rate *
+        learning_rate_decay`` over the run when ``scheduled``."""
+        self._check_model_matches(X)
+        xp, device = get_namespace_and_device(X)
+        rng = self.random_state_
+        n = X.shape[0]
+        batch_size = min(self.batch_size, n)
+        n_batches = math.ceil(n / batch_size)
+        total_steps = max(n_epochs * n_batches - 1, 1)
+        step = 0
+        best, no_improvement = -math.inf, 0
+        self.converged_ = False
+        start = time.perf_counter()
+        for _ in range(n_epochs):
+            order = to_namespace(rng.permutation(n), xp, device)
+            criterion = 0.0
+            for b in range(n_batches):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                X_batch = xp.take(X, idx, axis=0)
+                decay = self.learning_rate_decay ** (step / total_steps) if scheduled else 1.0
+                diverged = self._step(X_batch, rng, self.learning_rate * decay)
+                if diverged is not None:
+                    warnings.warn(
+                        f"{type(self).__name__} diverged at epoch {self.n_iter_ + 1} "
+                        f"(non-finite {diverged}); stopped and kept the last finite "
+                        "parameters. Lower learning_rate.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+                    if self.n_iter_ == 0:
+                        self.n_iter_ = 1
+                        self.training_curve_.append(float("nan"))
+                    return
+                criterion = criterion + self._last_criterion
+                step += 1
+            value = float(criterion / n_batches)
+            self.n_iter_ += 1
+            self.training_curve_.append(value)
+            if self.verbose:
+                print(
+                    f"[{type(self).__name__}] Iteration {self.n_iter_}, "
+                    f"{self._criterion_name} = {value:.4f}, "
+                    f"time = {time.perf_counter() - start:.2f}s"
+                )
+            if self.tol is not None:
+                if value < best + self.tol:
+                    no_improvement += 1
+                else:
+                    no_improvement = 0
+                best = max(best, value)
+                if no_improvement >= self.n_iter_no_change:
+                    self.converged_ = True
+                    if self.verbose:
+                        print(f"[{type(self).__name__}] Converged: {self._criterion_name} "
+                              f"improved by less than tol={self.tol} for "
+                              f"{self.n_iter_no_change} epochs.")
+                    break
+
+    def _step(self, X_batch, rng, learning_rate):
+        """One Adam step; returns ``None`` or what was non-finite (nothing changed then)."""
+        model_grads, extra_grads, criterion = self._gradient_step(X_batch, rng)
+        xp = get_namespace(X_batch)
+        # One reduction over everything, so the guard costs one device sync.
+        check = criterion
+        for g in (*model_grads.values(), *extra_grads.values()):
+            check = check + xp.sum(g)
+        if not bool(xp.isfinite(check)):
+            return "gradients" if bool(xp.isfinite(criterion)) else "training criterion"
+        params = self.model_.trainable_parameters()
+        extra = self._get_extra_parameters()
+        new = self.optimizer_.step({**params, **{"extra." + k: v for k, v in extra.items()}},
+                                   {**model_grads,
+                                    **{"extra." + k: v for k, v in extra_grads.items()}},
+                                   learning_rate)
+        self.model_.set_parameters({k: new[k] for k in params}) if params else None
+        if extra:
+            self._set_extra_parameters({k: new["extra." + k] for k in extra})
+        self._last_criterion = criterion
+        return None
+
+    # -- generative side --------------------------------------------------------
+    def sample(self, n_samples=1, random_state=None):
+        """Draw observations from the fitted generative model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState or None
+            ``None`` uses the estimator's ``random_state`` (like
+            ``GaussianMixture.sample``).
+
+        Returns
+        -------
+        X : array of shape (n_samples, n_features)
+            In the namespace, on the device and of the dtype of the fit.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or (
+            n_samples < 1
+        ):
+            raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}.")
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        X, _ = self.model_.sample(int(n_samples), random_state=rng)
+        return X
+
+    def score_samples(self, X):
+        """Importance-sampling estimate of log p(x) for each row of ``X``.
+
+        ``log mean_k p(x, z^k) / q(z^k | x)`` with ``n_importance`` draws from
+        the estimator's proposal; the same noise is shared by all rows, so the
+        estimate of a row does not depend on the other rows.
+
+        Returns
+        -------
+        log_likelihood : array of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        check_same_namespace(X, self, attribute=self._namespace_attribute,
+                             method="score_samples")
+        X = self._validate_X(X, reset=False)
+        self._check_model_matches(X)
+        xp = get_namespace(X)
+        out = []
+        for start in range(0, X.shape[0], SCORE_CHUNK_ROWS):
+            chunk = X[start:start + SCORE_CHUNK_ROWS, ...]
+            # a fresh generator per chunk: same noise for every row
+            rng = np.random.RandomState(_score_seed(self.random_state))
+            out.append(importance_log_likelihood(self.model_, chunk, self._proposal(chunk),
+                                                 self.n_importance, rng))
+        return xp.concat(out) if len(out) > 1 else out[0]
+
+    def score(self, X, y=None):
+        """Mean estimated log-likelihood per sample, a Python float (like ``PCA.score``)."""
+        xp = get_namespace(X)
+        return float(xp.mean(self.score_samples(X)))
+
+    #: a fitted array attribute that shows the fit's namespace and device
+    _namespace_attribute = "input_mean_"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = True
+        tags.non_deterministic = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def _score_seed(random_state):
+    """A fixed seed for scoring: the estimator's own int seed, else 0."""
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
+    return 0

@@ -1,0 +1,443 @@
+"""Gaussian, Laplace and Bernoulli conditionals and priors.
+
+Each conditional's natural parameter is a function of an affine map of the
+parent, ``a = parent @ weights.T + bias`` (``bias`` alone for a prior), so
+every gradient wrt the parameters is a product of ``d/da`` with the parent:
+``grad_weights = g_a.T @ parent`` and ``grad_bias = g_a.sum(0)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..utils._array_api import get_namespace, sigmoid, softplus
+from ..utils._random import draw
+from ._base import Layer, _device, affine
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+class _AffineLayer(Layer):
+    """A layer whose natural parameter depends on ``a = parent W^T + b``."""
+
+    #: name of the affine offset parameter (``bias`` for conditionals)
+    _offset = "bias"
+
+    def _weights(self):
+        return self.params.get("weights")
+
+    def _pre_activation(self, parent, n_samples=None):
+        self._check_initialized()
+        if parent is not None and self.n_parents == 0:
+            raise ValueError(f"{type(self).__name__} is a prior: parent must be None.")
+        if parent is None and self.n_parents:
+            raise ValueError(f"{type(self).__name__} needs a parent array.")
+        return affine(parent, self._weights(), self.params[self._offset], n_samples)
+
+    def _affine_grads(self, parent, g_a):
+        """Gradients of the affine parameters from d/da, shape (n, n_features)."""
+        xp = get_namespace(g_a)
+        out = {self._offset: xp.sum(g_a, axis=0)}
+        if self.n_parents:
+            out["weights"] = g_a.T @ parent
+        return out
+
+    def _affine_shapes(self):
+        shapes = {self._offset: (self.n_features,)}
+        if self.n_parents:
+            shapes["weights"] = (self.n_features, self.n_parents)
+        return shapes
+
+    def _draw_affine(self, random_state, xp, device, dtype, weight_scale, offset):
+        params = {self._offset: offset}
+        if self.n_parents:
+            params["weights"] = weight_scale * draw(
+                random_state, "standard_normal", (self.n_features, self.n_parents),
+                xp=xp, device=device, dtype=dtype,
+            )
+        return params
+
+    def _n(self, parent, n_samples, child=None):
+        if parent is not None:
+            return parent.shape[0]
+        if child is not None:
+            return child.shape[0]
+        return n_samples
+
+
+def _default_xp(xp):
+    if xp is None:
+        import array_api_compat.numpy as xp
+    return xp
+
+
+class GaussianLayer(_AffineLayer):
+    """Gaussian ``p(child | parent) = N(weights @ parent + bias, diag(exp(log_var)))``.
+
+    Sufficient statistics ``S(x) = [x, x**2]`` (per coordinate, stacked along
+    columns), natural parameters ``[m / v, -1 / (2 v)]``.
+
+    Parameters
+    ----------
+    n_features, n_parents : int
+    weights : array of shape (n_features, n_parents), optional
+    bias : array of shape (n_features,), optional
+    log_var : array of shape (n_features,), optional
+        Log of the diagonal variance (learnt on the log scale so that Adam
+        steps cannot make it negative).
+    trainable : bool or iterable of str, default=True
+    """
+
+    param_names = ("weights", "bias", "log_var")
+
+    def __init__(self, n_features, n_parents, *, weights=None, bias=None, log_var=None,
+                 trainable=True):
+        if n_parents == 0:
+            raise ValueError("GaussianLayer needs n_parents >= 1; use GaussianPrior.")
+        super().__init__(n_features, n_parents, trainable=trainable, weights=weights,
+                         bias=bias, log_var=log_var)
+
+    def param_shapes(self):
+        shapes = self._affine_shapes()
+        shapes["log_var"] = (self.n_features,)
+        return shapes
+
+    def initialize(self, random_state=None, *, xp=None, device=None, dtype=None,
+                   weight_scale=None, variance=0.1):
+        xp = _default_xp(xp)
+        dtype = xp.float64 if dtype is None else dtype
+        scale = 1.0 / math.sqrt(max(self.n_parents, 1)) if weight_scale is None else weight_scale
+        zeros = xp.zeros(self.n_features, dtype=dtype, device=device)
+        params = self._draw_affine(random_state, xp, device, dtype, scale, zeros)
+        params["log_var"] = zeros + math.log(variance)
+        return self.set_params(params)
+
+    def _moments(self, parent, n_samples=None):
+        m = self._pre_activation(parent, n_samples)
+        v = get_namespace(m).exp(self.params["log_var"])
+        return m, v
+
+    def mean(self, parent=None, n_samples=None):
+        return self._moments(parent, n_samples)[0]
+
+    def variance(self, parent=None, n_samples=None):
+        m, v = self._moments(parent, n_samples)
+        return get_namespace(m).broadcast_to(v[None, :], m.shape)
+
+    def sample(self, parent=None, *, n_samples=None, random_state=None):
+        m, v = self._moments(parent, n_samples)
+        xp = get_namespace(m)
+        eps = draw(random_state, "standard_normal", m.shape, xp=xp, device=_device(m),
+                   dtype=m.dtype)
+        return m + xp.sqrt(v) * eps
+
+    def log_prob(self, child, parent=None):
+        m, v = self._moments(parent, child.shape[0])
+        xp = get_namespace(m)
+        r = child - m
+        return -0.5 * xp.sum(r * r / v + xp.log(v) + _LOG_2PI, axis=1)
+
+    def sufficient_statistics(self, child):
+        xp = get_namespace(child)
+        return xp.concat([child, child * child], axis=1)
+
+    def natural_parameters(self, parent=None, n_samples=None):
+        m, v = self._moments(parent, n_samples)
+        xp = get_namespace(m)
+        return xp.concat([m / v, xp.broadcast_to(-0.5 / v, m.shape)], axis=1)
+
+    def mean_parameters(self, parent=None, n_samples=None):
+        m, v = self._moments(parent, n_samples)
+        xp = get_namespace(m)
+        return xp.concat([m, m * m + v], axis=1)
+
+    def log_normalizer(self, parent=None, n_samples=None):
+        m, v = self._moments(parent, n_samples)
+        xp = get_namespace(m)
+        return xp.sum(0.5 * m * m / v + 0.5 * xp.log(v), axis=1)
+
+    def log_base_measure(self, child):
+        xp = get_namespace(child)
+        return xp.zeros(child.shape[0], dtype=child.dtype, device=_device(child)) - (
+            0.5 * _LOG_2PI * self.n_features
+        )
+
+    def grad_natural(self, parent, coef):
+        d = self.n_features
+        m, v = self._moments(parent, coef.shape[0])
+        xp = get_namespace(m)
+        c1, c2 = coef[:, :d], coef[:, d:]
+        # d(m/v)/da = 1/v; d(m/v)/dlog_v = -m/v; d(-1/(2v))/dlog_v = 1/(2v)
+        grads = self._affine_grads(parent, c1 / v)
+        grads["log_var"] = xp.sum(-c1 * m / v + 0.5 * c2 / v, axis=0)
+        return grads
+
+    def grad_log_normalizer(self, parent, weights):
+        # Phi = m^2/(2v) + log(v)/2 (+ constants)
+        m, v = self._moments(parent, weights.shape[0])
+        xp = get_namespace(m)
+        w = weights[:, None]
+        grads = self._affine_grads(parent, w * m / v)
+        grads["log_var"] = xp.sum(w * (0.5 - 0.5 * m * m / v), axis=0)
+        return grads
+
+    def grad_child(self, child, parent=None):
+        m, v = self._moments(parent, child.shape[0])
+        return (m - child) / v
+
+    def grad_parent(self, child, parent):
+        m, v = self._moments(parent)
+        return ((child - m) / v) @ self.params["weights"]
+
+
+class GaussianPrior(GaussianLayer):
+    """Gaussian prior ``p(z) = N(mean, diag(exp(log_var)))`` for the top layer.
+
+    Parameters
+    ----------
+    n_features : int
+    mean, log_var : arrays of shape (n_features,), optional
+    trainable : bool or iterable of str, default=True
+    """
+
+    param_names = ("mean", "log_var")
+    _offset = "mean"
+
+    def __init__(self, n_features, *, mean=None, log_var=None, trainable=True):
+        Layer.__init__(self, n_features, 0, trainable=trainable, mean=mean, log_var=log_var)
+
+    def initialize(self, random_state=None, *, xp=None, device=None, dtype=None,
+                   variance=1.0):
+        xp = _default_xp(xp)
+        dtype = xp.float64 if dtype is None else dtype
+        zeros = xp.zeros(self.n_features, dtype=dtype, device=device)
+        return self.set_params({"mean": zeros, "log_var": zeros + math.log(variance)})
+
+
+class LaplaceLayer(_AffineLayer):
+    """Laplace with softplus scale: ``p(z | parent) = Laplace(loc, s)``, ``s = softplus(weights @ parent + bias)``.
+
+    The density is ``exp(-|z - loc| / s) / (2 s)``: ``s`` is the *scale* (the
+    paper's Eq. 13 writes ``lambda = softplus(B z2)`` without saying whether
+    lambda is a scale or a rate; we take it as the scale). Sufficient statistic
+    ``S(z) = |z - loc|``, natural parameter ``-1 / s``, log-normaliser
+    ``log(2 s)``, mean parameter ``E|z - loc| = s``.
+
+    The location is a fixed constant (``loc``, default 0, as in the paper): a
+    learnt location would make ``S`` depend on the parameters and leave the
+    exponential family.
+
+    Parameters
+    ----------
+    n_features, n_parents : int
+    weights : array of shape (n_features, n_parents), optional
+    bias : array of shape (n_features,), optional
+    loc : float, default=0.0
+    trainable : bool or iterable of str, default=True
+    """
+
+    param_names = ("weights", "bias")
+
+    def __init__(self, n_features, n_parents, *, weights=None, bias=None, loc=0.0,
+                 trainable=True):
+        if n_parents == 0:
+            raise ValueError("LaplaceLayer needs n_parents >= 1.")
+        self.loc = float(loc)
+        super().__init__(n_features, n_parents, trainable=trainable, weights=weights,
+                         bias=bias)
+
+    def param_shapes(self):
+        return self._affine_shapes()
+
+    def initialize(self, random_state=None, *, xp=None, device=None, dtype=None,
+                   weight_scale=None, scale=1.0):
+        xp = _default_xp(xp)
+        dtype = xp.float64 if dtype is None else dtype
+        w_scale = 1.0 / math.sqrt(self.n_parents) if weight_scale is None else weight_scale
+        # inverse softplus of the wanted scale, on the host
+        offset = xp.zeros(self.n_features, dtype=dtype, device=device) + (
+            scale + math.log(-math.expm1(-scale))
+        )
+        return self.set_params(self._draw_affine(random_state, xp, device, dtype, w_scale,
+                                                 offset))
+
+    def scale(self, parent):
+        return softplus(self._pre_activation(parent))
+
+    def mean(self, parent=None, n_samples=None):
+        a = self._pre_activation(parent, n_samples)
+        return get_namespace(a).zeros_like(a) + self.loc
+
+    def variance(self, parent=None, n_samples=None):
+        s = self.scale(parent)
+        return 2.0 * s * s
+
+    def sample(self, parent=None, *, n_samples=None, random_state=None):
+        s = self.scale(parent)
+        xp = get_namespace(s)
+        eps = draw(random_state, "standard_laplace", s.shape, xp=xp, device=_device(s),
+                   dtype=s.dtype)
+        return self.loc + s * eps
+
+    def log_prob(self, child, parent=None):
+        s = self.scale(parent)
+        xp = get_namespace(s)
+        return -xp.sum(xp.abs(child - self.loc) / s + xp.log(2.0 * s), axis=1)
+
+    def sufficient_statistics(self, child):
+        return get_namespace(child).abs(child - self.loc)
+
+    def natural_parameters(self, parent=None, n_samples=None):
+        return -1.0 / self.scale(parent)
+
+    def mean_parameters(self, parent=None, n_samples=None):
+        return self.scale(parent)
+
+    def log_normalizer(self, parent=None, n_samples=None):
+        s = self.scale(parent)
+        return get_namespace(s).sum(get_namespace(s).log(2.0 * s), axis=1)
+
+    def log_base_measure(self, child):
+        xp = get_namespace(child)
+        return xp.zeros(child.shape[0], dtype=child.dtype, device=_device(child))
+
+    def grad_natural(self, parent, coef):
+        a = self._pre_activation(parent)
+        s = softplus(a)
+        # d(-1/s)/da = sigmoid(a) / s^2
+        return self._affine_grads(parent, coef * sigmoid(a) / (s * s))
+
+    def grad_log_normalizer(self, parent, weights):
+        a = self._pre_activation(parent)
+        # d log(2 s)/da = sigmoid(a) / s
+        return self._affine_grads(parent, weights[:, None] * sigmoid(a) / softplus(a))
+
+    def grad_child(self, child, parent=None):
+        s = self.scale(parent)
+        return -get_namespace(s).sign(child - self.loc) / s
+
+    def grad_parent(self, child, parent):
+        a = self._pre_activation(parent)
+        s = softplus(a)
+        xp = get_namespace(a)
+        g_a = (xp.abs(child - self.loc) / (s * s) - 1.0 / s) * sigmoid(a)
+        return g_a @ self.params["weights"]
+
+
+class BernoulliLayer(_AffineLayer):
+    """Sigmoid belief network layer: ``p(x_i = 1 | parent) = sigmoid(weights @ parent + bias)``.
+
+    Sufficient statistic ``S(x) = x``, natural parameter the logits ``a``,
+    log-normaliser ``softplus(a)``, mean parameter ``sigmoid(a)``.
+
+    Parameters
+    ----------
+    n_features, n_parents : int
+    weights : array of shape (n_features, n_parents), optional
+    bias : array of shape (n_features,), optional
+    trainable : bool or iterable of str, default=True
+    """
+
+    param_names = ("weights", "bias")
+    is_binary = True
+
+    def __init__(self, n_features, n_parents, *, weights=None, bias=None, trainable=True):
+        if n_parents == 0:
+            raise ValueError("BernoulliLayer needs n_parents >= 1; use BernoulliPrior.")
+        super().__init__(n_features, n_parents, trainable=trainable, weights=weights,
+                         bias=bias)
+
+    def param_shapes(self):
+        return self._affine_shapes()
+
+    def initialize(self, random_state=None, *, xp=None, device=None, dtype=None,
+                   weight_scale=None):
+        xp = _default_xp(xp)
+        dtype = xp.float64 if dtype is None else dtype
+        scale = 1.0 / math.sqrt(max(self.n_parents, 1)) if weight_scale is None else weight_scale
+        zeros = xp.zeros(self.n_features, dtype=dtype, device=device)
+        return self.set_params(self._draw_affine(random_state, xp, device, dtype, scale,
+                                                 zeros))
+
+    def logits(self, parent=None, n_samples=None):
+        return self._pre_activation(parent, n_samples)
+
+    def mean(self, parent=None, n_samples=None):
+        return sigmoid(self.logits(parent, n_samples))
+
+    def variance(self, parent=None, n_samples=None):
+        p = self.mean(parent, n_samples)
+        return p * (1.0 - p)
+
+    def sample(self, parent=None, *, n_samples=None, random_state=None):
+        p = self.mean(parent, n_samples)
+        xp = get_namespace(p)
+        u = draw(random_state, "uniform", p.shape, xp=xp, device=_device(p), dtype=p.dtype)
+        return xp.astype(u < p, p.dtype)
+
+    def log_prob(self, child, parent=None):
+        a = self.logits(parent, child.shape[0])
+        xp = get_namespace(a)
+        return xp.sum(child * a - softplus(a), axis=1)
+
+    def sufficient_statistics(self, child):
+        return child
+
+    def natural_parameters(self, parent=None, n_samples=None):
+        return self.logits(parent, n_samples)
+
+    def mean_parameters(self, parent=None, n_samples=None):
+        return self.mean(parent, n_samples)
+
+    def log_normalizer(self, parent=None, n_samples=None):
+        a = self.logits(parent, n_samples)
+        return get_namespace(a).sum(softplus(a), axis=1)
+
+    def log_base_measure(self, child):
+        xp = get_namespace(child)
+        return xp.zeros(child.shape[0], dtype=child.dtype, device=_device(child))
+
+    def grad_natural(self, parent, coef):
+        return self._affine_grads(parent, coef)
+
+    def grad_log_normalizer(self, parent, weights):
+        a = self.logits(parent, weights.shape[0])
+        return self._affine_grads(parent, weights[:, None] * sigmoid(a))
+
+    def grad_child(self, child, parent=None):
+        # log p is linear in x: the derivative of the relaxed density.
+        return self.logits(parent, child.shape[0]) + 0.0 * child
+
+    def grad_parent(self, child, parent):
+        return (child - self.mean(parent)) @ self.params["weights"]
+
+    def check_child(self, child, name="X"):
+        xp = get_namespace(child)
+        if not bool(xp.all((child == 0) | (child == 1))):
+            raise ValueError(
+                f"{name} must be binary (0/1) for a Bernoulli layer "
+                f"({type(self).__name__}); got other values."
+            )
+
+
+class BernoulliPrior(BernoulliLayer):
+    """Factorised Bernoulli prior ``p(z_i = 1) = sigmoid(logits_i)``.
+
+    Parameters
+    ----------
+    n_features : int
+    logits : array of shape (n_features,), optional
+    trainable : bool or iterable of str, default=True
+    """
+
+    param_names = ("logits",)
+    _offset = "logits"
+
+    def __init__(self, n_features, *, logits=None, trainable=True):
+        Layer.__init__(self, n_features, 0, trainable=trainable, logits=logits)
+
+    def initialize(self, random_state=None, *, xp=None, device=None, dtype=None):
+        xp = _default_xp(xp)
+        dtype = xp.float64 if dtype is None else dtype
+        return self.set_params({"logits": xp.zeros(self.n_features, dtype=dtype,
+                                                   device=device)})
