@@ -185,7 +185,8 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
             order = to_namespace(rng.permutation(n), xp, device)
             criterion = 0.0
             for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
+                # array_api_strict rejects out-of-bounds slice stops
+                idx = order[b * batch_size:min((b + 1) * batch_size, n)]
                 X_batch = xp.take(X, idx, axis=0)
                 decay = self.learning_rate_decay ** (step / total_steps) if scheduled else 1.0
                 diverged = self._step(X_batch, rng, self.learning_rate * decay)
@@ -292,7 +293,7 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
         xp = get_namespace(X)
         out = []
         for start in range(0, X.shape[0], SCORE_CHUNK_ROWS):
-            chunk = X[start:start + SCORE_CHUNK_ROWS, ...]
+            chunk = X[start:min(start + SCORE_CHUNK_ROWS, X.shape[0]), ...]
             # a fresh generator per chunk: same noise for every row
             rng = np.random.RandomState(_score_seed(self.random_state))
             out.append(importance_log_likelihood(self.model_, chunk, self._proposal(chunk),

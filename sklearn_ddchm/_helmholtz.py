@@ -26,9 +26,12 @@ from .utils._random import draw
 #: noisy than a training-time sleep set of a few hundred samples.
 FINAL_SLEEP_SAMPLES = 2000
 #: floor of the DDC posterior variance used by the scoring proposal, as a
-#: fraction of the layer's marginal variance in the sleep samples (the DDC
-#: estimate E[z^2] - E[z]^2 can come out <= 0 through regression error).
-VARIANCE_FLOOR_FRACTION = 1e-4
+#: fraction of the median posterior variance over the final sleep samples: the
+#: DDC estimate E[z^2] - E[z]^2 of one datum can come out near or below zero
+#: through regression error, and a too narrow proposal ruins the estimate.
+VARIANCE_FLOOR_FRACTION = 0.5
+#: ... and never below this fraction of the layer's marginal variance
+MARGINAL_FLOOR_FRACTION = 1e-3
 
 
 class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
@@ -279,6 +282,19 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.sleep_latents_ = sleep[1:]
         self._sleep_features_aug = features_aug
         self._sleep_grams = grams
+        # Typical posterior variance per latent coordinate, from the sleep data
+        # (row-independent, unlike a floor taken from the batch being scored).
+        xp = get_namespace(X)
+        self._posterior_variance_floor = []
+        for l in range(1, len(sleep)):
+            m = self.posterior_expectation(sleep[0], lambda z: z, layer=l)
+            v = self.posterior_expectation(sleep[0], lambda z: z * z, layer=l) - m * m
+            v_sorted = xp.sort(xp.maximum(v, xp.zeros_like(v)), axis=0)
+            median = v_sorted[v.shape[0] // 2, ...]
+            # never below a small fraction of the marginal (prior) variance
+            marginal = xp.var(sleep[l], axis=0)
+            self._posterior_variance_floor.append(xp.maximum(
+                VARIANCE_FLOOR_FRACTION * median, MARGINAL_FLOOR_FRACTION * marginal + 1e-12))
 
     # -- posterior side ---------------------------------------------------------
     def _posterior_means(self, X):
@@ -360,16 +376,20 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         return W @ values
 
     def _proposal(self, X):
+        """Defensive Student-t / Bernoulli proposal from DDC posterior moments."""
         xp = get_namespace(X)
-        means, variances, binary = [], [], []
+        means, variances, binary, wide_means, wide_variances = [], [], [], [], []
         for l, layer in enumerate(self.model_.layers[1:], start=1):
             m = self.posterior_expectation(X, lambda z: z, layer=l)
             binary.append(layer.is_binary)
             means.append(m)
+            z = self.sleep_latents_[l - 1]
+            wide_means.append(xp.mean(z, axis=0)[None, :])
+            wide_variances.append(xp.var(z, axis=0)[None, :] + 1e-12)
             if layer.is_binary:
                 variances.append(None)
                 continue
             second = self.posterior_expectation(X, lambda z: z * z, layer=l)
-            floor = VARIANCE_FLOOR_FRACTION * xp.var(self.sleep_latents_[l - 1], axis=0)
+            floor = self._posterior_variance_floor[l - 1]
             variances.append(xp.maximum(second - m * m, floor[None, :]))
-        return FactorisedProposal(means, variances, binary)
+        return FactorisedProposal(means, variances, binary, wide_means, wide_variances)

@@ -23,54 +23,100 @@ BERNOULLI_FLOOR = 0.02
 
 
 class FactorisedProposal:
-    """A proposal ``q(z_1..z_L | x) = prod_l prod_i q(z_li | x)``.
+    """A defensive proposal ``q(z | x) = (1 - eps) q_post(z | x) + eps q_wide(z)``.
 
-    Continuous layers get a Student-t with ``PROPOSAL_DF`` degrees of freedom
-    centred at ``means[l]`` with scale ``sqrt(variances[l])`` (so the
-    proposal is wider than a Gaussian of the same variance), binary layers a
-    Bernoulli with probabilities ``means[l]`` mixed with 1/2 by
-    ``BERNOULLI_FLOOR``.
+    ``q_post`` factorises over layers and coordinates: a Student-t with
+    ``PROPOSAL_DF`` degrees of freedom centred at ``means[l]`` with scale
+    ``sqrt(variances[l])`` for continuous layers (wider than a Gaussian of
+    that variance), a Bernoulli with probabilities ``means[l]`` (mixed with
+    1/2 by ``BERNOULLI_FLOOR``) for binary layers. ``q_wide`` is the same
+    family built from the marginal moments of the latents (``wide_means``,
+    ``wide_variances``, one row). Mixing it in with weight ``defensive``
+    bounds the importance weights wherever the posterior proposal is too
+    narrow or off-centre (Hesterberg, 1995).
 
     Parameters
     ----------
     means, variances : list of arrays of shape (n_samples, D_l)
-        Per-layer posterior means and variances (``variances`` is ignored for
-        binary layers).
+        Per-layer posterior means and variances (``variances`` entries are
+        ignored, and may be None, for binary layers).
     binary : list of bool
+    wide_means, wide_variances : list of arrays of shape (1, D_l), optional
+    defensive : float, default=0.1
     """
 
-    def __init__(self, means, variances, binary):
+    def __init__(self, means, variances, binary, wide_means=None, wide_variances=None,
+                 defensive=0.1):
         self.means, self.variances, self.binary = means, variances, binary
+        self.wide_means, self.wide_variances = wide_means, wide_variances
+        self.defensive = defensive if wide_means is not None else 0.0
 
     def sample(self, n_importance, random_state):
-        """Latents of shape (n_importance * n, D_l) (importance index major) and log q."""
+        """Latents of shape (n_importance * n, D_l) (importance index major) and log q.
+
+        The same noise serves every row (common random numbers): the estimate
+        of one row then does not depend on which other rows are scored.
+        """
         xp = get_namespace(self.means[0])
-        latents, log_q = [], 0.0
-        for m, v, is_binary in zip(self.means, self.variances, self.binary):
-            n, d = m.shape
-            # The same noise for every row (common random numbers): the estimate
-            # of one row then does not depend on which other rows are scored.
+        n = self.means[0].shape[0]
+        dev = _device(self.means[0])
+        dtype = self.means[0].dtype
+        use_wide = None
+        if self.defensive > 0:
+            u = draw(random_state, "uniform", (n_importance, 1, 1), xp=xp, device=dev,
+                     dtype=dtype)
+            use_wide = u < self.defensive
+        latents, log_post, log_wide = [], 0.0, 0.0
+        for l, is_binary in enumerate(self.binary):
+            d = self.means[l].shape[1]
             shape = (n_importance, 1, d)
-            dev = _device(m)
             if is_binary:
-                p = (1.0 - BERNOULLI_FLOOR) * xp.clip(m, 0.0, 1.0) + 0.5 * BERNOULLI_FLOOR
-                u = draw(random_state, "uniform", shape, xp=xp, device=dev, dtype=m.dtype)
-                z = xp.astype(u < p[None], m.dtype)
-                lq = xp.sum(z * xp.log(p)[None] + (1.0 - z) * xp.log(1.0 - p)[None], axis=2)
+                noise = draw(random_state, "uniform", shape, xp=xp, device=dev, dtype=dtype)
             else:
-                scale = xp.sqrt(v)
                 eps = draw(random_state, "standard_normal", shape, xp=xp, device=dev,
-                           dtype=m.dtype)
+                           dtype=dtype)
                 chi2 = draw(random_state, "standard_normal", (PROPOSAL_DF, *shape), xp=xp,
-                            device=dev, dtype=m.dtype)
-                chi2 = xp.sum(chi2 * chi2, axis=0)
-                t = eps / xp.sqrt(chi2 / PROPOSAL_DF)
-                z = m[None] + scale[None] * t
-                lq = xp.sum(student_t_logpdf(t, PROPOSAL_DF) - xp.log(scale)[None], axis=2)
-                lq = xp.broadcast_to(lq, (n_importance, n))
+                            device=dev, dtype=dtype)
+                noise = eps / xp.sqrt(xp.sum(chi2 * chi2, axis=0) / PROPOSAL_DF)
+            z = self._draw(noise, l, is_binary, wide=False)
+            if use_wide is not None:
+                z = xp.where(use_wide, self._draw(noise, l, is_binary, wide=True), z)
+                log_wide = log_wide + self._log_density(z, l, is_binary, wide=True)
+            log_post = log_post + self._log_density(z, l, is_binary, wide=False)
             latents.append(xp.reshape(z, (n_importance * n, d)))
-            log_q = log_q + lq
-        return latents, log_q
+        if use_wide is None:
+            return latents, log_post
+        stacked = xp.stack([log_post + math.log(1.0 - self.defensive),
+                            log_wide + math.log(self.defensive)])
+        return latents, logsumexp(stacked, axis=0, xp=xp)
+
+    def _moments(self, l, wide):
+        if wide:
+            return self.wide_means[l], self.wide_variances[l]
+        return self.means[l], self.variances[l]
+
+    def _draw(self, noise, l, is_binary, wide):
+        xp = get_namespace(noise)
+        m, v = self._moments(l, wide)
+        if is_binary:
+            return xp.astype(noise < _bernoulli_p(m)[None, ...], noise.dtype)
+        return m[None, ...] + xp.sqrt(v)[None, ...] * noise
+
+    def _log_density(self, z, l, is_binary, wide):
+        """log q(z) summed over coordinates, shape (n_importance, n)."""
+        xp = get_namespace(z)
+        m, v = self._moments(l, wide)
+        if is_binary:
+            p = _bernoulli_p(m)[None, ...]
+            return xp.sum(z * xp.log(p) + (1.0 - z) * xp.log(1.0 - p), axis=2)
+        scale = xp.sqrt(v)[None, ...]
+        return xp.sum(student_t_logpdf((z - m[None, ...]) / scale, PROPOSAL_DF)
+                      - xp.log(scale), axis=2)
+
+
+def _bernoulli_p(m):
+    xp = get_namespace(m)
+    return (1.0 - BERNOULLI_FLOOR) * xp.clip(m, 0.0, 1.0) + 0.5 * BERNOULLI_FLOOR
 
 
 def student_t_logpdf(t, df):
@@ -100,7 +146,7 @@ def importance_log_likelihood(model, X, proposal, n_importance, random_state):
     xp = get_namespace(X)
     n = X.shape[0]
     latents, log_q = proposal.sample(n_importance, random_state)
-    X_rep = xp.reshape(xp.broadcast_to(X[None], (n_importance, n, X.shape[1])),
+    X_rep = xp.reshape(xp.broadcast_to(X[None, ...], (n_importance, n, X.shape[1])),
                        (n_importance * n, X.shape[1]))
     log_p = xp.reshape(model.log_joint(X_rep, latents), (n_importance, n))
     log_w = log_p - log_q

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sklearn.utils import check_random_state
+from copy import copy as _shallow_copy
 
+from sklearn.utils import check_random_state
 
 from ..utils._random import DeviceRandom
 from ._base import Layer
@@ -40,17 +41,21 @@ class DeepExponentialFamily:
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}] must be a Layer, got {type(layer).__name__}.")
+        # Fix: the prior checks used to come after the dimension check, which
+        # always fired first for a misplaced prior (n_parents == 0 never equals
+        # the next layer's n_features >= 1), so the "only the last layer may be
+        # a prior" message was unreachable. Check placement first.
+        if layers[-1].n_parents != 0:
+            raise ValueError("layers[-1] must be a prior (n_parents == 0).")
+        for i, layer in enumerate(layers[:-1]):
+            if layer.n_parents == 0:
+                raise ValueError(f"layers[{i}] is a prior; only the last layer may be one.")
         for i in range(len(layers) - 1):
             if layers[i].n_parents != layers[i + 1].n_features:
                 raise ValueError(
                     f"layers[{i}] expects a parent of dimension {layers[i].n_parents} "
                     f"but layers[{i + 1}] has n_features={layers[i + 1].n_features}."
                 )
-        if layers[-1].n_parents != 0:
-            raise ValueError("layers[-1] must be a prior (n_parents == 0).")
-        for i, layer in enumerate(layers[:-1]):
-            if layer.n_parents == 0:
-                raise ValueError(f"layers[{i}] is a prior; only the last layer may be one.")
         self.layers = layers
 
     # -- structure ------------------------------------------------------------
@@ -100,8 +105,18 @@ class DeepExponentialFamily:
             if i >= len(self.layers):
                 raise ValueError(f"{key!r}: the model has {len(self.layers)} layers.")
             per_layer.setdefault(i, {})[name] = value
+        # Fix: validate every layer's new values before changing any layer; a
+        # bad value for a later layer used to raise after earlier layers were
+        # already updated, leaving the model half-changed. set_params builds a
+        # new dict, so staging it on a shallow copy of the layer leaves the
+        # layer itself untouched until all checks have passed.
+        staged = {}
         for i, values in per_layer.items():
-            self.layers[i].set_params(values)
+            trial = _shallow_copy(self.layers[i])
+            trial.set_params(values)
+            staged[i] = trial.params
+        for i, new_params in staged.items():
+            self.layers[i].params = new_params
         return self
 
     def trainable_parameters(self) -> dict:
