@@ -35,6 +35,12 @@ from .utils._optim import Adam
 
 #: rows per chunk in score_samples: n_importance * chunk latents live at once
 SCORE_CHUNK_ROWS = 256
+#: adaptive importance-sampling rounds before the scored one. Measured on the
+#: paper's synthetic model at its true parameters (100 rows, exact log p(x) by
+#: quadrature, mean -1.72): with 100 importance samples the estimate is -5.86
+#: with no adaptation, -2.69 with 2 rounds (-2.48 with 1000 samples and none),
+#: for 3x the cost.
+SCORE_ADAPT_ROUNDS = 2
 
 
 class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
@@ -278,8 +284,15 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
         """Importance-sampling estimate of log p(x) for each row of ``X``.
 
         ``log mean_k p(x, z^k) / q(z^k | x)`` with ``n_importance`` draws from
-        the estimator's proposal; the same noise is shared by all rows, so the
-        estimate of a row does not depend on the other rows.
+        the estimator's proposal, after ``SCORE_ADAPT_ROUNDS`` rounds of
+        adaptive importance sampling that re-centre the proposal on the
+        weighted draws. The same noise is shared by all rows, so the estimate
+        of a row does not depend on the other rows. The estimate is unbiased
+        for p(x), hence biased low for log p(x) by roughly the variance of the
+        normalised weights over ``2 n_importance``: for posteriors with sharp,
+        mode-dependent structure (the paper's sparse model) it can be nats too
+        low with 100 samples; raise ``n_importance`` and prefer MMD for
+        comparing such models.
 
         Returns
         -------
@@ -297,7 +310,8 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
             # a fresh generator per chunk: same noise for every row
             rng = np.random.RandomState(_score_seed(self.random_state))
             out.append(importance_log_likelihood(self.model_, chunk, self._proposal(chunk),
-                                                 self.n_importance, rng))
+                                                 self.n_importance, rng,
+                                                 n_adapt=SCORE_ADAPT_ROUNDS))
         return xp.concat(out) if len(out) > 1 else out[0]
 
     def score(self, X, y=None):

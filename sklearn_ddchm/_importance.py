@@ -20,6 +20,8 @@ from .utils._random import draw
 PROPOSAL_DF = 3
 #: Bernoulli proposals are mixed with a fair coin by this much, for the same reason.
 BERNOULLI_FLOOR = 0.02
+#: adaptive rounds keep at least this fraction of the previous proposal variance
+ADAPT_SHRINK = 0.1
 
 
 class FactorisedProposal:
@@ -90,6 +92,31 @@ class FactorisedProposal:
                             log_wide + math.log(self.defensive)])
         return latents, logsumexp(stacked, axis=0, xp=xp)
 
+    def refined(self, latents, log_w, shrink=ADAPT_SHRINK):
+        """The proposal re-centred on the self-normalised importance weights of a draw.
+
+        Per row, mean and variance of each latent coordinate are the weighted
+        moments of ``latents`` (as returned by :meth:`sample`), the variance
+        kept above ``shrink`` times the current one so that a few dominant
+        weights cannot collapse it (adaptive importance sampling; the
+        defensive component is kept as it is).
+        """
+        xp = get_namespace(log_w)
+        k, n = log_w.shape
+        w = xp.exp(log_w - logsumexp(log_w, axis=0, keepdims=True, xp=xp))[:, :, None]
+        means, variances = [], []
+        for l, z in enumerate(latents):
+            z = xp.reshape(z, (k, n, z.shape[1]))
+            m = xp.sum(w * z, axis=0)
+            means.append(m)
+            if self.binary[l]:
+                variances.append(None)
+                continue
+            v = xp.sum(w * (z - m[None, ...]) ** 2, axis=0)
+            variances.append(xp.maximum(v, shrink * self.variances[l]))
+        return FactorisedProposal(means, variances, self.binary, self.wide_means,
+                                  self.wide_variances, self.defensive)
+
     def _moments(self, l, wide):
         if wide:
             return self.wide_means[l], self.wide_variances[l]
@@ -127,7 +154,8 @@ def student_t_logpdf(t, df):
     return const - 0.5 * (df + 1) * xp.log1p(t * t / df)
 
 
-def importance_log_likelihood(model, X, proposal, n_importance, random_state):
+def importance_log_likelihood(model, X, proposal, n_importance, random_state,
+                              n_adapt=0):
     """``log mean_k p(x, z^k) / q(z^k | x)`` per row of ``X``.
 
     Parameters
@@ -138,6 +166,12 @@ def importance_log_likelihood(model, X, proposal, n_importance, random_state):
         latents of shape (n_importance * n, D_l) and ``log_q`` (n_importance, n)
     n_importance : int
     random_state : RandomState
+    n_adapt : int, default=0
+        Rounds of adaptive importance sampling before the final estimate:
+        each draws ``n_importance`` samples and re-centres the proposal on
+        their weighted moments (``proposal.refined``); only the last round's
+        draws enter the estimate, which stays unbiased for p(x) given the
+        adapted proposal.
 
     Returns
     -------
@@ -145,14 +179,17 @@ def importance_log_likelihood(model, X, proposal, n_importance, random_state):
     """
     xp = get_namespace(X)
     n = X.shape[0]
-    latents, log_q = proposal.sample(n_importance, random_state)
     X_rep = xp.reshape(xp.broadcast_to(X[None, ...], (n_importance, n, X.shape[1])),
                        (n_importance * n, X.shape[1]))
-    log_p = xp.reshape(model.log_joint(X_rep, latents), (n_importance, n))
-    log_w = log_p - log_q
-    # a proposal sample outside the model's support has weight zero, not NaN
-    log_w = xp.where(xp.isnan(log_w), xp.asarray(-xp.inf, dtype=log_w.dtype,
-                                                  device=_device(log_w)), log_w)
+    for round_ in range(n_adapt + 1):
+        latents, log_q = proposal.sample(n_importance, random_state)
+        log_p = xp.reshape(model.log_joint(X_rep, latents), (n_importance, n))
+        log_w = log_p - log_q
+        # a proposal sample outside the model's support has weight zero, not NaN
+        log_w = xp.where(xp.isnan(log_w), xp.asarray(-xp.inf, dtype=log_w.dtype,
+                                                      device=_device(log_w)), log_w)
+        if round_ < n_adapt:
+            proposal = proposal.refined(latents, log_w)
     return logsumexp(log_w, axis=0, xp=xp) - math.log(n_importance)
 
 

@@ -30,30 +30,32 @@ def augment(F):
     return xp.concat([F, ones], axis=1)
 
 
-def relative_ridge(F_aug, ridge):
+def ridge_penalty(A, ridge):
     """Penalty ``lambda = ridge * trace(F^T F) / K`` on all but the constant column.
 
-    A penalty relative to the features' scale carries over between problem
-    sizes and feature types (sigmoid vs linear encodings). Returns the
-    diagonal to add, shape (K + 1,).
+    ``A = [F, 1]^T [F, 1]``. A penalty relative to the features' scale carries
+    over between problem sizes and feature types (sigmoid vs linear encodings),
+    and between fresh and accumulated statistics. Returns the diagonal to add,
+    shape (K + 1,).
     """
-    xp = get_namespace(F_aug)
-    F = F_aug[:, :-1]
-    k = F.shape[1]
-    lam = ridge * xp.sum(F * F) / max(k, 1)
+    xp = get_namespace(A)
+    diag = xp.linalg.diagonal(A)
+    k = diag.shape[0] - 1
+    lam = ridge * xp.sum(diag[:k]) / max(k, 1)
     # tiny floor so that an all-zero feature matrix still gives a solvable system
-    lam = xp.maximum(lam, xp.asarray(1e-12, dtype=F.dtype, device=_device(F)))
-    diag = xp.concat([
-        xp.ones(k, dtype=F.dtype, device=_device(F)) * lam,
-        xp.zeros(1, dtype=F.dtype, device=_device(F)),
-    ])
-    return diag
+    lam = xp.maximum(lam, xp.asarray(1e-12, dtype=A.dtype, device=_device(A)))
+    return xp.concat([xp.ones(k, dtype=A.dtype, device=_device(A)) * lam,
+                      xp.zeros(1, dtype=A.dtype, device=_device(A))])
+
+
+def regularised(A, ridge):
+    """``A + diag(lambda, ..., lambda, 0)``, see :func:`ridge_penalty`."""
+    return A + _diag(ridge_penalty(A, ridge))
 
 
 def gram(F_aug, ridge):
     """Regularised Gram matrix ``F^T F + diag(lambda, ..., lambda, 0)``."""
-    G = F_aug.T @ F_aug
-    return G + _diag(relative_ridge(F_aug, ridge))
+    return regularised(F_aug.T @ F_aug, ridge)
 
 
 def _diag(d):
@@ -70,7 +72,7 @@ def ridge_fit(F_aug, targets, ridge):
         Design with the constant column last (not penalised).
     targets : array of shape (n_samples, n_targets)
     ridge : float
-        Relative penalty, see :func:`relative_ridge`.
+        Relative penalty, see :func:`ridge_penalty`.
 
     Returns
     -------
@@ -99,21 +101,38 @@ def posterior_means(H, recognition_coefs):
     return out
 
 
-def fit_recognition(H_sleep, sleep_features, ridge):
+def fit_recognition(H_sleep, sleep_features, ridge, stats=None, decay=0.0):
     """Recognition coefficients ``phi_l`` from the sleep samples (Eq. 7, 8).
 
     ``phi_1`` regresses ``T_1(z_1^s)`` on ``[h(x^s), 1]``; higher layers
     regress ``T_l(z_l^s)`` on the predicted ``[r_{l-1}(x^s), 1]`` as in the
     paper's Eq. 8, so that ``r_l(x)`` approximates ``E[T_l(z_l) | x]``
     directly.
+
+    With ``decay > 0`` the normal equations are accumulated over iterations
+    with forgetting (recursive least squares): ``A <- decay * A + F^T F``,
+    ``B <- decay * B + F^T T``, an effective ``n_sleep / (1 - decay)``
+    samples while the model moves slowly.
+
+    Returns
+    -------
+    coefs : list of arrays of shape (n_inputs + 1, K_l)
+    stats : list of ``(A, B)`` to pass back as ``stats`` next iteration
     """
-    coefs = []
+    coefs, new_stats = [], []
     inputs = H_sleep
-    for T in sleep_features:
-        phi = ridge_fit(augment(inputs), T, ridge)
+    for l, T in enumerate(sleep_features):
+        F = augment(inputs)
+        A, B = F.T @ F, F.T @ T
+        if stats is not None and decay > 0:
+            A = decay * stats[l][0] + A
+            B = decay * stats[l][1] + B
+        xp = get_namespace(A)
+        phi = xp.linalg.solve(regularised(A, ridge), B)
         coefs.append(phi)
-        inputs = augment(inputs) @ phi
-    return coefs
+        new_stats.append((A, B))
+        inputs = F @ phi
+    return coefs, new_stats
 
 
 def ddc_weights(T_sleep_aug, G, R_aug):

@@ -216,3 +216,23 @@ def test_sbn_wake_gradient_is_close_to_enumerated_posterior_gradient():
     Xv = est._validate_X(X, reset=True)
     est._initialize(Xv)
     assert relative_error(est._gradient_step(Xv, est.random_state_)[0], exact) < 0.1
+
+
+def test_recursive_recognition_statistics_equal_weighted_stacked_regression():
+    rng = np.random.RandomState(6)
+    H1, H2 = rng.rand(30, 5), rng.rand(25, 5)
+    T1 = [rng.rand(30, 4), rng.rand(30, 3)]
+    T2 = [rng.rand(25, 4), rng.rand(25, 3)]
+    decay, ridge = 0.7, 1e-2
+    _, stats = ws.fit_recognition(H1, T1, ridge)
+    coefs, _ = ws.fit_recognition(H2, T2, ridge, stats, decay)
+    # layer 1 by hand: old rows down-weighted by sqrt(decay) in a stacked design
+    F = np.vstack([np.sqrt(decay) * ws.augment(H1), ws.augment(H2)])
+    Y = np.vstack([np.sqrt(decay) * T1[0], T2[0]])
+    lam = ridge * np.sum(F[:, :-1] ** 2) / 5
+    ref = np.linalg.solve(F.T @ F + np.diag([lam] * 5 + [0.0]), F.T @ Y)
+    np.testing.assert_allclose(coefs[0], ref, rtol=1e-10)
+    # without decay the statistics of the previous call are ignored
+    fresh, _ = ws.fit_recognition(H2, T2, ridge)
+    again, _ = ws.fit_recognition(H2, T2, ridge, stats, 0.0)
+    np.testing.assert_allclose(again[1], fresh[1])
