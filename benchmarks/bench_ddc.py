@@ -37,15 +37,36 @@ from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm.datasets import make_sparse_hierarchical
 
 CONFIGS = {
-    "synthetic": dict(data=dict(n_features=2, latent_dims=(2, 1)),
-                      est=dict(latent_dims=(2, 1), n_encoding=100, n_hidden=100,
-                               n_sleep_samples=200, batch_size=100)),
-    "synthetic-1000-sleep": dict(data=dict(n_features=2, latent_dims=(2, 1)),
-                                 est=dict(latent_dims=(2, 1), n_encoding=100, n_hidden=100,
-                                          n_sleep_samples=1000, batch_size=100)),
-    "patch": dict(data=dict(n_features=256, latent_dims=(100, 10)),
-                  est=dict(latent_dims=(100, 10), n_encoding=(500, 100), n_hidden=500,
-                           n_sleep_samples=1000, batch_size=100)),
+    "synthetic": dict(
+        data=dict(n_features=2, latent_dims=(2, 1)),
+        est=dict(
+            latent_dims=(2, 1),
+            n_encoding=100,
+            n_hidden=100,
+            n_sleep_samples=200,
+            batch_size=100,
+        ),
+    ),
+    "synthetic-1000-sleep": dict(
+        data=dict(n_features=2, latent_dims=(2, 1)),
+        est=dict(
+            latent_dims=(2, 1),
+            n_encoding=100,
+            n_hidden=100,
+            n_sleep_samples=1000,
+            batch_size=100,
+        ),
+    ),
+    "patch": dict(
+        data=dict(n_features=256, latent_dims=(100, 10)),
+        est=dict(
+            latent_dims=(100, 10),
+            n_encoding=(500, 100),
+            n_hidden=500,
+            n_sleep_samples=1000,
+            batch_size=100,
+        ),
+    ),
 }
 
 PHASES = {
@@ -98,7 +119,7 @@ def phase_split(est, X, epochs):
 
 
 def plain_numpy_loop(n_iter, n_sleep=1000, K=100, H=100, batch=100, seed=0):
-    """The algorithm for the sparse 2-1-2 model in plain NumPy, for the overhead ratio."""
+    """The algorithm for the sparse 2-1-2 model in plain NumPy (overhead reference)."""
     rng = np.random.RandomState(seed)
     X, _, model = make_sparse_hierarchical(10_000, random_state=0)
     Lam = model.layers[0].params["weights"].copy()
@@ -127,7 +148,9 @@ def plain_numpy_loop(n_iter, n_sleep=1000, K=100, H=100, batch=100, seed=0):
 
     start = time.perf_counter()
     for t in range(1, n_iter + 1):
-        z2 = np.where(rng.rand(n_sleep, 1) < 0.5, 3.0, -3.0) + 0.1 * rng.randn(n_sleep, 1)
+        z2 = np.where(rng.rand(n_sleep, 1) < 0.5, 3.0, -3.0) + 0.1 * rng.randn(
+            n_sleep, 1
+        )
         a1 = z2 @ B.T + b
         s1 = np.logaddexp(0, a1)
         z1 = s1 * rng.laplace(size=s1.shape)
@@ -149,8 +172,10 @@ def plain_numpy_loop(n_iter, n_sleep=1000, K=100, H=100, batch=100, seed=0):
         gLam = ((sx - w1[:, None] * m0) / v0).T @ z1
         gc = (sx - w1[:, None] * m0).sum(0) / v0
         sxx = Wt @ (xb**2) / batch
-        glv = np.sum(0.5 * (sxx - 2 * sx * m0 + w1[:, None] * m0**2) / v0
-                     - 0.5 * w1[:, None], axis=0)
+        glv = np.sum(
+            0.5 * (sxx - 2 * sx * m0 + w1[:, None] * m0**2) / v0 - 0.5 * w1[:, None],
+            axis=0,
+        )
         # Laplace layer, paper split
         ga = (w1[:, None] * np.abs(z1) / s1**2 - w2[:, None] / s1) * sig(a1)
         grads = [gLam, gc, glv, ga.T @ z2, ga.sum(0)]
@@ -172,14 +197,22 @@ def main():
     for name in CONFIGS:
         est, X, seconds, iters = time_fit(name, n, epochs)
         split, total = phase_split(est, X, 1)
-        print(f"{name:22s} {seconds / epochs:7.3f} s/epoch  {1000 * seconds / iters:7.2f} "
-              f"ms/iteration")
-        print("    " + ", ".join(f"{k} {100 * v / total:4.1f}%" for k, v in split.items()))
+        print(
+            f"{name:22s} {seconds / epochs:7.3f} s/epoch  "
+            f"{1000 * seconds / iters:7.2f} "
+            f"ms/iteration"
+        )
+        print(
+            "    " + ", ".join(f"{k} {100 * v / total:4.1f}%" for k, v in split.items())
+        )
     ref = plain_numpy_loop(200 if args.quick else 1000)
     _, X, seconds, iters = time_fit("synthetic-1000-sleep", n, epochs)
     ours = seconds / iters
-    print(f"\nplain NumPy loop (synthetic, 1000 sleep samples): {1000 * ref:.2f} ms/iteration;"
-          f" estimator: {1000 * ours:.2f} ms/iteration; ratio {ours / ref:.2f}")
+    print(
+        f"\nplain NumPy loop (synthetic, 1000 sleep samples): "
+        f"{1000 * ref:.2f} ms/iteration;"
+        f" estimator: {1000 * ours:.2f} ms/iteration; ratio {ours / ref:.2f}"
+    )
 
 
 if __name__ == "__main__":

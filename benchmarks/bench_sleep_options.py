@@ -39,8 +39,12 @@ OPTIONS = [
 
 def parameter_distance(model, truth):
     a, b = model.get_parameters(), truth.get_parameters()
-    return float(np.sqrt(sum(np.sum((a[k] - b[k]) ** 2) for k in b)
-                         / sum(np.sum(b[k] ** 2) for k in b)))
+    return float(
+        np.sqrt(
+            sum(np.sum((a[k] - b[k]) ** 2) for k in b)
+            / sum(np.sum(b[k] ** 2) for k in b)
+        )
+    )
 
 
 def main():
@@ -55,16 +59,28 @@ def main():
     for seed in range(seeds):
         X, _, truth = make_sparse_hierarchical(8000, random_state=seed)
         X_train, X_test = X[:4000], X[4000:]
-        own = [mmd2(X_test, truth.sample(4000, random_state=100 + s)[0]) for s in range(5)]
-        print(f"seed {seed}: true model's own MMD^2 {np.mean(own):.1e} +- {np.std(own):.1e}")
+        own = [
+            mmd2(X_test, truth.sample(4000, random_state=100 + s)[0]) for s in range(5)
+        ]
+        print(
+            f"seed {seed}: true model's own MMD^2 {np.mean(own):.1e} "
+            f"+- {np.std(own):.1e}"
+        )
         for opts in OPTIONS:
             start = time.perf_counter()
-            est = DDCHelmholtzEstimator(model=truth, learning_rate=1e-3, max_iter=epochs,
-                                        random_state=seed, **opts).fit(X_train)
+            est = DDCHelmholtzEstimator(
+                model=truth,
+                learning_rate=1e-3,
+                max_iter=epochs,
+                random_state=seed,
+                **opts,
+            ).fit(X_train)
             seconds = time.perf_counter() - start
             value = mmd2(X_test, est.sample(4000, random_state=1))
-            print(f"    {str(opts):55s} MMD^2 {value:9.1e}  param dist "
-                  f"{parameter_distance(est.model_, truth):.3f}  {seconds:6.1f} s")
+            print(
+                f"    {str(opts):55s} MMD^2 {value:9.1e}  param dist "
+                f"{parameter_distance(est.model_, truth):.3f}  {seconds:6.1f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -26,12 +26,16 @@ search = GridSearchCV(
     cv=3,
 )
 search.fit(X)
-for params, score in zip(search.cv_results_["params"],
-                         search.cv_results_["mean_test_score"]):
+for params, score in zip(
+    search.cv_results_["params"], search.cv_results_["mean_test_score"], strict=True
+):
     print(f"{params}: MMD^2 = {-score:.2e}")
 print("best:", search.best_params_)
 
-labels = [f"K={p['n_encoding']}, dims={p['latent_dims']}" for p in search.cv_results_["params"]]
+labels = [
+    f"K={p['n_encoding']}, dims={p['latent_dims']}"
+    for p in search.cv_results_["params"]
+]
 plt.barh(labels, -np.asarray(search.cv_results_["mean_test_score"]))
 plt.xlabel("held-out MMD$^2$ (lower is better)")
 plt.tight_layout()

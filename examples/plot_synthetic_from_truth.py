@@ -18,7 +18,6 @@ learning rate 1e-4 on 10,000 points; this example runs 20 epochs at 1e-3 on
 """
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm.datasets import make_sparse_hierarchical
@@ -30,7 +29,10 @@ X_train, X_test = X[:4000], X[4000:]
 fits = {}
 for name, encoding in [("DDC-HM", "sigmoid"), ("classic HM", "linear")]:
     fits[name] = DDCHelmholtzEstimator(
-        model=true_model, encoding=encoding, learning_rate=1e-3, max_iter=20,
+        model=true_model,
+        encoding=encoding,
+        learning_rate=1e-3,
+        max_iter=20,
         random_state=0,
     ).fit(X_train)
 
@@ -40,10 +42,13 @@ for name, S in samples.items():
     print(f"{name:12s} MMD^2 to held-out data: {mmd2(X_test, S):.2e}")
 
 result = relative_mmd_test(X_test, samples["classic HM"], samples["DDC-HM"])
-print(f"relative test, H0 'classic HM at least as close as DDC-HM': p = {result.pvalue:.2g}")
+print(
+    f"relative test, H0 'classic HM at least as close as DDC-HM': "
+    f"p = {result.pvalue:.2g}"
+)
 
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.5), sharex=True, sharey=True)
-for ax, (name, S) in zip(axes, [("data", X_test), *samples.items()]):
+for ax, (name, S) in zip(axes, [("data", X_test), *samples.items()], strict=True):
     ax.scatter(S[:, 0], S[:, 1], s=2, alpha=0.3)
     ax.set_title(name)
 axes[0].set_xlim(-12, 12)

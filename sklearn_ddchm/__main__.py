@@ -15,8 +15,11 @@ import numpy as np
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sklearn_ddchm", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m sklearn_ddchm",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--n-samples", type=int, default=4000)
     parser.add_argument("--max-iter", type=int, default=30, help="epochs")
     parser.add_argument("--seed", type=int, default=0)
@@ -26,31 +29,41 @@ def main(argv=None):
     from sklearn_ddchm.datasets import make_sparse_hierarchical
     from sklearn_ddchm.metrics import mmd2
 
-    X, _, true_model = make_sparse_hierarchical(2 * args.n_samples, random_state=args.seed)
-    X_train, X_test = X[: args.n_samples], X[args.n_samples:]
-    print(f"data: {args.n_samples} training and {len(X_test)} test points from the "
-          "sparse hierarchical model (Vertes & Sahani 2018, Eq. 13), D_x=2, D_1=2, D_2=1")
+    X, _, true_model = make_sparse_hierarchical(
+        2 * args.n_samples, random_state=args.seed
+    )
+    X_train, X_test = X[: args.n_samples], X[args.n_samples :]
+    print(
+        f"data: {args.n_samples} training and {len(X_test)} test points from the "
+        "sparse hierarchical model (Vertes & Sahani 2018, Eq. 13), D_x=2, D_1=2, D_2=1"
+    )
 
     est = DDCHelmholtzEstimator(max_iter=args.max_iter, random_state=args.seed)
     start = time.perf_counter()
     est.fit(X_train)
     seconds = time.perf_counter() - start
     n_steps = est.n_iter_ * int(np.ceil(args.n_samples / est.batch_size))
-    print(f"fit: {est.n_iter_} epochs ({n_steps} iterations) from a random start in "
-          f"{seconds:.1f} s, {1000 * seconds / n_steps:.2f} ms per iteration")
+    print(
+        f"fit: {est.n_iter_} epochs ({n_steps} iterations) from a random start in "
+        f"{seconds:.1f} s, {1000 * seconds / n_steps:.2f} ms per iteration"
+    )
 
     samples = est.sample(len(X_test), random_state=args.seed + 1)
     truth, _ = true_model.sample(len(X_test), random_state=args.seed + 2)
     start = time.perf_counter()
-    print(f"sample: {len(samples)} draws; MMD^2 to test data = "
-          f"{mmd2(X_test, samples):.2e} (true model's own samples: "
-          f"{mmd2(X_test, truth):.2e}; a Gaussian fit: "
-          f"{mmd2(X_test, _gaussian_samples(X_train, len(X_test), args.seed)):.2e})")
+    print(
+        f"sample: {len(samples)} draws; MMD^2 to test data = "
+        f"{mmd2(X_test, samples):.2e} (true model's own samples: "
+        f"{mmd2(X_test, truth):.2e}; a Gaussian fit: "
+        f"{mmd2(X_test, _gaussian_samples(X_train, len(X_test), args.seed)):.2e})"
+    )
     score = est.score(X_test)
-    print(f"score: held-out mean log-likelihood {score:.3f} nats per point "
-          f"(importance sampling, {est.n_importance} samples; true model: "
-          f"{_true_score(true_model, X_test, est):.3f}) in "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"score: held-out mean log-likelihood {score:.3f} nats per point "
+        f"(importance sampling, {est.n_importance} samples; true model: "
+        f"{_true_score(true_model, X_test, est):.3f}) in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
 
 
 def _gaussian_samples(X, n, seed):
@@ -62,8 +75,9 @@ def _true_score(model, X, est):
     """The same importance-sampling estimate with the true model plugged in."""
     from sklearn_ddchm import DDCHelmholtzEstimator
 
-    at_truth = DDCHelmholtzEstimator(model=model, max_iter=1, learning_rate=1e-12,
-                                     random_state=0).fit(X)
+    at_truth = DDCHelmholtzEstimator(
+        model=model, max_iter=1, learning_rate=1e-12, random_state=0
+    ).fit(X)
     return at_truth.score(X)
 
 

@@ -43,13 +43,17 @@ SCORE_CHUNK_ROWS = 256
 SCORE_ADAPT_ROUNDS = 2
 
 
-class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
-                                  metaclass=ABCMeta):
+class BaseDeepGenerativeEstimator(
+    TransformerMixin, DensityMixin, BaseEstimator, metaclass=ABCMeta
+):
     """Shared fit/partial_fit/sample/score machinery; see the subclasses."""
 
     _parameter_constraints: dict = {
         "model": [StrOptions(set(MODEL_NAMES)), DeepExponentialFamily],
-        "latent_dims": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "latent_dims": [
+            "array-like",
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "learning_rate_decay": [Interval(numbers.Real, 0, 1, closed="right")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -108,8 +112,9 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
         xp, device = get_namespace_and_device(X)
         n_features = X.shape[1]
         if isinstance(self.model, str):
-            model = build_model(self.model, n_features, self.latent_dims,
-                                trainable_prior=self.fit_prior)
+            model = build_model(
+                self.model, n_features, self.latent_dims, trainable_prior=self.fit_prior
+            )
         else:
             model = self.model.copy()
             if model.n_features != n_features:
@@ -145,7 +150,7 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
-        """One pass over ``X`` at the constant ``learning_rate``; initialises on first call.
+        """One pass over ``X`` at the constant ``learning_rate`` (initialises first).
 
         Returns
         -------
@@ -160,8 +165,9 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
         return self
 
     def _initialize(self, X):
-        if isinstance(self.latent_dims, numbers.Integral) or not isinstance(self.model,
-                                                                           DeepExponentialFamily):
+        if isinstance(self.latent_dims, numbers.Integral) or not isinstance(
+            self.model, DeepExponentialFamily
+        ):
             check_latent_dims(self.latent_dims)
         # one persistent generator: partial_fit continues the same stream
         self.random_state_ = check_random_state(self.random_state)
@@ -192,9 +198,13 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
             criterion = 0.0
             for b in range(n_batches):
                 # array_api_strict rejects out-of-bounds slice stops
-                idx = order[b * batch_size:min((b + 1) * batch_size, n)]
+                idx = order[b * batch_size : min((b + 1) * batch_size, n)]
                 X_batch = xp.take(X, idx, axis=0)
-                decay = self.learning_rate_decay ** (step / total_steps) if scheduled else 1.0
+                decay = (
+                    self.learning_rate_decay ** (step / total_steps)
+                    if scheduled
+                    else 1.0
+                )
                 diverged = self._step(X_batch, rng, self.learning_rate * decay)
                 if diverged is not None:
                     warnings.warn(
@@ -228,13 +238,16 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
                 if no_improvement >= self.n_iter_no_change:
                     self.converged_ = True
                     if self.verbose:
-                        print(f"[{type(self).__name__}] Converged: {self._criterion_name} "
-                              f"improved by less than tol={self.tol} for "
-                              f"{self.n_iter_no_change} epochs.")
+                        print(
+                            f"[{type(self).__name__}] Converged: "
+                            f"{self._criterion_name} "
+                            f"improved by less than tol={self.tol} for "
+                            f"{self.n_iter_no_change} epochs."
+                        )
                     break
 
     def _step(self, X_batch, rng, learning_rate):
-        """One Adam step; returns ``None`` or what was non-finite (nothing changed then)."""
+        """One Adam step; ``None``, or what was non-finite (then nothing changed)."""
         model_grads, extra_grads, criterion = self._gradient_step(X_batch, rng)
         xp = get_namespace(X_batch)
         # One reduction over everything, so the guard costs one device sync.
@@ -245,10 +258,11 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
             return "gradients" if bool(xp.isfinite(criterion)) else "training criterion"
         params = self.model_.trainable_parameters()
         extra = self._get_extra_parameters()
-        new = self.optimizer_.step({**params, **{"extra." + k: v for k, v in extra.items()}},
-                                   {**model_grads,
-                                    **{"extra." + k: v for k, v in extra_grads.items()}},
-                                   learning_rate)
+        new = self.optimizer_.step(
+            {**params, **{"extra." + k: v for k, v in extra.items()}},
+            {**model_grads, **{"extra." + k: v for k, v in extra_grads.items()}},
+            learning_rate,
+        )
         self.model_.set_parameters({k: new[k] for k in params}) if params else None
         if extra:
             self._set_extra_parameters({k: new["extra." + k] for k in extra})
@@ -272,11 +286,15 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
             In the namespace, on the device and of the dtype of the fit.
         """
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or (
-            n_samples < 1
+        if (
+            isinstance(n_samples, bool)
+            or not isinstance(n_samples, numbers.Integral)
+            or (n_samples < 1)
         ):
             raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}.")
-        rng = check_random_state(self.random_state if random_state is None else random_state)
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
         X, _ = self.model_.sample(int(n_samples), random_state=rng)
         return X
 
@@ -299,23 +317,31 @@ class BaseDeepGenerativeEstimator(TransformerMixin, DensityMixin, BaseEstimator,
         log_likelihood : array of shape (n_samples,)
         """
         check_is_fitted(self)
-        check_same_namespace(X, self, attribute=self._namespace_attribute,
-                             method="score_samples")
+        check_same_namespace(
+            X, self, attribute=self._namespace_attribute, method="score_samples"
+        )
         X = self._validate_X(X, reset=False)
         self._check_model_matches(X)
         xp = get_namespace(X)
         out = []
         for start in range(0, X.shape[0], SCORE_CHUNK_ROWS):
-            chunk = X[start:min(start + SCORE_CHUNK_ROWS, X.shape[0]), ...]
+            chunk = X[start : min(start + SCORE_CHUNK_ROWS, X.shape[0]), ...]
             # a fresh generator per chunk: same noise for every row
             rng = np.random.RandomState(_score_seed(self.random_state))
-            out.append(importance_log_likelihood(self.model_, chunk, self._proposal(chunk),
-                                                 self.n_importance, rng,
-                                                 n_adapt=SCORE_ADAPT_ROUNDS))
+            out.append(
+                importance_log_likelihood(
+                    self.model_,
+                    chunk,
+                    self._proposal(chunk),
+                    self.n_importance,
+                    rng,
+                    n_adapt=SCORE_ADAPT_ROUNDS,
+                )
+            )
         return xp.concat(out) if len(out) > 1 else out[0]
 
     def score(self, X, y=None):
-        """Mean estimated log-likelihood per sample, a Python float (like ``PCA.score``)."""
+        """Mean estimated log-likelihood per sample, a float (like ``PCA.score``)."""
         xp = get_namespace(X)
         return float(xp.mean(self.score_samples(X)))
 

@@ -168,7 +168,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
 
     _parameter_constraints: dict = {
         **BaseDeepGenerativeEstimator._parameter_constraints,
-        "n_encoding": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "n_encoding": [
+            "array-like",
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
         "n_hidden": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_sleep_samples": [Interval(numbers.Integral, 2, None, closed="left")],
         "ridge": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -179,11 +182,29 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
 
     _criterion_name = "E_q[log p(x,z)]"
 
-    def __init__(self, model="sparse", latent_dims=(2, 1), n_encoding=100, n_hidden=100,
-                 n_sleep_samples=200, learning_rate=1e-2, learning_rate_decay=0.1,
-                 batch_size=100, max_iter=100, tol=None, n_iter_no_change=10, ridge=1e-3,
-                 sleep_decay=0.0, encoding="sigmoid", gradient_split="paper", fit_prior=False,
-                 n_importance=100, warm_start=False, random_state=None, verbose=0):
+    def __init__(
+        self,
+        model="sparse",
+        latent_dims=(2, 1),
+        n_encoding=100,
+        n_hidden=100,
+        n_sleep_samples=200,
+        learning_rate=1e-2,
+        learning_rate_decay=0.1,
+        batch_size=100,
+        max_iter=100,
+        tol=None,
+        n_iter_no_change=10,
+        ridge=1e-3,
+        sleep_decay=0.0,
+        encoding="sigmoid",
+        gradient_split="paper",
+        fit_prior=False,
+        n_importance=100,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
         self.model = model
         self.latent_dims = latent_dims
         self.n_encoding = n_encoding
@@ -212,10 +233,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             return (int(k),) * n_layers
         k = tuple(k)
         if len(k) != n_layers or any(
-            isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in k
+            isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1
+            for v in k
         ):
             raise ValueError(
-                f"n_encoding must be an int >= 1 or {n_layers} ints >= 1 (one per latent "
+                f"n_encoding must be an int >= 1 or {n_layers} ints >= 1 (one per "
+                f"latent "
                 f"layer), got {self.n_encoding!r}."
             )
         return tuple(int(v) for v in k)
@@ -232,17 +255,24 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.input_scale_ = xp.where(scale > 0, scale, xp.ones_like(scale))
         # Random ReLU features of standardised inputs; 1/sqrt(D) keeps the
         # pre-activations O(1) whatever the input dimension.
-        self.recognition_weights_ = draw(rng, "standard_normal", (self.n_hidden, n_features),
-                                         xp=xp, device=device, dtype=dtype) / math.sqrt(
-                                             n_features)
-        self.recognition_bias_ = draw(rng, "standard_normal", (self.n_hidden,), xp=xp,
-                                      device=device, dtype=dtype)
+        self.recognition_weights_ = draw(
+            rng,
+            "standard_normal",
+            (self.n_hidden, n_features),
+            xp=xp,
+            device=device,
+            dtype=dtype,
+        ) / math.sqrt(n_features)
+        self.recognition_bias_ = draw(
+            rng, "standard_normal", (self.n_hidden,), xp=xp, device=device, dtype=dtype
+        )
         # Encoding functions fitted on latents of the initial model.
         _, latents = model.sample(max(self.n_sleep_samples, 2), random_state=rng)
         self.encoders_ = []
-        for z, k in zip(latents, n_encoding):
+        for z, k in zip(latents, n_encoding, strict=True):
             enc = RandomSigmoidFeatures(
-                n_components=k, activation=self.encoding,
+                n_components=k,
+                activation=self.encoding,
                 random_state=rng.randint(np.iinfo(np.int32).max),
             )
             self.encoders_.append(enc.fit(z))
@@ -250,17 +280,28 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
 
     # -- the algorithm ----------------------------------------------------------
     def _hidden(self, X):
-        return ws.hidden_features(X, self.recognition_weights_, self.recognition_bias_,
-                                  self.input_mean_, self.input_scale_)
+        return ws.hidden_features(
+            X,
+            self.recognition_weights_,
+            self.recognition_bias_,
+            self.input_mean_,
+            self.input_scale_,
+        )
 
     def _sleep(self, n_samples, rng, accumulate=False):
         """Sleep phase: samples, features, recognition model and Gram matrices."""
         X_s, latents = self.model_.sample(n_samples, random_state=rng)
-        features = [enc._transform(z) for enc, z in zip(self.encoders_, latents)]
+        features = [
+            enc._transform(z) for enc, z in zip(self.encoders_, latents, strict=True)
+        ]
         if accumulate:
             coefs, self._recognition_stats = ws.fit_recognition(
-                self._hidden(X_s), features, self.ridge, self._recognition_stats,
-                self.sleep_decay)
+                self._hidden(X_s),
+                features,
+                self.ridge,
+                self._recognition_stats,
+                self.sleep_decay,
+            )
         else:
             coefs, _ = ws.fit_recognition(self._hidden(X_s), features, self.ridge)
         features_aug = [ws.augment(T) for T in features]
@@ -270,8 +311,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     def _gradient_step(self, X_batch, rng):
         xp = get_namespace(X_batch)
         model = self.model_
-        sleep, coefs, features_aug, grams = self._sleep(self.n_sleep_samples, rng,
-                                                        accumulate=True)
+        sleep, coefs, features_aug, grams = self._sleep(
+            self.n_sleep_samples, rng, accumulate=True
+        )
         R = ws.posterior_means(self._hidden(X_batch), coefs)
         W1 = ws.ddc_weights(features_aug[0], grams[0], ws.augment(R[0]))
         mean_weights = [xp.mean(W1, axis=0)] + [
@@ -286,8 +328,14 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             if i == 0:
                 g = ws.observation_gradient(layer, X_batch, sleep[1], W1)
             elif i < L:
-                g = ws.latent_gradient(layer, sleep[i], sleep[i + 1], mean_weights[i - 1],
-                                       mean_weights[i], split=self.gradient_split)
+                g = ws.latent_gradient(
+                    layer,
+                    sleep[i],
+                    sleep[i + 1],
+                    mean_weights[i - 1],
+                    mean_weights[i],
+                    split=self.gradient_split,
+                )
             else:
                 g = ws.prior_gradient(layer, sleep[i], mean_weights[i - 1])
             for name in layer.trainable:
@@ -313,8 +361,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             median = v_sorted[v.shape[0] // 2, ...]
             # never below a small fraction of the marginal (prior) variance
             marginal = xp.var(sleep[l], axis=0)
-            self._posterior_variance_floor.append(xp.maximum(
-                VARIANCE_FLOOR_FRACTION * median, MARGINAL_FLOOR_FRACTION * marginal + 1e-12))
+            self._posterior_variance_floor.append(
+                xp.maximum(
+                    VARIANCE_FLOOR_FRACTION * median,
+                    MARGINAL_FLOOR_FRACTION * marginal + 1e-12,
+                )
+            )
 
     # -- posterior side ---------------------------------------------------------
     def _posterior_means(self, X):
@@ -346,11 +398,14 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     def get_feature_names_out(self, input_features=None):
         """Names ``ddc_z{l}_{i}``: encoding function ``i`` of latent layer ``l``."""
         check_is_fitted(self)
-        return np.asarray([
-            f"ddc_z{l + 1}_{i}"
-            for l, enc in enumerate(self.encoders_)
-            for i in range(enc._n_features_out)
-        ], dtype=object)
+        return np.asarray(
+            [
+                f"ddc_z{l + 1}_{i}"
+                for l, enc in enumerate(self.encoders_)
+                for i in range(enc._n_features_out)
+            ],
+            dtype=object,
+        )
 
     def posterior_expectation(self, X, func, layer=1):
         """``E_q[func(z_layer) | x]`` for each row of ``X``, through the DDC (Eq. 5).
@@ -376,21 +431,27 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         """
         X = self._check_X(X, "posterior_expectation")
         n_layers = len(self.encoders_)
-        if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not (
-            1 <= layer <= n_layers
+        if (
+            isinstance(layer, bool)
+            or not isinstance(layer, numbers.Integral)
+            or not (1 <= layer <= n_layers)
         ):
             raise ValueError(f"layer must be an int in [1, {n_layers}], got {layer!r}.")
         if not callable(func):
             raise TypeError(f"func must be callable, got {type(func).__name__}.")
         R = self._posterior_means(X)[layer - 1]
-        W = ws.ddc_weights(self._sleep_features_aug[layer - 1], self._sleep_grams[layer - 1],
-                           ws.augment(R))
+        W = ws.ddc_weights(
+            self._sleep_features_aug[layer - 1],
+            self._sleep_grams[layer - 1],
+            ws.augment(R),
+        )
         xp = get_namespace(X)
         values = func(self.sleep_latents_[layer - 1])
         values = to_namespace(values, xp, get_namespace_and_device(X)[1], X.dtype)
         if values.ndim not in (1, 2) or values.shape[0] != W.shape[1]:
             raise ValueError(
-                f"func must return an array of shape ({W.shape[1]},) or ({W.shape[1]}, m) "
+                f"func must return an array of shape ({W.shape[1]},) or "
+                f"({W.shape[1]}, m) "
                 f"for {W.shape[1]} sleep samples, got shape {tuple(values.shape)}."
             )
         return W @ values

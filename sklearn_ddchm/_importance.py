@@ -47,8 +47,15 @@ class FactorisedProposal:
     defensive : float, default=0.1
     """
 
-    def __init__(self, means, variances, binary, wide_means=None, wide_variances=None,
-                 defensive=0.1):
+    def __init__(
+        self,
+        means,
+        variances,
+        binary,
+        wide_means=None,
+        wide_variances=None,
+        defensive=0.1,
+    ):
         self.means, self.variances, self.binary = means, variances, binary
         self.wide_means, self.wide_variances = wide_means, wide_variances
         self.defensive = defensive if wide_means is not None else 0.0
@@ -65,20 +72,40 @@ class FactorisedProposal:
         dtype = self.means[0].dtype
         use_wide = None
         if self.defensive > 0:
-            u = draw(random_state, "uniform", (n_importance, 1, 1), xp=xp, device=dev,
-                     dtype=dtype)
+            u = draw(
+                random_state,
+                "uniform",
+                (n_importance, 1, 1),
+                xp=xp,
+                device=dev,
+                dtype=dtype,
+            )
             use_wide = u < self.defensive
         latents, log_post, log_wide = [], 0.0, 0.0
         for l, is_binary in enumerate(self.binary):
             d = self.means[l].shape[1]
             shape = (n_importance, 1, d)
             if is_binary:
-                noise = draw(random_state, "uniform", shape, xp=xp, device=dev, dtype=dtype)
+                noise = draw(
+                    random_state, "uniform", shape, xp=xp, device=dev, dtype=dtype
+                )
             else:
-                eps = draw(random_state, "standard_normal", shape, xp=xp, device=dev,
-                           dtype=dtype)
-                chi2 = draw(random_state, "standard_normal", (PROPOSAL_DF, *shape), xp=xp,
-                            device=dev, dtype=dtype)
+                eps = draw(
+                    random_state,
+                    "standard_normal",
+                    shape,
+                    xp=xp,
+                    device=dev,
+                    dtype=dtype,
+                )
+                chi2 = draw(
+                    random_state,
+                    "standard_normal",
+                    (PROPOSAL_DF, *shape),
+                    xp=xp,
+                    device=dev,
+                    dtype=dtype,
+                )
                 noise = eps / xp.sqrt(xp.sum(chi2 * chi2, axis=0) / PROPOSAL_DF)
             z = self._draw(noise, l, is_binary, wide=False)
             if use_wide is not None:
@@ -88,8 +115,12 @@ class FactorisedProposal:
             latents.append(xp.reshape(z, (n_importance * n, d)))
         if use_wide is None:
             return latents, log_post
-        stacked = xp.stack([log_post + math.log(1.0 - self.defensive),
-                            log_wide + math.log(self.defensive)])
+        stacked = xp.stack(
+            [
+                log_post + math.log(1.0 - self.defensive),
+                log_wide + math.log(self.defensive),
+            ]
+        )
         return latents, logsumexp(stacked, axis=0, xp=xp)
 
     def refined(self, latents, log_w, shrink=ADAPT_SHRINK):
@@ -114,8 +145,14 @@ class FactorisedProposal:
                 continue
             v = xp.sum(w * (z - m[None, ...]) ** 2, axis=0)
             variances.append(xp.maximum(v, shrink * self.variances[l]))
-        return FactorisedProposal(means, variances, self.binary, self.wide_means,
-                                  self.wide_variances, self.defensive)
+        return FactorisedProposal(
+            means,
+            variances,
+            self.binary,
+            self.wide_means,
+            self.wide_variances,
+            self.defensive,
+        )
 
     def _moments(self, l, wide):
         if wide:
@@ -137,8 +174,10 @@ class FactorisedProposal:
             p = _bernoulli_p(m)[None, ...]
             return xp.sum(z * xp.log(p) + (1.0 - z) * xp.log(1.0 - p), axis=2)
         scale = xp.sqrt(v)[None, ...]
-        return xp.sum(student_t_logpdf((z - m[None, ...]) / scale, PROPOSAL_DF)
-                      - xp.log(scale), axis=2)
+        return xp.sum(
+            student_t_logpdf((z - m[None, ...]) / scale, PROPOSAL_DF) - xp.log(scale),
+            axis=2,
+        )
 
 
 def _bernoulli_p(m):
@@ -149,13 +188,15 @@ def _bernoulli_p(m):
 def student_t_logpdf(t, df):
     """log density of the standard Student-t with ``df`` degrees of freedom."""
     xp = get_namespace(t)
-    const = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2)
-             - 0.5 * math.log(df * math.pi))
+    const = (
+        math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    )
     return const - 0.5 * (df + 1) * xp.log1p(t * t / df)
 
 
-def importance_log_likelihood(model, X, proposal, n_importance, random_state,
-                              n_adapt=0):
+def importance_log_likelihood(
+    model, X, proposal, n_importance, random_state, n_adapt=0
+):
     """``log mean_k p(x, z^k) / q(z^k | x)`` per row of ``X``.
 
     Parameters
@@ -179,15 +220,20 @@ def importance_log_likelihood(model, X, proposal, n_importance, random_state,
     """
     xp = get_namespace(X)
     n = X.shape[0]
-    X_rep = xp.reshape(xp.broadcast_to(X[None, ...], (n_importance, n, X.shape[1])),
-                       (n_importance * n, X.shape[1]))
+    X_rep = xp.reshape(
+        xp.broadcast_to(X[None, ...], (n_importance, n, X.shape[1])),
+        (n_importance * n, X.shape[1]),
+    )
     for round_ in range(n_adapt + 1):
         latents, log_q = proposal.sample(n_importance, random_state)
         log_p = xp.reshape(model.log_joint(X_rep, latents), (n_importance, n))
         log_w = log_p - log_q
         # a proposal sample outside the model's support has weight zero, not NaN
-        log_w = xp.where(xp.isnan(log_w), xp.asarray(-xp.inf, dtype=log_w.dtype,
-                                                      device=_device(log_w)), log_w)
+        log_w = xp.where(
+            xp.isnan(log_w),
+            xp.asarray(-xp.inf, dtype=log_w.dtype, device=_device(log_w)),
+            log_w,
+        )
         if round_ < n_adapt:
             proposal = proposal.refined(latents, log_w)
     return logsumexp(log_w, axis=0, xp=xp) - math.log(n_importance)

@@ -44,8 +44,12 @@ def ridge_penalty(A, ridge):
     lam = ridge * xp.sum(diag[:k]) / max(k, 1)
     # tiny floor so that an all-zero feature matrix still gives a solvable system
     lam = xp.maximum(lam, xp.asarray(1e-12, dtype=A.dtype, device=_device(A)))
-    return xp.concat([xp.ones(k, dtype=A.dtype, device=_device(A)) * lam,
-                      xp.zeros(1, dtype=A.dtype, device=_device(A))])
+    return xp.concat(
+        [
+            xp.ones(k, dtype=A.dtype, device=_device(A)) * lam,
+            xp.zeros(1, dtype=A.dtype, device=_device(A)),
+        ]
+    )
 
 
 def regularised(A, ridge):
@@ -192,8 +196,9 @@ def observation_gradient_dense(layer, X, z1_sleep, W1):
     xp = get_namespace(X)
     B, S = W1.shape
     X_rep = xp.reshape(xp.broadcast_to(X[:, None, :], (B, S, X.shape[1])), (B * S, -1))
-    Z_rep = xp.reshape(xp.broadcast_to(z1_sleep[None, :, :], (B, S, z1_sleep.shape[1])),
-                       (B * S, -1))
+    Z_rep = xp.reshape(
+        xp.broadcast_to(z1_sleep[None, :, :], (B, S, z1_sleep.shape[1])), (B * S, -1)
+    )
     g = layer.grad_params(X_rep, Z_rep, xp.reshape(W1, (B * S,)))
     return {k: v / B for k, v in g.items()}
 
@@ -204,7 +209,8 @@ def latent_gradient(layer, child, parent, child_weights, parent_weights, split="
     ``split="paper"``: the term ``S_l(z_l)^T grad g`` is regressed on
     ``T(z_l)`` (alpha_l) and the log-normaliser term on ``T(z_{l+1})``
     (beta_{l+1}); in weight form
-    ``sum_s wc_s grad log p(z_l^s | z_{l+1}^s) + sum_s (wc_s - wp_s) grad Phi(z_{l+1}^s)``.
+    ``sum_s wc_s grad log p(z_l^s | z_{l+1}^s)
+    + sum_s (wc_s - wp_s) grad Phi(z_{l+1}^s)``.
     ``split="child"``: the whole gradient regressed on ``T(z_l)``, also
     consistent because ``q(z_l, z_{l+1} | x) = p(z_{l+1} | z_l) q(z_l | x)``.
 
@@ -219,7 +225,10 @@ def latent_gradient(layer, child, parent, child_weights, parent_weights, split="
 
 
 def prior_gradient(prior, z_top, weights):
-    """``alpha_L r_L - grad Phi(theta_L)`` (Eq. 21, 34): ``sum_s w_s grad log p(z_L^s)``."""
+    """``alpha_L r_L - grad Phi(theta_L)`` (Eq. 21, 34).
+
+    In weight form ``sum_s w_s grad log p(z_L^s)``.
+    """
     return prior.grad_params(z_top, None, weights)
 
 

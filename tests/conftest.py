@@ -53,8 +53,10 @@ class Backend:
         a = np.asarray(a)
         if self.name == "numpy":
             return a if dtype is None else a.astype(dtype)
-        dtype = getattr(self.xp, str(a.dtype)) if dtype is None else getattr(
-            self.xp, np.dtype(dtype).name
+        dtype = (
+            getattr(self.xp, str(a.dtype))
+            if dtype is None
+            else getattr(self.xp, np.dtype(dtype).name)
         )
         if self.device is None:
             return self.xp.asarray(a, dtype=dtype)

@@ -24,40 +24,62 @@ from sklearn_ddchm.models import (
 )
 from sklearn_ddchm.utils._array_api import to_numpy
 
-SMALL = dict(n_encoding=20, n_hidden=20, n_sleep_samples=50, max_iter=2, n_importance=10,
-             random_state=0)
+SMALL = dict(
+    n_encoding=20,
+    n_hidden=20,
+    n_sleep_samples=50,
+    max_iter=2,
+    n_importance=10,
+    random_state=0,
+)
 
 
-@parametrize_with_checks([
-    DDCHelmholtzEstimator(**SMALL),
-    DDCHelmholtzEstimator(model="gaussian", latent_dims=(3, 2), **SMALL),
-    DDCHelmholtzEstimator(encoding="linear", gradient_split="child", **SMALL),
-])
+@parametrize_with_checks(
+    [
+        DDCHelmholtzEstimator(**SMALL),
+        DDCHelmholtzEstimator(model="gaussian", latent_dims=(3, 2), **SMALL),
+        DDCHelmholtzEstimator(encoding="linear", gradient_split="child", **SMALL),
+    ]
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
 def fitted_at(model, X, **kwargs):
     """An estimator whose generative model is ``model`` (a fit with a zero-ish step)."""
-    params = dict(n_encoding=100, n_hidden=200, n_sleep_samples=1000, max_iter=1,
-                  learning_rate=1e-12, random_state=0)
+    params = dict(
+        n_encoding=100,
+        n_hidden=200,
+        n_sleep_samples=1000,
+        max_iter=1,
+        learning_rate=1e-12,
+        random_state=0,
+    )
     params.update(kwargs)
     return DDCHelmholtzEstimator(model=model, **params).fit(X)
 
 
 def test_score_samples_matches_exact_linear_gaussian_likelihood():
     rng = np.random.RandomState(0)
-    model = DeepExponentialFamily([
-        GaussianLayer(3, 2, weights=rng.randn(3, 2), bias=rng.randn(3),
-                      log_var=np.log([0.2, 0.3, 0.25])),
-        GaussianPrior(2, mean=np.array([0.5, -0.5]), log_var=np.zeros(2)),
-    ])
+    model = DeepExponentialFamily(
+        [
+            GaussianLayer(
+                3,
+                2,
+                weights=rng.randn(3, 2),
+                bias=rng.randn(3),
+                log_var=np.log([0.2, 0.3, 0.25]),
+            ),
+            GaussianPrior(2, mean=np.array([0.5, -0.5]), log_var=np.zeros(2)),
+        ]
+    )
     X, _ = model.sample(200, random_state=1)
     est = fitted_at(model, X, latent_dims=(2,), n_importance=500)
     L = model.layers[0].params
     cov = L["weights"] @ L["weights"].T + np.diag(np.exp(L["log_var"]))
-    exact = scipy.stats.multivariate_normal(L["weights"] @ [0.5, -0.5] + L["bias"],
-                                            cov).logpdf(X)
+    exact = scipy.stats.multivariate_normal(
+        L["weights"] @ [0.5, -0.5] + L["bias"], cov
+    ).logpdf(X)
     got = est.score_samples(X)
     # IS estimates are biased low by about Var(w)/(2 k): a few hundredths here.
     assert abs(np.mean(got - exact)) < 0.05
@@ -68,17 +90,21 @@ def test_score_samples_matches_exact_linear_gaussian_likelihood():
 
 def test_score_samples_matches_enumerated_sbn_likelihood():
     rng = np.random.RandomState(0)
-    model = DeepExponentialFamily([
-        BernoulliLayer(5, 3, weights=2 * rng.randn(5, 3), bias=rng.randn(5)),
-        BernoulliPrior(3, logits=rng.randn(3)),
-    ])
+    model = DeepExponentialFamily(
+        [
+            BernoulliLayer(5, 3, weights=2 * rng.randn(5, 3), bias=rng.randn(5)),
+            BernoulliPrior(3, logits=rng.randn(3)),
+        ]
+    )
     X, _ = model.sample(300, random_state=1)
     est = fitted_at(model, X, latent_dims=(3,), n_importance=300)
     states = np.array(np.meshgrid(*[[0.0, 1.0]] * 3)).reshape(3, -1).T
-    exact = np.array([
-        np.logaddexp.reduce(model.log_joint(np.broadcast_to(x, (8, 5)), [states]))
-        for x in X
-    ])
+    exact = np.array(
+        [
+            np.logaddexp.reduce(model.log_joint(np.broadcast_to(x, (8, 5)), [states]))
+            for x in X
+        ]
+    )
     got = est.score_samples(X)
     assert abs(np.mean(got - exact)) < 0.02
     assert np.max(np.abs(got - exact)) < 0.2
@@ -96,8 +122,9 @@ def test_fit_from_true_parameters_stays_at_the_truth():
     from sklearn_ddchm.metrics import mmd2
 
     X, _, model = make_sparse_hierarchical(3000, random_state=0)
-    est = DDCHelmholtzEstimator(model=model, learning_rate=1e-3, max_iter=10,
-                                random_state=0).fit(X)
+    est = DDCHelmholtzEstimator(
+        model=model, learning_rate=1e-3, max_iter=10, random_state=0
+    ).fit(X)
     n = 2000
     # the truth's own MMD^2 to the data, over several draws
     own = [mmd2(X[:n], model.sample(n, random_state=s)[0]) for s in range(8)]
@@ -109,27 +136,39 @@ def test_fit_recovers_covariance_of_linear_gaussian_data():
     rng = np.random.RandomState(0)
     loadings = rng.randn(4, 2)
     X = rng.randn(4000, 2) @ loadings.T + 0.3 * rng.randn(4000, 4)
-    est = DDCHelmholtzEstimator(model="gaussian", latent_dims=(2,), learning_rate=1e-2,
-                                max_iter=30, random_state=0).fit(X)
+    est = DDCHelmholtzEstimator(
+        model="gaussian",
+        latent_dims=(2,),
+        learning_rate=1e-2,
+        max_iter=30,
+        random_state=0,
+    ).fit(X)
     L = est.model_.layers[0].params
     P = est.model_.layers[1].params
     implied = (L["weights"] * np.exp(P["log_var"])) @ L["weights"].T + np.diag(
-        np.exp(L["log_var"]))
+        np.exp(L["log_var"])
+    )
     data_cov = np.cov(X.T)
     assert np.linalg.norm(implied - data_cov) / np.linalg.norm(data_cov) < 0.1
     # its held-out-free likelihood approaches the Gaussian maximum likelihood,
     # which the random initial model is far from
     best = np.mean(scipy.stats.multivariate_normal(X.mean(0), data_cov).logpdf(X))
-    start = DDCHelmholtzEstimator(model="gaussian", latent_dims=(2,), learning_rate=1e-12,
-                                  max_iter=1, random_state=0).fit(X)
+    start = DDCHelmholtzEstimator(
+        model="gaussian",
+        latent_dims=(2,),
+        learning_rate=1e-12,
+        max_iter=1,
+        random_state=0,
+    ).fit(X)
     assert est.score(X) > best - 0.05
     assert start.score(X) < best - 0.2
 
 
 def test_absurd_learning_rate_stops_with_convergence_warning_and_finite_parameters():
     X, _, _ = make_sparse_hierarchical(500, random_state=0)
-    est = DDCHelmholtzEstimator(learning_rate=1e6, learning_rate_decay=1.0, max_iter=50,
-                                random_state=0)
+    est = DDCHelmholtzEstimator(
+        learning_rate=1e6, learning_rate_decay=1.0, max_iter=50, random_state=0
+    )
     with pytest.warns(ConvergenceWarning, match="diverged"):
         est.fit(X)
     assert est.n_iter_ < 50
@@ -144,13 +183,16 @@ def test_bernoulli_observations_reject_non_binary_X():
         DDCHelmholtzEstimator(model="sbn", latent_dims=(3,), max_iter=1).fit(X)
 
 
-@pytest.mark.parametrize("params, match", [
-    (dict(n_encoding=(10, 10, 10)), "n_encoding"),
-    (dict(latent_dims=(2, 0)), "latent_dims"),
-    (dict(learning_rate=-1.0), "learning_rate"),
-    (dict(encoding="rbf"), "encoding"),
-    (dict(learning_rate_decay=0.0), "learning_rate_decay"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(n_encoding=(10, 10, 10)), "n_encoding"),
+        (dict(latent_dims=(2, 0)), "latent_dims"),
+        (dict(learning_rate=-1.0), "learning_rate"),
+        (dict(encoding="rbf"), "encoding"),
+        (dict(learning_rate_decay=0.0), "learning_rate_decay"),
+    ],
+)
 def test_bad_parameters_raise_naming_the_parameter(params, match):
     X, _, _ = make_sparse_hierarchical(50, random_state=0)
     with pytest.raises(ValueError, match=match):
@@ -194,10 +236,12 @@ def test_posterior_expectation_equals_ridge_prediction():
 def test_posterior_mean_of_linear_gaussian_matches_closed_form():
     rng = np.random.RandomState(0)
     W = rng.randn(3, 1)
-    model = DeepExponentialFamily([
-        GaussianLayer(3, 1, weights=W, bias=np.zeros(3), log_var=np.log([0.5] * 3)),
-        GaussianPrior(1, mean=np.zeros(1), log_var=np.zeros(1)),
-    ])
+    model = DeepExponentialFamily(
+        [
+            GaussianLayer(3, 1, weights=W, bias=np.zeros(3), log_var=np.log([0.5] * 3)),
+            GaussianPrior(1, mean=np.zeros(1), log_var=np.zeros(1)),
+        ]
+    )
     X, _ = model.sample(500, random_state=1)
     est = fitted_at(model, X, latent_dims=(1,))
     post_var = 1.0 / (1.0 + (W[:, 0] ** 2).sum() / 0.5)
@@ -241,18 +285,24 @@ def test_verbose_prints_iteration_criterion_and_time(capsys):
 
 def test_tol_stops_early():
     X, _, _ = make_sparse_hierarchical(200, random_state=0)
-    est = DDCHelmholtzEstimator(max_iter=200, tol=1e3, n_iter_no_change=2,
-                                random_state=0).fit(X)
+    est = DDCHelmholtzEstimator(
+        max_iter=200, tol=1e3, n_iter_no_change=2, random_state=0
+    ).fit(X)
     # epoch 1 sets the best value; epochs 2 and 3 fail to improve by tol
     assert est.converged_ and est.n_iter_ == 3
 
 
 def test_pipeline_gridsearch_clone_and_pickle():
     X, _, _ = make_sparse_hierarchical(300, random_state=0)
-    pipe = Pipeline([("scale", StandardScaler()),
-                     ("ddc", DDCHelmholtzEstimator(max_iter=1, random_state=0))])
-    search = GridSearchCV(pipe, {"ddc__n_encoding": [20, 50],
-                                 "ddc__latent_dims": [(2, 1), (3, 1)]}, cv=2)
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("ddc", DDCHelmholtzEstimator(max_iter=1, random_state=0)),
+        ]
+    )
+    search = GridSearchCV(
+        pipe, {"ddc__n_encoding": [20, 50], "ddc__latent_dims": [(2, 1), (3, 1)]}, cv=2
+    )
     search.fit(X)
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
     est = search.best_estimator_[-1]
@@ -268,20 +318,29 @@ def test_array_api_strict_fit_matches_numpy(backend):
     Xb = backend.asarray(X)
     est = DDCHelmholtzEstimator(max_iter=2, random_state=0).fit(Xb)
     for k, v in ref.model_.get_parameters().items():
-        np.testing.assert_allclose(to_numpy(est.model_.get_parameters()[k]), v, rtol=1e-9,
-                                   atol=1e-11)
-    np.testing.assert_allclose(to_numpy(est.transform(Xb)), ref.transform(X), rtol=1e-8,
-                               atol=1e-10)
-    np.testing.assert_allclose(to_numpy(est.sample(5, random_state=1)),
-                               ref.sample(5, random_state=1), rtol=1e-9)
+        np.testing.assert_allclose(
+            to_numpy(est.model_.get_parameters()[k]), v, rtol=1e-9, atol=1e-11
+        )
+    np.testing.assert_allclose(
+        to_numpy(est.transform(Xb)), ref.transform(X), rtol=1e-8, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        to_numpy(est.sample(5, random_state=1)),
+        ref.sample(5, random_state=1),
+        rtol=1e-9,
+    )
     assert est.score(Xb) == pytest.approx(ref.score(X), rel=1e-8)
 
 
 def test_float32_is_preserved(backend):
     X, _, _ = make_sparse_hierarchical(200, random_state=0)
     est = DDCHelmholtzEstimator(max_iter=1, random_state=0).fit(
-        backend.asarray(X, dtype="float32"))
-    assert est.transform(backend.asarray(X[:3], dtype="float32")).dtype == backend.xp.float32
+        backend.asarray(X, dtype="float32")
+    )
+    assert (
+        est.transform(backend.asarray(X[:3], dtype="float32")).dtype
+        == backend.xp.float32
+    )
     assert est.sample(3).dtype == backend.xp.float32
 
 
@@ -290,5 +349,3 @@ def test_no_warning_on_clean_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         DDCHelmholtzEstimator(max_iter=2, random_state=0).fit(X).score(X)
-
-

@@ -16,8 +16,15 @@ from ..models import (
 )
 
 
-def make_sparse_model(n_features=2, latent_dims=(2, 1), *, m=3.0, sigma=0.1,
-                      noise_variance=0.01, random_state=None):
+def make_sparse_model(
+    n_features=2,
+    latent_dims=(2, 1),
+    *,
+    m=3.0,
+    sigma=0.1,
+    noise_variance=0.01,
+    random_state=None,
+):
     """The true generative model of :func:`make_sparse_hierarchical`.
 
     See :func:`make_sparse_hierarchical` for the parameters and for how the
@@ -25,9 +32,15 @@ def make_sparse_model(n_features=2, latent_dims=(2, 1), *, m=3.0, sigma=0.1,
     """
     rng = check_random_state(random_state)
     latent_dims = tuple(latent_dims)
-    for name, value in [("n_features", n_features), *(
-            (f"latent_dims[{i}]", d) for i, d in enumerate(latent_dims))]:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    for name, value in [
+        ("n_features", n_features),
+        *((f"latent_dims[{i}]", d) for i, d in enumerate(latent_dims)),
+    ]:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or value < 1
+        ):
             raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
     if len(latent_dims) < 2:
         raise ValueError(
@@ -49,8 +62,15 @@ def make_sparse_model(n_features=2, latent_dims=(2, 1), *, m=3.0, sigma=0.1,
         angles = np.linspace(0, np.pi, d1, endpoint=False) + rng.uniform(0, np.pi / d1)
         loadings = np.stack([np.cos(angles), np.sin(angles)])
     loadings /= np.linalg.norm(loadings, axis=0, keepdims=True)
-    layers.append(GaussianLayer(n_features, d1, weights=loadings, bias=np.zeros(n_features),
-                                log_var=np.full(n_features, math.log(noise_variance))))
+    layers.append(
+        GaussianLayer(
+            n_features,
+            d1,
+            weights=loadings,
+            bias=np.zeros(n_features),
+            log_var=np.full(n_features, math.log(noise_variance)),
+        )
+    )
     # Laplace layers: each child's scale is switched on by one sign of its
     # parent and off by the other (signs alternate), so children are sparse
     # and anti-correlated in magnitude: large scale softplus(+g m - c) when the
@@ -61,15 +81,26 @@ def make_sparse_model(n_features=2, latent_dims=(2, 1), *, m=3.0, sigma=0.1,
         signs = np.where(np.arange(child)[:, None] % 2 == 0, 1.0, -1.0)
         signs = signs * np.where(np.arange(parent)[None, :] % 2 == 0, 1.0, -1.0)
         offset = -rng.uniform(0.5, 1.5, size=child) * m / 2
-        layers.append(LaplaceLayer(child, parent, weights=signs * gains * m / 3.0 * 1.0,
-                                   bias=offset))
+        layers.append(
+            LaplaceLayer(
+                child, parent, weights=signs * gains * m / 3.0 * 1.0, bias=offset
+            )
+        )
     prior = MixtureOfGaussiansPrior.symmetric(dims[-1], m=m, sigma=sigma)
     layers.append(prior)
     return DeepExponentialFamily(layers)
 
 
-def make_sparse_hierarchical(n_samples=10_000, n_features=2, latent_dims=(2, 1), *,
-                             m=3.0, sigma=0.1, noise_variance=0.01, random_state=None):
+def make_sparse_hierarchical(
+    n_samples=10_000,
+    n_features=2,
+    latent_dims=(2, 1),
+    *,
+    m=3.0,
+    sigma=0.1,
+    noise_variance=0.01,
+    random_state=None,
+):
     """Data from the paper's sparse hierarchical model (Eq. 13), and the model itself.
 
     ``z_L ~ 1/2 N(m, sigma^2) + 1/2 N(-m, sigma^2)`` (per coordinate),
@@ -118,14 +149,20 @@ def make_sparse_hierarchical(n_samples=10_000, n_features=2, latent_dims=(2, 1),
     >>> X.shape, z1.shape, z2.shape
     ((100, 2), (100, 2), (100, 1))
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or (
-        n_samples < 1
+    if (
+        isinstance(n_samples, bool)
+        or not isinstance(n_samples, numbers.Integral)
+        or (n_samples < 1)
     ):
         raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}.")
     rng = check_random_state(random_state)
-    model = make_sparse_model(n_features, latent_dims, m=m, sigma=sigma,
-                              noise_variance=noise_variance, random_state=rng)
+    model = make_sparse_model(
+        n_features,
+        latent_dims,
+        m=m,
+        sigma=sigma,
+        noise_variance=noise_variance,
+        random_state=rng,
+    )
     X, latents = model.sample(n_samples, random_state=rng)
     return X, latents, model
-
-

@@ -14,7 +14,8 @@ Learning algorithms never look inside a family. They need
   vector-Jacobian product of the natural parameter, returned per parameter with
   the parameter's own shape (never a dense Jacobian);
 - ``grad_log_normalizer(parent, weights) = sum_n w_n d Phi(eta(parent_n)) / d theta``;
-- ``grad_params(child, parent, weights) = sum_n w_n d log p(child_n | parent_n) / d theta``
+- ``grad_params(child, parent, weights)
+  = sum_n w_n d log p(child_n | parent_n) / d theta``
   (derived here from the two above, Eq. 16-17 of the paper's appendix);
 - ``grad_child`` and ``grad_parent``: d log p / d child and d log p / d parent,
   per sample.
@@ -142,7 +143,8 @@ class Layer:
         """A copy with every parameter moved to namespace ``xp`` on ``device``."""
         new = self.copy()
         new.params = {
-            k: to_namespace(v, xp, device=device, dtype=dtype) for k, v in self.params.items()
+            k: to_namespace(v, xp, device=device, dtype=dtype)
+            for k, v in self.params.items()
         }
         return new
 

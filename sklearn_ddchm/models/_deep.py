@@ -35,12 +35,15 @@ class DeepExponentialFamily:
         layers = list(layers)
         if len(layers) < 2:
             raise ValueError(
-                "layers must hold an observation layer and a prior (at least 2 layers), "
+                "layers must hold an observation layer and a prior (at least 2 "
+                "layers), "
                 f"got {len(layers)}."
             )
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
-                raise TypeError(f"layers[{i}] must be a Layer, got {type(layer).__name__}.")
+                raise TypeError(
+                    f"layers[{i}] must be a Layer, got {type(layer).__name__}."
+                )
         # Fix: the prior checks used to come after the dimension check, which
         # always fired first for a misplaced prior (n_parents == 0 never equals
         # the next layer's n_features >= 1), so the "only the last layer may be
@@ -49,7 +52,9 @@ class DeepExponentialFamily:
             raise ValueError("layers[-1] must be a prior (n_parents == 0).")
         for i, layer in enumerate(layers[:-1]):
             if layer.n_parents == 0:
-                raise ValueError(f"layers[{i}] is a prior; only the last layer may be one.")
+                raise ValueError(
+                    f"layers[{i}] is a prior; only the last layer may be one."
+                )
         for i in range(len(layers) - 1):
             if layers[i].n_parents != layers[i + 1].n_features:
                 raise ValueError(
@@ -87,7 +92,7 @@ class DeepExponentialFamily:
 
     # -- parameters -----------------------------------------------------------
     def get_parameters(self) -> dict:
-        """All parameters, keyed ``"layer{l}.{name}"`` (l = 0 is the observation layer)."""
+        """All parameters, keyed ``"layer{l}.{name}"`` (l = 0: the observations)."""
         return {
             f"layer{i}.{name}": value
             for i, layer in enumerate(self.layers)
@@ -95,12 +100,14 @@ class DeepExponentialFamily:
         }
 
     def set_parameters(self, params) -> DeepExponentialFamily:
-        """Set parameters from a dict keyed like :meth:`get_parameters`; returns self."""
+        """Set parameters from a dict keyed like :meth:`get_parameters`."""
         per_layer = {}
         for key, value in params.items():
             head, _, name = key.partition(".")
             if not head.startswith("layer") or not head[5:].isdigit() or not name:
-                raise ValueError(f"parameter names look like 'layer0.weights', got {key!r}.")
+                raise ValueError(
+                    f"parameter names look like 'layer0.weights', got {key!r}."
+                )
             i = int(head[5:])
             if i >= len(self.layers):
                 raise ValueError(f"{key!r}: the model has {len(self.layers)} layers.")
@@ -120,7 +127,7 @@ class DeepExponentialFamily:
         return self
 
     def trainable_parameters(self) -> dict:
-        """The parameters learning algorithms may change, keyed like :meth:`get_parameters`."""
+        """The parameters learning algorithms may change (keyed as get_parameters)."""
         return {
             f"layer{i}.{name}": layer.params[name]
             for i, layer in enumerate(self.layers)
@@ -132,8 +139,10 @@ class DeepExponentialFamily:
         return DeepExponentialFamily([layer.copy() for layer in self.layers])
 
     def to(self, xp, device=None, dtype=None) -> DeepExponentialFamily:
-        """A copy with every parameter in namespace ``xp`` on ``device`` as ``dtype``."""
-        return DeepExponentialFamily([layer.to(xp, device, dtype) for layer in self.layers])
+        """A copy with every parameter in ``xp`` on ``device`` as ``dtype``."""
+        return DeepExponentialFamily(
+            [layer.to(xp, device, dtype) for layer in self.layers]
+        )
 
     # -- distribution -----------------------------------------------------------
     def sample(self, n_samples=1, random_state=None):
@@ -142,10 +151,14 @@ class DeepExponentialFamily:
         Returns
         -------
         X : array of shape (n_samples, n_features)
-        latents : list of arrays, ``latents[l-1]`` of shape (n_samples, latent_dims[l-1])
+        latents : list of arrays
+            ``latents[l-1]`` has shape (n_samples, latent_dims[l-1]).
         """
-        rng = (random_state if isinstance(random_state, DeviceRandom)
-               else check_random_state(random_state))
+        rng = (
+            random_state
+            if isinstance(random_state, DeviceRandom)
+            else check_random_state(random_state)
+        )
         z = self.layers[-1].sample(None, n_samples=int(n_samples), random_state=rng)
         latents = [z]
         for layer in reversed(self.layers[:-1]):
@@ -167,7 +180,7 @@ class DeepExponentialFamily:
         return total
 
     def grad_latents(self, X, latents):
-        """d log p(x, z) / d z_l for every latent layer, a list of (n, latent_dims[l-1])."""
+        """d log p(x, z) / d z_l for every latent layer: (n, latent_dims[l-1]) each."""
         values = [X, *latents]
         grads = []
         for i in range(1, len(values)):
@@ -190,5 +203,3 @@ class DeepExponentialFamily:
     def __repr__(self):
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"DeepExponentialFamily([{inner}])"
-
-

@@ -52,8 +52,12 @@ class _AffineLayer(Layer):
         params = {self._offset: offset}
         if self.n_parents:
             params["weights"] = weight_scale * draw(
-                random_state, "standard_normal", (self.n_features, self.n_parents),
-                xp=xp, device=device, dtype=dtype,
+                random_state,
+                "standard_normal",
+                (self.n_features, self.n_parents),
+                xp=xp,
+                device=device,
+                dtype=dtype,
             )
         return params
 
@@ -90,23 +94,49 @@ class GaussianLayer(_AffineLayer):
 
     param_names = ("weights", "bias", "log_var")
 
-    def __init__(self, n_features, n_parents, *, weights=None, bias=None, log_var=None,
-                 trainable=True):
+    def __init__(
+        self,
+        n_features,
+        n_parents,
+        *,
+        weights=None,
+        bias=None,
+        log_var=None,
+        trainable=True,
+    ):
         if n_parents == 0:
             raise ValueError("GaussianLayer needs n_parents >= 1; use GaussianPrior.")
-        super().__init__(n_features, n_parents, trainable=trainable, weights=weights,
-                         bias=bias, log_var=log_var)
+        super().__init__(
+            n_features,
+            n_parents,
+            trainable=trainable,
+            weights=weights,
+            bias=bias,
+            log_var=log_var,
+        )
 
     def param_shapes(self):
         shapes = self._affine_shapes()
         shapes["log_var"] = (self.n_features,)
         return shapes
 
-    def initialize(self, random_state=None, *, xp=None, device=None, dtype=None,
-                   weight_scale=None, variance=0.1):
+    def initialize(
+        self,
+        random_state=None,
+        *,
+        xp=None,
+        device=None,
+        dtype=None,
+        weight_scale=None,
+        variance=0.1,
+    ):
         xp = _default_xp(xp)
         dtype = xp.float64 if dtype is None else dtype
-        scale = 1.0 / math.sqrt(max(self.n_parents, 1)) if weight_scale is None else weight_scale
+        scale = (
+            1.0 / math.sqrt(max(self.n_parents, 1))
+            if weight_scale is None
+            else weight_scale
+        )
         zeros = xp.zeros(self.n_features, dtype=dtype, device=device)
         params = self._draw_affine(random_state, xp, device, dtype, scale, zeros)
         params["log_var"] = zeros + math.log(variance)
@@ -127,8 +157,14 @@ class GaussianLayer(_AffineLayer):
     def sample(self, parent=None, *, n_samples=None, random_state=None):
         m, v = self._moments(parent, n_samples)
         xp = get_namespace(m)
-        eps = draw(random_state, "standard_normal", m.shape, xp=xp, device=_device(m),
-                   dtype=m.dtype)
+        eps = draw(
+            random_state,
+            "standard_normal",
+            m.shape,
+            xp=xp,
+            device=_device(m),
+            dtype=m.dtype,
+        )
         return m + xp.sqrt(v) * eps
 
     def log_prob(self, child, parent=None):
@@ -204,10 +240,13 @@ class GaussianPrior(GaussianLayer):
     _offset = "mean"
 
     def __init__(self, n_features, *, mean=None, log_var=None, trainable=True):
-        Layer.__init__(self, n_features, 0, trainable=trainable, mean=mean, log_var=log_var)
+        Layer.__init__(
+            self, n_features, 0, trainable=trainable, mean=mean, log_var=log_var
+        )
 
-    def initialize(self, random_state=None, *, xp=None, device=None, dtype=None,
-                   variance=1.0):
+    def initialize(
+        self, random_state=None, *, xp=None, device=None, dtype=None, variance=1.0
+    ):
         xp = _default_xp(xp)
         dtype = xp.float64 if dtype is None else dtype
         zeros = xp.zeros(self.n_features, dtype=dtype, device=device)
@@ -215,7 +254,9 @@ class GaussianPrior(GaussianLayer):
 
 
 class LaplaceLayer(_AffineLayer):
-    """Laplace with softplus scale: ``p(z | parent) = Laplace(loc, s)``, ``s = softplus(weights @ parent + bias)``.
+    """Laplace with softplus scale: ``p(z | parent) = Laplace(loc, s)``.
+
+    ``s = softplus(weights @ parent + bias)``.
 
     The density is ``exp(-|z - loc| / s) / (2 s)``: ``s`` is the *scale* (the
     paper's Eq. 13 writes ``lambda = softplus(B z2)`` without saying whether
@@ -238,28 +279,41 @@ class LaplaceLayer(_AffineLayer):
 
     param_names = ("weights", "bias")
 
-    def __init__(self, n_features, n_parents, *, weights=None, bias=None, loc=0.0,
-                 trainable=True):
+    def __init__(
+        self, n_features, n_parents, *, weights=None, bias=None, loc=0.0, trainable=True
+    ):
         if n_parents == 0:
             raise ValueError("LaplaceLayer needs n_parents >= 1.")
         self.loc = float(loc)
-        super().__init__(n_features, n_parents, trainable=trainable, weights=weights,
-                         bias=bias)
+        super().__init__(
+            n_features, n_parents, trainable=trainable, weights=weights, bias=bias
+        )
 
     def param_shapes(self):
         return self._affine_shapes()
 
-    def initialize(self, random_state=None, *, xp=None, device=None, dtype=None,
-                   weight_scale=None, scale=1.0):
+    def initialize(
+        self,
+        random_state=None,
+        *,
+        xp=None,
+        device=None,
+        dtype=None,
+        weight_scale=None,
+        scale=1.0,
+    ):
         xp = _default_xp(xp)
         dtype = xp.float64 if dtype is None else dtype
-        w_scale = 1.0 / math.sqrt(self.n_parents) if weight_scale is None else weight_scale
+        w_scale = (
+            1.0 / math.sqrt(self.n_parents) if weight_scale is None else weight_scale
+        )
         # inverse softplus of the wanted scale, on the host
         offset = xp.zeros(self.n_features, dtype=dtype, device=device) + (
             scale + math.log(-math.expm1(-scale))
         )
-        return self.set_params(self._draw_affine(random_state, xp, device, dtype, w_scale,
-                                                 offset))
+        return self.set_params(
+            self._draw_affine(random_state, xp, device, dtype, w_scale, offset)
+        )
 
     def scale(self, parent):
         return softplus(self._pre_activation(parent))
@@ -275,8 +329,14 @@ class LaplaceLayer(_AffineLayer):
     def sample(self, parent=None, *, n_samples=None, random_state=None):
         s = self.scale(parent)
         xp = get_namespace(s)
-        eps = draw(random_state, "standard_laplace", s.shape, xp=xp, device=_device(s),
-                   dtype=s.dtype)
+        eps = draw(
+            random_state,
+            "standard_laplace",
+            s.shape,
+            xp=xp,
+            device=_device(s),
+            dtype=s.dtype,
+        )
         return self.loc + s * eps
 
     def log_prob(self, child, parent=None):
@@ -325,7 +385,9 @@ class LaplaceLayer(_AffineLayer):
 
 
 class BernoulliLayer(_AffineLayer):
-    """Sigmoid belief network layer: ``p(x_i = 1 | parent) = sigmoid(weights @ parent + bias)``.
+    """Sigmoid belief network layer.
+
+    ``p(x_i = 1 | parent) = sigmoid(weights @ parent + bias)``.
 
     Sufficient statistic ``S(x) = x``, natural parameter the logits ``a``,
     log-normaliser ``softplus(a)``, mean parameter ``sigmoid(a)``.
@@ -341,23 +403,32 @@ class BernoulliLayer(_AffineLayer):
     param_names = ("weights", "bias")
     is_binary = True
 
-    def __init__(self, n_features, n_parents, *, weights=None, bias=None, trainable=True):
+    def __init__(
+        self, n_features, n_parents, *, weights=None, bias=None, trainable=True
+    ):
         if n_parents == 0:
             raise ValueError("BernoulliLayer needs n_parents >= 1; use BernoulliPrior.")
-        super().__init__(n_features, n_parents, trainable=trainable, weights=weights,
-                         bias=bias)
+        super().__init__(
+            n_features, n_parents, trainable=trainable, weights=weights, bias=bias
+        )
 
     def param_shapes(self):
         return self._affine_shapes()
 
-    def initialize(self, random_state=None, *, xp=None, device=None, dtype=None,
-                   weight_scale=None):
+    def initialize(
+        self, random_state=None, *, xp=None, device=None, dtype=None, weight_scale=None
+    ):
         xp = _default_xp(xp)
         dtype = xp.float64 if dtype is None else dtype
-        scale = 1.0 / math.sqrt(max(self.n_parents, 1)) if weight_scale is None else weight_scale
+        scale = (
+            1.0 / math.sqrt(max(self.n_parents, 1))
+            if weight_scale is None
+            else weight_scale
+        )
         zeros = xp.zeros(self.n_features, dtype=dtype, device=device)
-        return self.set_params(self._draw_affine(random_state, xp, device, dtype, scale,
-                                                 zeros))
+        return self.set_params(
+            self._draw_affine(random_state, xp, device, dtype, scale, zeros)
+        )
 
     def logits(self, parent=None, n_samples=None):
         return self._pre_activation(parent, n_samples)
@@ -372,7 +443,9 @@ class BernoulliLayer(_AffineLayer):
     def sample(self, parent=None, *, n_samples=None, random_state=None):
         p = self.mean(parent, n_samples)
         xp = get_namespace(p)
-        u = draw(random_state, "uniform", p.shape, xp=xp, device=_device(p), dtype=p.dtype)
+        u = draw(
+            random_state, "uniform", p.shape, xp=xp, device=_device(p), dtype=p.dtype
+        )
         return xp.astype(u < p, p.dtype)
 
     def log_prob(self, child, parent=None):
@@ -439,5 +512,6 @@ class BernoulliPrior(BernoulliLayer):
     def initialize(self, random_state=None, *, xp=None, device=None, dtype=None):
         xp = _default_xp(xp)
         dtype = xp.float64 if dtype is None else dtype
-        return self.set_params({"logits": xp.zeros(self.n_features, dtype=dtype,
-                                                   device=device)})
+        return self.set_params(
+            {"logits": xp.zeros(self.n_features, dtype=dtype, device=device)}
+        )

@@ -34,20 +34,45 @@ class MixtureOfGaussiansPrior(Layer):
     param_names = ("means", "log_vars", "logits")
     is_exponential_family = False
 
-    def __init__(self, n_features, n_components=2, *, means=None, log_vars=None,
-                 logits=None, trainable=False):
-        if isinstance(n_components, bool) or not isinstance(n_components, int) or (
-            n_components < 1
+    def __init__(
+        self,
+        n_features,
+        n_components=2,
+        *,
+        means=None,
+        log_vars=None,
+        logits=None,
+        trainable=False,
+    ):
+        if (
+            isinstance(n_components, bool)
+            or not isinstance(n_components, int)
+            or (n_components < 1)
         ):
             raise ValueError(f"n_components must be an int >= 1, got {n_components!r}.")
         self.n_components = n_components
-        super().__init__(n_features, 0, trainable=trainable, means=means,
-                         log_vars=log_vars, logits=logits)
+        super().__init__(
+            n_features,
+            0,
+            trainable=trainable,
+            means=means,
+            log_vars=log_vars,
+            logits=logits,
+        )
 
     @classmethod
-    def symmetric(cls, n_features=1, m=3.0, sigma=0.1, *, xp=None, device=None,
-                  dtype=None, trainable=False):
-        """The paper's two-component prior ``1/2 N(m, sigma^2) + 1/2 N(-m, sigma^2)``."""
+    def symmetric(
+        cls,
+        n_features=1,
+        m=3.0,
+        sigma=0.1,
+        *,
+        xp=None,
+        device=None,
+        dtype=None,
+        trainable=False,
+    ):
+        """The paper's prior ``1/2 N(m, sigma^2) + 1/2 N(-m, sigma^2)``."""
         if xp is None:
             import array_api_compat.numpy as xp
         dtype = xp.float64 if dtype is None else dtype
@@ -55,9 +80,14 @@ class MixtureOfGaussiansPrior(Layer):
             raise ValueError(f"sigma must be > 0, got {sigma}.")
         ones = xp.ones((2, n_features), dtype=dtype, device=device)
         sign = xp.asarray([[1.0], [-1.0]], dtype=dtype, device=device)
-        return cls(n_features, 2, means=float(m) * sign * ones,
-                   log_vars=ones * (2.0 * math.log(sigma)),
-                   logits=xp.zeros(2, dtype=dtype, device=device), trainable=trainable)
+        return cls(
+            n_features,
+            2,
+            means=float(m) * sign * ones,
+            log_vars=ones * (2.0 * math.log(sigma)),
+            logits=xp.zeros(2, dtype=dtype, device=device),
+            trainable=trainable,
+        )
 
     def param_shapes(self):
         k, d = self.n_components, self.n_features
@@ -68,11 +98,17 @@ class MixtureOfGaussiansPrior(Layer):
             import array_api_compat.numpy as xp
         dtype = xp.float64 if dtype is None else dtype
         k, d = self.n_components, self.n_features
-        means = 2.0 * draw(random_state, "standard_normal", (k, d), xp=xp, device=device,
-                           dtype=dtype)
+        means = 2.0 * draw(
+            random_state, "standard_normal", (k, d), xp=xp, device=device, dtype=dtype
+        )
         zeros = xp.zeros((k, d), dtype=dtype, device=device)
-        return self.set_params({"means": means, "log_vars": zeros + math.log(0.25),
-                                "logits": xp.zeros(k, dtype=dtype, device=device)})
+        return self.set_params(
+            {
+                "means": means,
+                "log_vars": zeros + math.log(0.25),
+                "logits": xp.zeros(k, dtype=dtype, device=device),
+            }
+        )
 
     def _log_weights(self):
         xp = self._xp()
@@ -84,8 +120,9 @@ class MixtureOfGaussiansPrior(Layer):
         xp = get_namespace(z)
         mu, lv = self.params["means"], self.params["log_vars"]
         diff = z[:, None, :] - mu[None, :, :]
-        quad = xp.sum(diff * diff / xp.exp(lv)[None, :, :] + lv[None, :, :] + _LOG_2PI,
-                      axis=2)
+        quad = xp.sum(
+            diff * diff / xp.exp(lv)[None, :, :] + lv[None, :, :] + _LOG_2PI, axis=2
+        )
         return self._log_weights()[None, :] - 0.5 * quad
 
     def responsibilities(self, z):
@@ -107,8 +144,14 @@ class MixtureOfGaussiansPrior(Layer):
         u = draw(random_state, "uniform", (n, 1), xp=xp, device=dev, dtype=mu.dtype)
         cum = xp.cumulative_sum(xp.exp(self._log_weights()))
         comp = xp.sum(xp.astype(u >= cum[None, :-1], xp.int64), axis=1)
-        eps = draw(random_state, "standard_normal", (n, self.n_features), xp=xp,
-                   device=dev, dtype=mu.dtype)
+        eps = draw(
+            random_state,
+            "standard_normal",
+            (n, self.n_features),
+            xp=xp,
+            device=dev,
+            dtype=mu.dtype,
+        )
         return xp.take(mu, comp, axis=0) + xp.exp(0.5 * xp.take(lv, comp, axis=0)) * eps
 
     def mean(self, parent=None, n_samples=None):
@@ -146,11 +189,13 @@ class MixtureOfGaussiansPrior(Layer):
         xp = get_namespace(child)
         gamma = self.responsibilities(child)
         mu, v = self.params["means"], xp.exp(self.params["log_vars"])
-        return xp.sum(gamma[:, :, None] * (mu[None, :, :] - child[:, None, :])
-                      / v[None, :, :], axis=1)
+        return xp.sum(
+            gamma[:, :, None] * (mu[None, :, :] - child[:, None, :]) / v[None, :, :],
+            axis=1,
+        )
 
     def __repr__(self):
-        return (f"MixtureOfGaussiansPrior(n_features={self.n_features}, "
-                f"n_components={self.n_components})")
-
-
+        return (
+            f"MixtureOfGaussiansPrior(n_features={self.n_features}, "
+            f"n_components={self.n_components})"
+        )

@@ -28,7 +28,8 @@ def check_latent_dims(latent_dims, name="latent_dims"):
             f"{name} must be an int or a sequence of ints, got {latent_dims!r}."
         ) from None
     if not dims or any(
-        isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in dims
+        isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1
+        for d in dims
     ):
         raise ValueError(
             f"{name} must be a non-empty sequence of ints >= 1 (bottom-up: D_1, ..., "
@@ -52,8 +53,9 @@ def build_model(name, n_features, latent_dims, *, trainable_prior=False):
     if name == "sparse":
         layers = [GaussianLayer(dims[0], dims[1])]
         layers += [LaplaceLayer(dims[i], dims[i + 1]) for i in range(1, len(dims) - 1)]
-        prior = MixtureOfGaussiansPrior.symmetric(dims[-1], m=3.0, sigma=0.1,
-                                                  trainable=trainable_prior)
+        prior = MixtureOfGaussiansPrior.symmetric(
+            dims[-1], m=3.0, sigma=0.1, trainable=trainable_prior
+        )
     elif name == "sbn":
         layers = [BernoulliLayer(dims[i], dims[i + 1]) for i in range(len(dims) - 1)]
         prior = BernoulliPrior(dims[-1], trainable=trainable_prior)
@@ -61,6 +63,8 @@ def build_model(name, n_features, latent_dims, *, trainable_prior=False):
         layers = [GaussianLayer(dims[i], dims[i + 1]) for i in range(len(dims) - 1)]
         prior = GaussianPrior(dims[-1], trainable=trainable_prior)
     else:
-        raise ValueError(f"model must be one of {MODEL_NAMES} or a "
-                         f"DeepExponentialFamily, got {name!r}.")
+        raise ValueError(
+            f"model must be one of {MODEL_NAMES} or a "
+            f"DeepExponentialFamily, got {name!r}."
+        )
     return DeepExponentialFamily([*layers, prior])

@@ -35,9 +35,7 @@ __all__ = [
 
 
 def _is_array(obj) -> bool:
-    return array_api_compat.is_array_api_obj(obj) and not isinstance(
-        obj, (str, bytes)
-    )
+    return array_api_compat.is_array_api_obj(obj) and not isinstance(obj, (str, bytes))
 
 
 def get_namespace(*arrays):
@@ -83,7 +81,9 @@ def to_numpy(array) -> np.ndarray:
         import array_api_strict
 
         # array_api_strict refuses np.asarray off its CPU device on purpose.
-        array = array_api_strict.asarray(array, device=array_api_strict.Device("CPU_DEVICE"))
+        array = array_api_strict.asarray(
+            array, device=array_api_strict.Device("CPU_DEVICE")
+        )
     return np.asarray(array)
 
 
@@ -98,7 +98,10 @@ def to_namespace(array, xp, device=None, dtype=None):
     if is_numpy_namespace(xp):
         out = to_numpy(array) if _is_array(array) else np.asarray(array)
         return out if dtype is None else out.astype(dtype, copy=False)
-    if not (_is_array(array) and array_api_compat.array_namespace(array).__name__ == xp.__name__):
+    if not (
+        _is_array(array)
+        and array_api_compat.array_namespace(array).__name__ == xp.__name__
+    ):
         array = to_numpy(array) if _is_array(array) else np.asarray(array)
     if device is None:
         return xp.asarray(array, dtype=dtype)
@@ -131,7 +134,9 @@ def check_same_namespace(X, estimator, *, attribute, method):
             f"({X_xp.__name__}) differ."
         )
     else:
-        detail = f"Devices used during fit ({a_device}) and {method} ({X_device}) differ."
+        detail = (
+            f"Devices used during fit ({a_device}) and {method} ({X_device}) differ."
+        )
     raise ValueError(
         f"Inputs passed to {type(estimator).__name__}.{method}() must use the same "
         f"namespace and the same device as those passed to fit(). {detail}"
@@ -171,7 +176,7 @@ def softplus(a, xp=None):
 
 
 def softplus_inverse(y, xp=None):
-    """Inverse of :func:`softplus` for ``y > 0``: log(exp(y) - 1) = y + log(-expm1(-y))."""
+    """Inverse of :func:`softplus` for ``y > 0``: y + log(-expm1(-y))."""
     xp = get_namespace(y) if xp is None else xp
     return y + xp.log(-xp.expm1(-y))
 
@@ -187,8 +192,11 @@ def logsumexp(a, axis=None, xp=None, keepdims=False):
     # a positive placeholder there and put -inf back explicitly.
     # (Testing s == 0 rather than s > 0 keeps NaN inputs NaN.)
     empty = s == 0
-    out = xp.where(empty, xp.full_like(s, -math.inf),
-                   xp.log(xp.where(empty, xp.ones_like(s), s)) + a_max)
+    out = xp.where(
+        empty,
+        xp.full_like(s, -math.inf),
+        xp.log(xp.where(empty, xp.ones_like(s), s)) + a_max,
+    )
     if not keepdims:
         out = xp.squeeze(out, axis=axis) if axis is not None else xp.reshape(out, ())
     return out

@@ -22,10 +22,14 @@ class Adam:
         Learning algorithms of this package ascend a (free-energy) objective.
     """
 
-    def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8,
-                 maximize=True):
-        for name, value, low, high in [("learning_rate", learning_rate, 0, math.inf),
-                                       ("beta1", beta1, 0, 1), ("beta2", beta2, 0, 1)]:
+    def __init__(
+        self, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8, maximize=True
+    ):
+        for name, value, low, high in [
+            ("learning_rate", learning_rate, 0, math.inf),
+            ("beta1", beta1, 0, 1),
+            ("beta2", beta2, 0, 1),
+        ]:
             if not (low < value < high if name != "beta1" else low <= value < high):
                 raise ValueError(f"{name} must be in ({low}, {high}), got {value}.")
         self.learning_rate = learning_rate

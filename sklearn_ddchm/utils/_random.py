@@ -100,6 +100,8 @@ def host_random_state(random_state):
     deterministic ``RandomState(0)``-seeded fallback drawn from it.
     """
     if isinstance(random_state, DeviceRandom):
-        seed = int(np.asarray(random_state.uniform((1,), "float64").tolist()[0]) * 2**31)
+        seed = int(
+            np.asarray(random_state.uniform((1,), "float64").tolist()[0]) * 2**31
+        )
         return np.random.RandomState(seed)
     return check_random_state(random_state)
