@@ -192,6 +192,7 @@ class BaseDeepGenerativeEstimator(
         step = 0
         best, no_improvement = -math.inf, 0
         self.converged_ = False
+        self._previous_parameters = None
         start = time.perf_counter()
         for _ in range(n_epochs):
             order = to_namespace(rng.permutation(n), xp, device)
@@ -247,7 +248,12 @@ class BaseDeepGenerativeEstimator(
                     break
 
     def _step(self, X_batch, rng, learning_rate):
-        """One Adam step; ``None``, or what was non-finite (then nothing changed)."""
+        """One Adam step; ``None``, or what was non-finite.
+
+        On a non-finite gradient the parameters go back to those of the
+        previous step, the last ones whose gradient was finite: the current
+        ones are finite but produced the overflow.
+        """
         model_grads, extra_grads, criterion = self._gradient_step(X_batch, rng)
         xp = get_namespace(X_batch)
         # One reduction over everything, so the guard costs one device sync.
@@ -255,15 +261,24 @@ class BaseDeepGenerativeEstimator(
         for g in (*model_grads.values(), *extra_grads.values()):
             check = check + xp.sum(g)
         if not bool(xp.isfinite(check)):
+            if self._previous_parameters is not None:
+                params, extra = self._previous_parameters
+                if params:
+                    self.model_.set_parameters(params)
+                if extra:
+                    self._set_extra_parameters(extra)
             return "gradients" if bool(xp.isfinite(criterion)) else "training criterion"
         params = self.model_.trainable_parameters()
         extra = self._get_extra_parameters()
+        # references, not copies: every update below creates new arrays
+        self._previous_parameters = (params, extra)
         new = self.optimizer_.step(
             {**params, **{"extra." + k: v for k, v in extra.items()}},
             {**model_grads, **{"extra." + k: v for k, v in extra_grads.items()}},
             learning_rate,
         )
-        self.model_.set_parameters({k: new[k] for k in params}) if params else None
+        if params:
+            self.model_.set_parameters({k: new[k] for k in params})
         if extra:
             self._set_extra_parameters({k: new["extra." + k] for k in extra})
         self._last_criterion = criterion
