@@ -163,7 +163,7 @@ def plain_numpy_loop(n_iter, n_sleep=1000, K=100, H=100, batch=100, seed=0):
         G1, G2 = solve(T1, T1[:, :1])[0], solve(T2, T2[:, :1])[0]
         xb = X[rng.randint(0, len(X), batch)]
         r1 = aug(aug(np.maximum((xb - mu) / sd @ W_h.T + b_h, 0)) @ phi1)
-        r2 = aug(r1[:, :-1] @ phi2)
+        r2 = aug(r1 @ phi2)
         Wt = T1 @ np.linalg.solve(G1, r1.T)  # (S, batch)
         w1, w2 = Wt.mean(1), T2 @ np.linalg.solve(G2, r2.mean(0))
         v0 = np.exp(lv)

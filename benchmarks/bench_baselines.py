@@ -1,0 +1,207 @@
+"""Seconds per epoch of the baselines and of DDC-HM, against PyTorch reference timings.
+
+Three tasks, every estimator on the same model library and NumPy backend:
+
+(a) the paper's synthetic model (Section 7): N = 10,000 points in 2-D,
+    latents (2, 1), started at the true parameters;
+(b) a patch-sized sparse model: D_x = 256, latents (100, 10), N = 10,000
+    (random data from ``make_sparse_hierarchical``); the PyTorch references
+    (10,000 x 256 data, two latent layers, same 2-core CPU) are VAE 0.30 s,
+    IWAE-5 0.75 s, IWAE-50 4.2 s per epoch;
+(c) a sigmoid belief network 200-200-200 on 784-dim binary data (binarised
+    ``load_digits`` upsampled to 28 x 28), VIMCO with k = 50 and minibatches
+    of 24 (Mnih & Rezende's setting): a few hundred iterations timed and
+    extrapolated to a 50,000-image epoch; the PyTorch reference is 46 s.
+
+Settings: batch size 100 for (a) and (b); recognition MLPs of 2 x 100 tanh
+units; DDC-HM with the estimator's defaults on (a), the paper's patch
+settings on (b) (n_hidden=500, n_encoding=(500, 100), 1000 sleep samples)
+and n_hidden=300, n_encoding=200 on (c); "classic HM" is
+``DDCHelmholtzEstimator(encoding="linear")`` with the same settings. An epoch
+is timed as a ``partial_fit`` pass after one on 500 points (the set-up);
+``--quick`` times 2,000 points (50 SBN iterations) and scales linearly.
+
+Run from the repository root, e.g. ``python benchmarks/bench_baselines.py``
+(about 5 minutes; ``--quick`` about 40 s). BLAS runs on one thread unless
+``--threads`` says otherwise: on this machine, shared with other jobs,
+OpenBLAS's two spinning threads made the small products up to 100x slower
+(DDC-HM on the synthetic task: 65.9 s/epoch with two threads, 0.49 s with
+one), so use ``--threads 2`` only on an idle machine. The "CPU" column is the
+process time, what a pass costs on one otherwise idle core.
+
+Measured 2026-11-25 on this 2-core CPU, shared (load average 5 during the
+runs), NumPy 2.4 / OpenBLAS 0.3.31, one BLAS thread, full run; wall (CPU)
+seconds per epoch; PyTorch's references are wall times on the same CPU::
+
+    task       estimator    float32          float64          PyTorch  f32 wall/PyTorch
+    synthetic  VAE           0.15 (0.09)      0.10 (0.10)         -        -
+    synthetic  IWAE-5        0.19 (0.13)      0.15 (0.15)         -        -
+    synthetic  IWAE-50       0.71 (0.45)      0.59 (0.56)         -        -
+    synthetic  DDC-HM        0.49 (0.31)      0.39 (0.39)         -        -
+    synthetic  classic HM    0.21 (0.13)      0.15 (0.15)         -        -
+    patch      VAE           0.39 (0.25)      0.43 (0.43)       0.30     1.3
+    patch      IWAE-5        1.08 (0.73)      1.49 (1.48)       0.75     1.4
+    patch      IWAE-50      12.11 (7.95)     17.76 (17.56)      4.2      2.9
+    patch      DDC-HM       10.62 (7.06)     15.47 (11.20)        -        -
+    patch      classic HM    4.83 (3.20)      6.93 (5.39)         -        -
+    sbn        VIMCO-50    171.9 (114.0)    348.9 (230.3)      46       3.7
+    sbn        DDC-HM       76.1 (50.4)     129.4 (84.4)          -        -
+
+DDC-HM / IWAE-50 (wall, float32): 0.68 synthetic, 0.88 patch; DDC-HM /
+VIMCO-50 on the SBN: 0.44. Against PyTorch, in CPU time (one core, float32):
+VAE 0.8x, IWAE-5 1.0x, IWAE-50 1.9x, VIMCO-50 2.5x. Most of the gap at k = 50
+is in the model library's per-method interface: each of ``log_prob``,
+``grad_parent``, ``grad_child``, ``grad_natural`` and
+``grad_log_normalizer`` recomputes the layer's affine map (about 8 products
+of the k * B x D_x size per step where back-propagation needs 3).
+"""
+
+import argparse
+import time
+
+import numpy as np
+from sklearn.datasets import load_digits
+from threadpoolctl import threadpool_limits
+
+from sklearn_ddchm import DDCHelmholtzEstimator
+from sklearn_ddchm.baselines import IWAEEstimator, VAEEstimator, VIMCOEstimator
+from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+#: PyTorch on the same 2-core CPU (REFERENCE.md section 4), seconds per epoch
+PYTORCH = {
+    ("patch", "VAE"): 0.30,
+    ("patch", "IWAE-5"): 0.75,
+    ("patch", "IWAE-50"): 4.2,
+    ("sbn", "VIMCO-50"): 46.0,
+}
+N_TRAIN = 10_000
+SBN_EPOCH = 50_000
+SBN_BATCH = 24
+
+
+def reparameterised(n_particles, **kwargs):
+    if n_particles == 1:
+        return VAEEstimator(**kwargs)
+    return IWAEEstimator(n_particles=n_particles, **kwargs)
+
+
+def continuous_estimators(model, ddc_params):
+    common = dict(model=model, batch_size=100, random_state=0)
+    return {
+        "VAE": reparameterised(1, **common),
+        "IWAE-5": reparameterised(5, **common),
+        "IWAE-50": reparameterised(50, **common),
+        "DDC-HM": DDCHelmholtzEstimator(**common, **ddc_params),
+        "classic HM": DDCHelmholtzEstimator(encoding="linear", **common, **ddc_params),
+    }
+
+
+def seconds_per_pass(est, X):
+    """Wall-clock and CPU seconds of one partial_fit pass over X, after a set-up pass.
+
+    On a machine shared with other jobs the wall time includes waiting for a
+    core; with one BLAS thread the CPU time is what the pass costs alone.
+    """
+    est.partial_fit(X[: min(len(X), 500)])
+    wall, cpu = time.perf_counter(), time.process_time()
+    est.partial_fit(X)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def binarised_digits(n_samples, rng):
+    digits = load_digits().images  # (1797, 8, 8), values 0..16
+    up = np.kron(digits, np.ones((1, 4, 4)))[:, 2:30, 2:30]  # 28 x 28
+    X = (up > 8).reshape(len(up), -1).astype(float)
+    return X[rng.randint(0, len(X), size=n_samples)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="2,000 points and 50 SBN iterations, scaled up linearly",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads (default 1: see the module docstring)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float32",
+        help="dtype of the data, hence of every computation (PyTorch's "
+        "default is float32)",
+    )
+    args = parser.parse_args()
+    n_points = 2_000 if args.quick else N_TRAIN
+    sbn_steps = 50 if args.quick else 300
+    rows = []
+
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        # (a) synthetic and (b) patch-sized sparse model
+        tasks = {
+            "synthetic": (dict(n_features=2, latent_dims=(2, 1)), {}),
+            "patch": (
+                dict(n_features=256, latent_dims=(100, 10)),
+                dict(n_hidden=500, n_encoding=(500, 100), n_sleep_samples=1000),
+            ),
+        }
+        for task, (shape, ddc_params) in tasks.items():
+            X, _, model = make_sparse_hierarchical(
+                n_samples=n_points, random_state=0, **shape
+            )
+            X = X.astype(args.dtype)
+            for name, est in continuous_estimators(model, ddc_params).items():
+                wall, cpu = np.array(seconds_per_pass(est, X)) * N_TRAIN / n_points
+                rows.append((task, name, wall, cpu))
+                print(
+                    f"{task:10s} {name:11s} {wall:8.2f} s/epoch (CPU {cpu:.2f} s)",
+                    flush=True,
+                )
+
+        # (c) SBN 200-200-200 on 784-dim binary data, minibatches of 24
+        X = binarised_digits(sbn_steps * SBN_BATCH, np.random.RandomState(0)).astype(
+            args.dtype
+        )
+        sbn = dict(
+            model="sbn",
+            latent_dims=(200, 200, 200),
+            batch_size=SBN_BATCH,
+            random_state=0,
+        )
+        for name, est in {
+            "VIMCO-50": VIMCOEstimator(n_particles=50, **sbn),
+            "DDC-HM": DDCHelmholtzEstimator(n_hidden=300, n_encoding=200, **sbn),
+        }.items():
+            wall, cpu = np.array(seconds_per_pass(est, X)) * SBN_EPOCH / len(X)
+            rows.append(("sbn", name, wall, cpu))
+            print(
+                f"{'sbn':10s} {name:11s} {wall:8.2f} s per 50,000 images (CPU "
+                f"{cpu:.2f} s)",
+                flush=True,
+            )
+
+    print(
+        "\n| task | estimator | wall s/epoch | CPU s/epoch | PyTorch s/epoch "
+        "| wall / PyTorch |"
+    )
+    print("|---|---|---|---|---|---|")
+    for task, name, wall, cpu in rows:
+        ref = PYTORCH.get((task, name))
+        ratio = f"{wall / ref:.2f}" if ref else "-"
+        print(f"| {task} | {name} | {wall:.2f} | {cpu:.2f} | {ref or '-'} | {ratio} |")
+    walls = {(task, name): wall for task, name, wall, _ in rows}
+    for task, other in (
+        ("synthetic", "IWAE-50"),
+        ("patch", "IWAE-50"),
+        ("sbn", "VIMCO-50"),
+    ):
+        ratio = walls[(task, "DDC-HM")] / walls[(task, other)]
+        print(f"{task}: DDC-HM / {other} = {ratio:.2f} (wall)")
+
+
+if __name__ == "__main__":
+    main()
