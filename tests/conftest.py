@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 import sklearn
+from threadpoolctl import threadpool_limits
 
 NAMESPACES = [
     pytest.param(("numpy", None), id="numpy"),
@@ -82,3 +83,11 @@ def backend(request):
         )
     with sklearn.config_context(array_api_dispatch=(name != "numpy")):
         yield Backend(name, device_name)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    # The test matrices are small: on a shared 2-core machine OpenBLAS's spinning
+    # threads make a 100 x 100 product up to 100x slower than one thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

@@ -21,7 +21,6 @@ import scipy.stats
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
 from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm.baselines import IWAEEstimator, VAEEstimator, VIMCOEstimator
@@ -69,14 +68,6 @@ except ImportError:  # pragma: no cover - the metrics module is optional here
             + (k[1].sum() - n) / (n * (n - 1))
             - 2 * k[2].mean()
         )
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    # The matrices here are small: with other jobs on the machine, OpenBLAS's
-    # spinning threads make a 100 x 100 product 100x slower than one thread.
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _fd_max_rel_err(f, params, grads, h=1e-6):

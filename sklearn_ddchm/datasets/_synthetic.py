@@ -27,8 +27,25 @@ def make_sparse_model(
 ):
     """The true generative model of :func:`make_sparse_hierarchical`.
 
-    See :func:`make_sparse_hierarchical` for the parameters and for how the
-    random true parameters are drawn.
+    See :func:`make_sparse_hierarchical` for how the random true parameters
+    are drawn.
+
+    Parameters
+    ----------
+    n_features : int, default=2
+        D_x.
+    latent_dims : tuple of int, default=(2, 1)
+        (D_1, ..., D_L), bottom-up; at least two layers.
+    m, sigma : float, default=3.0, 0.1
+        Mixture prior means ``+-m`` and standard deviation.
+    noise_variance : float, default=0.01
+        Observation noise variance.
+    random_state : int, RandomState or None
+        Draws the true parameters.
+
+    Returns
+    -------
+    model : DeepExponentialFamily
     """
     rng = check_random_state(random_state)
     latent_dims = tuple(latent_dims)

@@ -52,9 +52,9 @@ _RELATIVE_MIN_X = 3
 
 @dataclass(frozen=True)
 class MMDTestResult:
-    """Result of :func:`mmd_test`.
+    """Result of :func:`mmd_test`; the fields are also its attributes.
 
-    Attributes
+    Parameters
     ----------
     statistic : float
         MMD^2_u of the tested samples (the held-out parts for
@@ -76,9 +76,9 @@ class MMDTestResult:
 
 @dataclass(frozen=True)
 class RelativeMMDTestResult:
-    """Result of :func:`relative_mmd_test`.
+    """Result of :func:`relative_mmd_test`; the fields are also its attributes.
 
-    Attributes
+    Parameters
     ----------
     statistic : float
         ``t = MMD^2_u(X, Y) - MMD^2_u(X, Z)``; positive when ``Z`` is closer to
@@ -159,8 +159,16 @@ def _permutation_statistics(X, Y, sigma, n_permutations, rng, *, xp, device):
     },
     prefer_skip_nested_validation=True,
 )
-def mmd_test(X, Y, *, kernel="rbf", bandwidth="median", n_permutations=1000,
-             random_state=None, block_size=DEFAULT_BLOCK_SIZE):
+def mmd_test(
+    X,
+    Y,
+    *,
+    kernel="rbf",
+    bandwidth="median",
+    n_permutations=1000,
+    random_state=None,
+    block_size=DEFAULT_BLOCK_SIZE,
+):
     """Kernel two-sample test of H0: X and Y come from the same distribution.
 
     The statistic is MMD^2_u (:func:`mmd2`) with a Gaussian kernel; its null
@@ -223,29 +231,48 @@ def mmd_test(X, Y, *, kernel="rbf", bandwidth="median", n_permutations=1000,
     """
     power = bandwidth == "power"
     (X, Y), xp, device = _check_samples(
-        [X, Y], ["X", "Y"], min_samples=_POWER_MIN_SAMPLES if power else 2,
+        [X, Y],
+        ["X", "Y"],
+        min_samples=_POWER_MIN_SAMPLES if power else 2,
         reason=(
             'bandwidth="power": half selects the width, half is tested'
-            if power else "MMD^2_u divides by m(m - 1)"
+            if power
+            else "MMD^2_u divides by m(m - 1)"
         ),
     )
     rng = check_random_state(random_state)
     if power:
         X_sel, Y_sel, X, Y = _split_halves(X, Y, rng, xp=xp, device=device)
         sigma = _select_power_bandwidth(
-            X_sel, Y_sel, n_grid=POWER_GRID_SIZE, reg=POWER_CRITERION_REG,
-            rng=rng, xp=xp, device=device, block_size=block_size,
+            X_sel,
+            Y_sel,
+            n_grid=POWER_GRID_SIZE,
+            reg=POWER_CRITERION_REG,
+            rng=rng,
+            xp=xp,
+            device=device,
+            block_size=block_size,
         )
     elif bandwidth == "median":
-        sigma = _median_bandwidth([X, Y], max_samples=MEDIAN_MAX_SAMPLES,
-                                  random_state=rng, xp=xp, device=device)
+        sigma = _median_bandwidth(
+            [X, Y],
+            max_samples=MEDIAN_MAX_SAMPLES,
+            random_state=rng,
+            xp=xp,
+            device=device,
+        )
     else:
         sigma = _check_bandwidth(bandwidth)
-    statistic, null = _permutation_statistics(X, Y, sigma, n_permutations, rng,
-                                              xp=xp, device=device)
+    statistic, null = _permutation_statistics(
+        X, Y, sigma, n_permutations, rng, xp=xp, device=device
+    )
     pvalue = (1.0 + np.count_nonzero(null >= statistic)) / (1.0 + n_permutations)
-    return MMDTestResult(statistic=statistic, pvalue=float(pvalue),
-                         bandwidth=float(sigma), n_permutations=int(n_permutations))
+    return MMDTestResult(
+        statistic=statistic,
+        pvalue=float(pvalue),
+        bandwidth=float(sigma),
+        n_permutations=int(n_permutations),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -299,8 +326,16 @@ def _relative_variance(st_yy, st_zz, st_xy, st_xz, m, n, r, *, xp):
     },
     prefer_skip_nested_validation=True,
 )
-def relative_mmd_test(X, Y, Z, *, kernel="rbf", bandwidth="median",
-                      block_size=DEFAULT_BLOCK_SIZE, random_state=0):
+def relative_mmd_test(
+    X,
+    Y,
+    Z,
+    *,
+    kernel="rbf",
+    bandwidth="median",
+    block_size=DEFAULT_BLOCK_SIZE,
+    random_state=0,
+):
     """Relative MMD test: is ``Z`` significantly closer to ``X`` than ``Y`` is?
 
     The test of relative similarity of Bounliphone et al. (2016), used to
@@ -367,7 +402,9 @@ def relative_mmd_test(X, Y, Z, *, kernel="rbf", bandwidth="median",
     (True, True)
     """
     (X, Y, Z), xp, device = _check_samples(
-        [X, Y, Z], ["X", "Y", "Z"], min_samples=2,
+        [X, Y, Z],
+        ["X", "Y", "Z"],
+        min_samples=2,
         reason="MMD^2_u divides by n(n - 1)",
     )
     if X.shape[0] < _RELATIVE_MIN_X:
@@ -376,8 +413,13 @@ def relative_mmd_test(X, Y, Z, *, kernel="rbf", bandwidth="median",
             f"the relative test is proportional to m - 2), got {X.shape[0]}."
         )
     if isinstance(bandwidth, str):
-        sigma = _median_bandwidth([X, Y, Z], max_samples=MEDIAN_MAX_SAMPLES,
-                                  random_state=random_state, xp=xp, device=device)
+        sigma = _median_bandwidth(
+            [X, Y, Z],
+            max_samples=MEDIAN_MAX_SAMPLES,
+            random_state=random_state,
+            xp=xp,
+            device=device,
+        )
     else:
         sigma = _check_bandwidth(bandwidth)
     gammas = [_gamma(sigma)]
@@ -399,7 +441,11 @@ def relative_mmd_test(X, Y, Z, *, kernel="rbf", bandwidth="median",
     else:
         # Degenerate (e.g. Y and Z identical): only the sign of t is informative.
         pvalue = 0.5 if t == 0 else float(t < 0)
-    return RelativeMMDTestResult(statistic=t, pvalue=pvalue, std=std,
-                                 mmd2_xy=mmd2_xy, mmd2_xz=mmd2_xz,
-                                 bandwidth=float(sigma))
-
+    return RelativeMMDTestResult(
+        statistic=t,
+        pvalue=pvalue,
+        std=std,
+        mmd2_xy=mmd2_xy,
+        mmd2_xz=mmd2_xz,
+        bandwidth=float(sigma),
+    )

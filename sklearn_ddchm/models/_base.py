@@ -43,6 +43,9 @@ class Layer:
     trainable : bool or iterable of str
         Which parameters learning algorithms may change. ``True`` means all
         of :attr:`param_names`, ``False`` none.
+    **params : arrays
+        Initial parameters by name (all of :attr:`param_names` or none); layers
+        without parameters get them from :meth:`initialize`.
     """
 
     #: names of the parameters, in a fixed order
