@@ -57,6 +57,17 @@ CONFIGS = {
             batch_size=100,
         ),
     ),
+    "patch-sampled-recognition": dict(
+        data=dict(n_features=256, latent_dims=(100, 10)),
+        est=dict(
+            latent_dims=(100, 10),
+            n_encoding=(500, 100),
+            n_hidden=500,
+            n_sleep_samples=1000,
+            batch_size=100,
+            recognition="sampled",
+        ),
+    ),
     "patch": dict(
         data=dict(n_features=256, latent_dims=(100, 10)),
         est=dict(

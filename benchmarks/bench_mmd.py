@@ -93,12 +93,16 @@ def measure(func, *args, **kwargs):
 
 
 def run(quick, block_size, cases=None):
-    print(f"# {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"numpy {np.__version__}, {datetime.date.today()}, "
-          f"block_size={block_size}{', quick' if quick else ''}")
-    header = (f"{'n=m':>8} {'d':>4} | {'blocked s':>9} {'peak MiB':>8} | "
-              f"{'dense s':>8} {'peak MiB':>8} | {'time ratio':>10} "
-              f"{'mem ratio':>9} | {'linear s':>8} | {'rel. diff':>9}")
+    print(
+        f"# {platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"numpy {np.__version__}, {datetime.date.today()}, "
+        f"block_size={block_size}{', quick' if quick else ''}"
+    )
+    header = (
+        f"{'n=m':>8} {'d':>4} | {'blocked s':>9} {'peak MiB':>8} | "
+        f"{'dense s':>8} {'peak MiB':>8} | {'time ratio':>10} "
+        f"{'mem ratio':>9} | {'linear s':>8} | {'rel. diff':>9}"
+    )
     print(header)
     print("-" * len(header))
     rng = np.random.RandomState(0)
@@ -111,32 +115,44 @@ def run(quick, block_size, cases=None):
             blocked = None
             row += f"{'skipped':>9} {'':>8} | "
         else:
-            blocked, t_b, p_b = measure(mmd2, X, Y, bandwidth=sigma,
-                                        block_size=block_size)
+            blocked, t_b, p_b = measure(
+                mmd2, X, Y, bandwidth=sigma, block_size=block_size
+            )
             row += f"{t_b:>9.2f} {p_b:>8.1f} | "
         if 2 * n <= DENSE_MAX_POOLED and blocked is not None:
             dense, t_d, p_d = measure(dense_mmd2, X, Y, sigma)
             diff = abs(dense - blocked) / abs(dense)
-            row += (f"{t_d:>8.2f} {p_d:>8.1f} | {t_d / t_b:>9.2f}x "
-                    f"{p_d / p_b:>8.1f}x | ")
+            row += f"{t_d:>8.2f} {p_d:>8.1f} | {t_d / t_b:>9.2f}x {p_d / p_b:>8.1f}x | "
         else:
             diff = None
             row += f"{'n/a':>8} {'':>8} | {'':>10} {'':>9} | "
-        _, t_l, _ = measure(mmd2, X, Y, bandwidth=sigma, estimator="linear",
-                            block_size=block_size)
+        _, t_l, _ = measure(
+            mmd2, X, Y, bandwidth=sigma, estimator="linear", block_size=block_size
+        )
         row += f"{t_l:>8.3f} | " + (f"{diff:>9.1e}" if diff is not None else "")
         print(row, flush=True)
-    print("time ratio = dense / blocked seconds; mem ratio = dense / blocked peak; "
-          "rel. diff = |dense - blocked| / dense.")
+    print(
+        "time ratio = dense / blocked seconds; mem ratio = dense / blocked peak; "
+        "rel. diff = |dense - blocked| / dense."
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="skip the 100,000 x 256 quadratic-time case")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="skip the 100,000 x 256 quadratic-time case",
+    )
     parser.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE)
-    parser.add_argument("--case", type=int, nargs=2, action="append",
-                        metavar=("N", "D"), help="run only this case (repeatable)")
+    parser.add_argument(
+        "--case",
+        type=int,
+        nargs=2,
+        action="append",
+        metavar=("N", "D"),
+        help="run only this case (repeatable)",
+    )
     args = parser.parse_args()
     run(args.quick, args.block_size, [tuple(c) for c in args.case or []])
 

@@ -12,8 +12,9 @@ learnt model, the distance of the learnt parameters from the truth, and the
 fit time. The true model's own MMD^2 (mean and sd over draws) is the floor.
 
 Options: the number of sleep samples per iteration, recursive least squares
-for the recognition model (``sleep_decay``), the gradient split, and linear
-encodings (the classic Helmholtz machine) for reference.
+for the recognition model (``sleep_decay``), how higher recognition layers are
+fitted (``recognition``), the gradient split, and linear encodings (the
+classic Helmholtz machine) for reference.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ OPTIONS = [
     dict(n_sleep_samples=200, sleep_decay=0.9),
     dict(n_sleep_samples=200, sleep_decay=0.99),
     dict(n_sleep_samples=1000),
-    dict(n_sleep_samples=200, gradient_split="child"),
-    dict(n_sleep_samples=200, encoding="linear"),
+    dict(n_sleep_samples=1000, recognition="sampled"),
+    dict(n_sleep_samples=1000, gradient_split="child"),
+    dict(n_sleep_samples=1000, encoding="linear"),
 ]
 
 

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._importance import importance_log_likelihood
 from .models import DeepExponentialFamily
-from .models._presets import MODEL_NAMES, build_model, check_latent_dims
+from .models._presets import MODEL_NAMES, build_model
 from .utils._array_api import (
     check_same_namespace,
     get_namespace,
@@ -165,10 +165,6 @@ class BaseDeepGenerativeEstimator(
         return self
 
     def _initialize(self, X):
-        if isinstance(self.latent_dims, numbers.Integral) or not isinstance(
-            self.model, DeepExponentialFamily
-        ):
-            check_latent_dims(self.latent_dims)
         # one persistent generator: partial_fit continues the same stream
         self.random_state_ = check_random_state(self.random_state)
         self.model_ = self._make_model(X, self.random_state_)

@@ -108,6 +108,13 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         accumulates them (recursive least squares), an effective
         ``n_sleep_samples / (1 - d)`` samples. The gradient approximators
         always use the fresh samples (the weight identity needs them).
+    recognition : {"predicted", "sampled"}, default="predicted"
+        How the recognition maps of layers above the first are fitted:
+        ``"predicted"`` regresses ``T_l(z_l^s)`` on the predicted
+        ``r_{l-1}(x^s)`` (the paper's Eq. 8); ``"sampled"`` regresses it on the
+        sampled ``T_{l-1}(z_{l-1}^s)``, reusing the Gram matrix of the
+        gradient approximators (cheaper when ``K`` is large). Both are
+        consistent on a chain model.
     encoding : {"sigmoid", "linear"}, default="sigmoid"
         ``"sigmoid"``: random sigmoid encodings (Eq. 4, see
         :class:`RandomSigmoidFeatures`). ``"linear"``: ``T(z) = z``, the
@@ -182,6 +189,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         "encoding": [StrOptions({"sigmoid", "linear"})],
         "gradient_split": [StrOptions({"paper", "child"})],
         "sleep_decay": [Interval(numbers.Real, 0, 1, closed="left")],
+        "recognition": [StrOptions({"predicted", "sampled"})],
     }
 
     _criterion_name = "E_q[log p(x,z)]"
@@ -201,6 +209,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         n_iter_no_change=10,
         ridge=1e-3,
         sleep_decay=0.0,
+        recognition="predicted",
         encoding="sigmoid",
         gradient_split="paper",
         fit_prior=False,
@@ -222,6 +231,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.ridge = ridge
         self.sleep_decay = sleep_decay
+        self.recognition = recognition
         self.encoding = encoding
         self.gradient_split = gradient_split
         self.fit_prior = fit_prior
@@ -298,18 +308,18 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         features = [
             enc._transform(z) for enc, z in zip(self.encoders_, latents, strict=True)
         ]
-        if accumulate:
-            coefs, self._recognition_stats = ws.fit_recognition(
-                self._hidden(X_s),
-                features,
-                self.ridge,
-                self._recognition_stats,
-                self.sleep_decay,
-            )
-        else:
-            coefs, _ = ws.fit_recognition(self._hidden(X_s), features, self.ridge)
         features_aug = [ws.augment(T) for T in features]
         grams = [ws.gram(T, self.ridge) for T in features_aug]
+        coefs, stats = ws.fit_recognition(
+            self._hidden(X_s),
+            features,
+            self.ridge,
+            self._recognition_stats if accumulate else None,
+            self.sleep_decay,
+            sampled_grams=grams if self.recognition == "sampled" else None,
+        )
+        if accumulate:
+            self._recognition_stats = stats
         return [X_s, *latents], coefs, features_aug, grams
 
     def _gradient_step(self, X_batch, rng):
@@ -358,9 +368,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         # (row-independent, unlike a floor taken from the batch being scored).
         xp = get_namespace(X)
         self._posterior_variance_floor = []
+        R = ws.posterior_means(self._hidden(sleep[0]), coefs)
         for l in range(1, len(sleep)):
-            m = self.posterior_expectation(sleep[0], lambda z: z, layer=l)
-            v = self.posterior_expectation(sleep[0], lambda z: z * z, layer=l) - m * m
+            _, v = self._moments(R[l - 1], l)
             v_sorted = xp.sort(xp.maximum(v, xp.zeros_like(v)), axis=0)
             median = v_sorted[v.shape[0] // 2, ...]
             # never below a small fraction of the marginal (prior) variance
@@ -443,38 +453,45 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             raise ValueError(f"layer must be an int in [1, {n_layers}], got {layer!r}.")
         if not callable(func):
             raise TypeError(f"func must be callable, got {type(func).__name__}.")
-        R = self._posterior_means(X)[layer - 1]
+        return self._expectation(self._posterior_means(X)[layer - 1], layer, func)
+
+    def _expectation(self, R, layer, func):
+        """``E_q[func(z_layer)]`` from DDC means ``R`` of that layer (Eq. 5)."""
         W = ws.ddc_weights(
             self._sleep_features_aug[layer - 1],
             self._sleep_grams[layer - 1],
             ws.augment(R),
         )
-        xp = get_namespace(X)
-        values = func(self.sleep_latents_[layer - 1])
-        values = to_namespace(values, xp, get_namespace_and_device(X)[1], X.dtype)
+        xp, device = get_namespace_and_device(R)
+        values = to_namespace(func(self.sleep_latents_[layer - 1]), xp, device, R.dtype)
         if values.ndim not in (1, 2) or values.shape[0] != W.shape[1]:
             raise ValueError(
                 f"func must return an array of shape ({W.shape[1]},) or "
-                f"({W.shape[1]}, m) "
-                f"for {W.shape[1]} sleep samples, got shape {tuple(values.shape)}."
+                f"({W.shape[1]}, m) for {W.shape[1]} sleep samples, got shape "
+                f"{tuple(values.shape)}."
             )
         return W @ values
+
+    def _moments(self, R, layer):
+        """DDC posterior mean and variance per coordinate of latent ``layer``."""
+        xp = get_namespace(R)
+        d = self.sleep_latents_[layer - 1].shape[1]
+        both = self._expectation(R, layer, lambda z: xp.concat([z, z * z], axis=1))
+        mean = both[:, :d]
+        return mean, both[:, d:] - mean * mean
 
     def _proposal(self, X):
         """Defensive Student-t / Bernoulli proposal from DDC posterior moments."""
         xp = get_namespace(X)
+        R = self._posterior_means(X)
         means, variances, binary, wide_means, wide_variances = [], [], [], [], []
         for l, layer in enumerate(self.model_.layers[1:], start=1):
-            m = self.posterior_expectation(X, lambda z: z, layer=l)
+            m, v = self._moments(R[l - 1], l)
             binary.append(layer.is_binary)
             means.append(m)
             z = self.sleep_latents_[l - 1]
             wide_means.append(xp.mean(z, axis=0)[None, :])
             wide_variances.append(xp.var(z, axis=0)[None, :] + 1e-12)
-            if layer.is_binary:
-                variances.append(None)
-                continue
-            second = self.posterior_expectation(X, lambda z: z * z, layer=l)
             floor = self._posterior_variance_floor[l - 1]
-            variances.append(xp.maximum(second - m * m, floor[None, :]))
+            variances.append(None if layer.is_binary else xp.maximum(v, floor[None, :]))
         return FactorisedProposal(means, variances, binary, wide_means, wide_variances)

@@ -105,7 +105,9 @@ def posterior_means(H, recognition_coefs):
     return out
 
 
-def fit_recognition(H_sleep, sleep_features, ridge, stats=None, decay=0.0):
+def fit_recognition(
+    H_sleep, sleep_features, ridge, stats=None, decay=0.0, sampled_grams=None
+):
     """Recognition coefficients ``phi_l`` from the sleep samples (Eq. 7, 8).
 
     ``phi_1`` regresses ``T_1(z_1^s)`` on ``[h(x^s), 1]``; higher layers
@@ -113,10 +115,18 @@ def fit_recognition(H_sleep, sleep_features, ridge, stats=None, decay=0.0):
     paper's Eq. 8, so that ``r_l(x)`` approximates ``E[T_l(z_l) | x]``
     directly.
 
+    With ``sampled_grams`` (the regularised Gram matrices of the augmented
+    sleep features, :func:`gram`), higher layers instead regress
+    ``T_l(z_l^s)`` on the *sampled* ``[T_{l-1}(z_{l-1}^s), 1]``; applied to
+    ``r_{l-1}(x)`` the map is consistent on a chain model, since
+    ``E[T_l | x] = E[E[T_l | z_{l-1}] | x]``, and it reuses the Gram matrix
+    the gradient approximators need anyway.
+
     With ``decay > 0`` the normal equations are accumulated over iterations
     with forgetting (recursive least squares): ``A <- decay * A + F^T F``,
     ``B <- decay * B + F^T T``, an effective ``n_sleep / (1 - decay)``
-    samples while the model moves slowly.
+    samples while the model moves slowly (the first layer only when
+    ``sampled_grams`` is given).
 
     Returns
     -------
@@ -126,6 +136,11 @@ def fit_recognition(H_sleep, sleep_features, ridge, stats=None, decay=0.0):
     coefs, new_stats = [], []
     inputs = H_sleep
     for l, T in enumerate(sleep_features):
+        if sampled_grams is not None and l > 0:
+            xp = get_namespace(T)
+            F_prev = augment(sleep_features[l - 1])
+            coefs.append(xp.linalg.solve(sampled_grams[l - 1], F_prev.T @ T))
+            continue
         F = augment(inputs)
         A, B = F.T @ F, F.T @ T
         if stats is not None and decay > 0:

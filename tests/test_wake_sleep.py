@@ -256,7 +256,8 @@ def test_sbn_wake_gradient_is_close_to_enumerated_posterior_gradient():
     model = DeepExponentialFamily([BernoulliLayer(4, 2), BernoulliPrior(2)]).initialize(
         rng
     )
-    model.layers[0].params["weights"] *= 3.0
+    weights = model.layers[0].params["weights"]
+    model.layers[0].set_params({"weights": 3.0 * weights})
     X, _ = model.sample(40, random_state=rng)
     # exact posterior by enumeration of the 4 latent states
     states = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
@@ -300,3 +301,35 @@ def test_recursive_recognition_statistics_equal_weighted_stacked_regression():
     fresh, _ = ws.fit_recognition(H2, T2, ridge)
     again, _ = ws.fit_recognition(H2, T2, ridge, stats, 0.0)
     np.testing.assert_allclose(again[1], fresh[1])
+
+
+def test_sampled_recognition_regresses_on_sampled_features():
+    rng = np.random.RandomState(7)
+    H = rng.rand(40, 5)
+    T = [rng.rand(40, 4), rng.rand(40, 3)]
+    grams = [ws.gram(ws.augment(F), 1e-2) for F in T]
+    coefs, _ = ws.fit_recognition(H, T, 1e-2, sampled_grams=grams)
+    np.testing.assert_allclose(coefs[0], ws.ridge_fit(ws.augment(H), T[0], 1e-2))
+    np.testing.assert_allclose(
+        coefs[1], ws.ridge_fit(ws.augment(T[0]), T[1], 1e-2), rtol=1e-10
+    )
+
+
+def test_sampled_recognition_gradient_is_consistent():
+    model = linear_gaussian_model()
+    X, _ = model.sample(50, random_state=3)
+    X = X * 1.3 + 0.5
+    exact = exact_posterior_gradient(model, X)
+    est = DDCHelmholtzEstimator(
+        model=model,
+        n_encoding=200,
+        n_sleep_samples=20000,
+        n_hidden=400,
+        fit_prior=True,
+        recognition="sampled",
+        random_state=0,
+    )
+    est._validate_params()
+    Xv = est._validate_X(X, reset=True)
+    est._initialize(Xv)
+    assert relative_error(est._gradient_step(Xv, est.random_state_)[0], exact) < 0.15

@@ -188,8 +188,9 @@ def _rbf_block(A, B, a_sq, b_sq, gamma, xp):
     return xp.exp(xp.clip(exponent, max=0.0))
 
 
-def _gram_stats(A, B, gammas, *, xp, device, block_size, rows=False, cols=False,
-                squares=False):
+def _gram_stats(
+    A, B, gammas, *, xp, device, block_size, rows=False, cols=False, squares=False
+):
     """Sums of the RBF Gram matrices k_gamma(A, B) = exp(-gamma ||a - b||^2).
 
     ``B=None`` means the self Gram matrix K(A, A) with its diagonal excluded: only
@@ -426,11 +427,16 @@ def median_heuristic(X, Y=None, *, max_samples=MEDIAN_MAX_SAMPLES, random_state=
     arrays = [X] if Y is None else [X, Y]
     names = ["X"] if Y is None else ["X", "Y"]
     arrays, xp, device = _check_samples(
-        arrays, names, min_samples=1 if Y is not None else 2,
+        arrays,
+        names,
+        min_samples=1 if Y is not None else 2,
         reason="the median heuristic needs a pair of points",
     )
     return _median_bandwidth(
-        arrays, max_samples=max_samples, random_state=random_state, xp=xp,
+        arrays,
+        max_samples=max_samples,
+        random_state=random_state,
+        xp=xp,
         device=device,
     )
 
@@ -459,18 +465,16 @@ def _mmd2_u_and_variance(stats_xx, stats_yy, stats_xy, m, *, xp):
 
     mmd2 = (s_xx + s_yy) / (m * (m - 1)) - 2.0 * s_xy / (m * m)
     var = (
-        2.0 / (m**2 * (m - 1) ** 2)
+        2.0
+        / (m**2 * (m - 1) ** 2)
         * (2.0 * dot(r_xx, r_xx) - q_xx + 2.0 * dot(r_yy, r_yy) - q_yy)
         - (4.0 * m - 6.0) / (m**3 * (m - 1) ** 3) * (s_xx**2 + s_yy**2)
         + 4.0 * (m - 2) / (m**3 * (m - 1) ** 2) * (dot(r_xy, r_xy) + dot(c_xy, c_xy))
         - 4.0 * (m - 3) / (m**3 * (m - 1) ** 2) * q_xy
         - (8.0 * m - 12.0) / (m**5 * (m - 1)) * s_xy**2
-        + 8.0 / (m**3 * (m - 1))
-        * (
-            (s_xx + s_yy) * s_xy / m
-            - dot(r_xx, r_xy)
-            - dot(r_yy, c_xy)
-        )
+        + 8.0
+        / (m**3 * (m - 1))
+        * ((s_xx + s_yy) * s_xy / m - dot(r_xx, r_xy) - dot(r_yy, c_xy))
     )
     return mmd2, var
 
@@ -506,17 +510,26 @@ def _split_halves(X, Y, rng, *, xp, device):
     def take(A, idx):
         return xp.take(A, to_namespace(idx, xp, device), axis=0)
 
-    return (take(X, perm_x[:h]), take(Y, perm_y[:h]),
-            take(X, perm_x[h:]), take(Y, perm_y[h:]))
+    return (
+        take(X, perm_x[:h]),
+        take(Y, perm_y[:h]),
+        take(X, perm_x[h:]),
+        take(Y, perm_y[h:]),
+    )
 
 
-def _select_power_bandwidth(X_sel, Y_sel, *, n_grid, reg, rng, xp, device,
-                            block_size):
-    median = _median_bandwidth([X_sel, Y_sel], max_samples=MEDIAN_MAX_SAMPLES,
-                               random_state=rng, xp=xp, device=device)
+def _select_power_bandwidth(X_sel, Y_sel, *, n_grid, reg, rng, xp, device, block_size):
+    median = _median_bandwidth(
+        [X_sel, Y_sel],
+        max_samples=MEDIAN_MAX_SAMPLES,
+        random_state=rng,
+        xp=xp,
+        device=device,
+    )
     sigmas = _power_grid(median, n_grid)
-    crit = _power_criteria(X_sel, Y_sel, sigmas, reg=reg, xp=xp, device=device,
-                           block_size=block_size)
+    crit = _power_criteria(
+        X_sel, Y_sel, sigmas, reg=reg, xp=xp, device=device, block_size=block_size
+    )
     # np.argmax keeps the first (narrowest) width on exact ties.
     return sigmas[int(np.argmax(crit))]
 
@@ -537,8 +550,15 @@ _POWER_MIN_SAMPLES = 4
     },
     prefer_skip_nested_validation=True,
 )
-def optimize_bandwidth(X, Y, *, n_grid=POWER_GRID_SIZE, random_state=0,
-                       reg=POWER_CRITERION_REG, block_size=DEFAULT_BLOCK_SIZE):
+def optimize_bandwidth(
+    X,
+    Y,
+    *,
+    n_grid=POWER_GRID_SIZE,
+    random_state=0,
+    reg=POWER_CRITERION_REG,
+    block_size=DEFAULT_BLOCK_SIZE,
+):
     """Gaussian kernel width maximising a test-power criterion on half the data.
 
     Follows Jitkrittum et al. (2016) and Sutherland et al. (2017):
@@ -605,13 +625,23 @@ def optimize_bandwidth(X, Y, *, n_grid=POWER_GRID_SIZE, random_state=0,
     True
     """
     (X, Y), xp, device = _check_samples(
-        [X, Y], ["X", "Y"], min_samples=_POWER_MIN_SAMPLES,
+        [X, Y],
+        ["X", "Y"],
+        min_samples=_POWER_MIN_SAMPLES,
         reason="half of each sample selects the width, half is held out",
     )
     rng = check_random_state(random_state)
     X_sel, Y_sel, _, _ = _split_halves(X, Y, rng, xp=xp, device=device)
-    return _select_power_bandwidth(X_sel, Y_sel, n_grid=n_grid, reg=reg, rng=rng,
-                                   xp=xp, device=device, block_size=block_size)
+    return _select_power_bandwidth(
+        X_sel,
+        Y_sel,
+        n_grid=n_grid,
+        reg=reg,
+        rng=rng,
+        xp=xp,
+        device=device,
+        block_size=block_size,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -630,8 +660,16 @@ def optimize_bandwidth(X, Y, *, n_grid=POWER_GRID_SIZE, random_state=0,
     },
     prefer_skip_nested_validation=True,
 )
-def mmd2(X, Y, *, kernel="rbf", bandwidth="median", estimator="unbiased",
-         block_size=DEFAULT_BLOCK_SIZE, random_state=0):
+def mmd2(
+    X,
+    Y,
+    *,
+    kernel="rbf",
+    bandwidth="median",
+    estimator="unbiased",
+    block_size=DEFAULT_BLOCK_SIZE,
+    random_state=0,
+):
     """Squared maximum mean discrepancy between two samples.
 
     With the Gaussian kernel ``k(x, y) = exp(-||x - y||^2 / (2 sigma^2))``,
@@ -700,7 +738,9 @@ def mmd2(X, Y, *, kernel="rbf", bandwidth="median", estimator="unbiased",
     True
     """
     (X, Y), xp, device = _check_samples(
-        [X, Y], ["X", "Y"], min_samples=_MIN_SAMPLES[estimator],
+        [X, Y],
+        ["X", "Y"],
+        min_samples=_MIN_SAMPLES[estimator],
         reason=f"estimator={estimator!r}",
     )
     sigma = _resolve_bandwidth(bandwidth, [X, Y], random_state, xp=xp, device=device)
@@ -709,6 +749,11 @@ def mmd2(X, Y, *, kernel="rbf", bandwidth="median", estimator="unbiased",
 
 def _resolve_bandwidth(bandwidth, arrays, random_state, *, xp, device):
     if isinstance(bandwidth, str):  # "median": validate_params allowed nothing else
-        return _median_bandwidth(arrays, max_samples=MEDIAN_MAX_SAMPLES,
-                                 random_state=random_state, xp=xp, device=device)
+        return _median_bandwidth(
+            arrays,
+            max_samples=MEDIAN_MAX_SAMPLES,
+            random_state=random_state,
+            xp=xp,
+            device=device,
+        )
     return _check_bandwidth(bandwidth)

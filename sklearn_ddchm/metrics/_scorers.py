@@ -59,8 +59,9 @@ class _MMDScorer:
     that it pickles (joblib sends scorers to worker processes).
     """
 
-    def __init__(self, *, n_samples, bandwidth, random_state, estimator, kernel,
-                 block_size):
+    def __init__(
+        self, *, n_samples, bandwidth, random_state, estimator, kernel, block_size
+    ):
         self.n_samples = n_samples
         self.bandwidth = bandwidth
         self.random_state = random_state
@@ -86,7 +87,9 @@ class _MMDScorer:
             ``-MMD^2(X, samples)``.
         """
         (X,), xp, device = _check_samples(
-            [X], ["X"], min_samples=_MIN_SAMPLES[self.estimator],
+            [X],
+            ["X"],
+            min_samples=_MIN_SAMPLES[self.estimator],
             reason=f"estimator={self.estimator!r}",
         )
         n = X.shape[0] if self.n_samples is None else self.n_samples
@@ -98,19 +101,32 @@ class _MMDScorer:
         # The model may live on another device or namespace (e.g. fitted on GPU).
         samples = to_namespace(samples, xp, device, dtype=X.dtype)
         (X, samples), xp, device = _check_samples(
-            [X, samples], ["X", "estimator.sample(n_samples)"],
+            [X, samples],
+            ["X", "estimator.sample(n_samples)"],
             min_samples=_MIN_SAMPLES[self.estimator],
             reason=f"estimator={self.estimator!r}",
         )
         if isinstance(self.bandwidth, str):
             # The kernel depends on the scoring data only, not on the model's
             # samples: every candidate scored on a fold is judged with one kernel.
-            sigma = _median_bandwidth([X], max_samples=MEDIAN_MAX_SAMPLES,
-                                      random_state=_MEDIAN_SEED, xp=xp, device=device)
+            sigma = _median_bandwidth(
+                [X],
+                max_samples=MEDIAN_MAX_SAMPLES,
+                random_state=_MEDIAN_SEED,
+                xp=xp,
+                device=device,
+            )
         else:
             sigma = _check_bandwidth(self.bandwidth)
-        return -_mmd2(X, samples, sigma, self.estimator, xp=xp, device=device,
-                      block_size=self.block_size)
+        return -_mmd2(
+            X,
+            samples,
+            sigma,
+            self.estimator,
+            xp=xp,
+            device=device,
+            block_size=self.block_size,
+        )
 
     def __repr__(self):
         return (
@@ -131,9 +147,15 @@ class _MMDScorer:
     },
     prefer_skip_nested_validation=True,
 )
-def make_mmd_scorer(n_samples=None, bandwidth="median", random_state=0,
-                    estimator="unbiased", *, kernel="rbf",
-                    block_size=DEFAULT_BLOCK_SIZE):
+def make_mmd_scorer(
+    n_samples=None,
+    bandwidth="median",
+    random_state=0,
+    estimator="unbiased",
+    *,
+    kernel="rbf",
+    block_size=DEFAULT_BLOCK_SIZE,
+):
     """Scorer ``-MMD^2(X, estimator.sample(n))`` for model selection.
 
     The returned callable has scikit-learn's scorer signature
@@ -194,9 +216,14 @@ def make_mmd_scorer(n_samples=None, bandwidth="median", random_state=0,
     >>> search.fit(X).best_params_
     {'n_components': 2}
     """
-    return _MMDScorer(n_samples=n_samples, bandwidth=bandwidth,
-                      random_state=random_state, estimator=estimator, kernel=kernel,
-                      block_size=block_size)
+    return _MMDScorer(
+        n_samples=n_samples,
+        bandwidth=bandwidth,
+        random_state=random_state,
+        estimator=estimator,
+        kernel=kernel,
+        block_size=block_size,
+    )
 
 
 #: ``make_mmd_scorer()``: ``-MMD^2_u(X, estimator.sample(len(X)))`` with the

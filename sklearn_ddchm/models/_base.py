@@ -104,7 +104,12 @@ class Layer:
         raise NotImplementedError
 
     def set_params(self, params) -> Layer:
-        """Replace parameters by name, checking shapes and finiteness; returns self."""
+        """Replace parameters by name, checking shapes and finiteness; returns self.
+
+        Parameter arrays are treated as immutable: change them through this
+        method (or ``DeepExponentialFamily.set_parameters``), not in place,
+        since results derived from them may be cached.
+        """
         shapes = self.param_shapes()
         new = dict(self.params)
         for name, value in params.items():
@@ -129,6 +134,7 @@ class Layer:
                 )
             new[name] = value
         self.params = new
+        self.__dict__.pop("_affine_cache", None)
         self._check_params()
         return self
 
@@ -138,9 +144,15 @@ class Layer:
     def copy(self) -> Layer:
         """A copy whose parameter arrays are independent of this layer's."""
         new = self.__class__.__new__(self.__class__)
-        new.__dict__.update(self.__dict__)
+        new.__dict__.update(self.__getstate__())
         new.params = {k: _copy_array(v) for k, v in self.params.items()}
         return new
+
+    def __getstate__(self):
+        # derived arrays (the affine-map cache of a family) are not state
+        state = dict(self.__dict__)
+        state.pop("_affine_cache", None)
+        return state
 
     def to(self, xp, device=None, dtype=None) -> Layer:
         """A copy with every parameter moved to namespace ``xp`` on ``device``."""

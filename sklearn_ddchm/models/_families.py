@@ -32,7 +32,25 @@ class _AffineLayer(Layer):
             raise ValueError(f"{type(self).__name__} is a prior: parent must be None.")
         if parent is None and self.n_parents:
             raise ValueError(f"{type(self).__name__} needs a parent array.")
-        return affine(parent, self._weights(), self.params[self._offset], n_samples)
+        weights, offset = self._weights(), self.params[self._offset]
+        # An algorithm step asks for log_prob, grad_natural, grad_log_normalizer,
+        # grad_parent... of the same parent batch: the affine map, the one
+        # large product, is computed once per (parent, parameters). Identity of
+        # the arrays is the key (parameters are replaced, never modified in
+        # place, see Layer.set_params); the cache holds references, so an id
+        # cannot be reused while it is cached.
+        cached = self.__dict__.get("_affine_cache")
+        if (
+            cached is not None
+            and cached[0] is parent
+            and cached[1] is weights
+            and cached[2] is offset
+        ):
+            return cached[3]
+        a = affine(parent, weights, offset, n_samples)
+        if parent is not None:
+            self._affine_cache = (parent, weights, offset, a)
+        return a
 
     def _affine_grads(self, parent, g_a):
         """Gradients of the affine parameters from d/da, shape (n, n_features)."""
