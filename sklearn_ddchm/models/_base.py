@@ -134,7 +134,7 @@ class Layer:
                 )
             new[name] = value
         self.params = new
-        self.__dict__.pop("_affine_cache", None)
+        self._drop_caches()
         self._check_params()
         return self
 
@@ -149,10 +149,12 @@ class Layer:
         return new
 
     def __getstate__(self):
-        # derived arrays (the affine-map cache of a family) are not state
-        state = dict(self.__dict__)
-        state.pop("_affine_cache", None)
-        return state
+        # derived arrays (a family's caches, "_cache_*") are not state
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_cache_")}
+
+    def _drop_caches(self):
+        for key in [k for k in self.__dict__ if k.startswith("_cache_")]:
+            del self.__dict__[key]
 
     def to(self, xp, device=None, dtype=None) -> Layer:
         """A copy with every parameter moved to namespace ``xp`` on ``device``."""

@@ -39,7 +39,7 @@ class _AffineLayer(Layer):
         # the arrays is the key (parameters are replaced, never modified in
         # place, see Layer.set_params); the cache holds references, so an id
         # cannot be reused while it is cached.
-        cached = self.__dict__.get("_affine_cache")
+        cached = self.__dict__.get("_cache_affine")
         if (
             cached is not None
             and cached[0] is parent
@@ -49,7 +49,7 @@ class _AffineLayer(Layer):
             return cached[3]
         a = affine(parent, weights, offset, n_samples)
         if parent is not None:
-            self._affine_cache = (parent, weights, offset, a)
+            self._cache_affine = (parent, weights, offset, a)
         return a
 
     def _affine_grads(self, parent, g_a):
@@ -235,6 +235,18 @@ class GaussianLayer(_AffineLayer):
         grads["log_var"] = xp.sum(w * (0.5 - 0.5 * m * m / v), axis=0)
         return grads
 
+    def grad_params(self, child, parent=None, weights=None):
+        # Direct form of the base class's derivation (fewer temporaries than
+        # stacking S = [x, x^2]); the tests check both against differences.
+        m, v = self._moments(parent, child.shape[0])
+        xp = get_namespace(m)
+        diff = child - m
+        r = diff / v
+        w = 1.0 if weights is None else weights[:, None]
+        grads = self._affine_grads(parent, w * r)
+        grads["log_var"] = 0.5 * xp.sum(w * (r * diff - 1.0), axis=0)
+        return grads
+
     def grad_child(self, child, parent=None):
         m, v = self._moments(parent, child.shape[0])
         return (m - child) / v
@@ -334,7 +346,17 @@ class LaplaceLayer(_AffineLayer):
         )
 
     def scale(self, parent):
-        return softplus(self._pre_activation(parent))
+        return self._scale_terms(parent)[0]
+
+    def _scale_terms(self, parent):
+        """``(s, ds/da) = (softplus(a), sigmoid(a))``, cached like the affine map."""
+        a = self._pre_activation(parent)
+        cached = self.__dict__.get("_cache_scale")
+        if cached is not None and cached[0] is a:
+            return cached[1], cached[2]
+        s, slope = softplus(a), sigmoid(a)
+        self._cache_scale = (a, s, slope)
+        return s, slope
 
     def mean(self, parent=None, n_samples=None):
         a = self._pre_activation(parent, n_samples)
@@ -380,25 +402,30 @@ class LaplaceLayer(_AffineLayer):
         return xp.zeros(child.shape[0], dtype=child.dtype, device=_device(child))
 
     def grad_natural(self, parent, coef):
-        a = self._pre_activation(parent)
-        s = softplus(a)
+        s, slope = self._scale_terms(parent)
         # d(-1/s)/da = sigmoid(a) / s^2
-        return self._affine_grads(parent, coef * sigmoid(a) / (s * s))
+        return self._affine_grads(parent, coef * slope / (s * s))
 
     def grad_log_normalizer(self, parent, weights):
-        a = self._pre_activation(parent)
+        s, slope = self._scale_terms(parent)
         # d log(2 s)/da = sigmoid(a) / s
-        return self._affine_grads(parent, weights[:, None] * sigmoid(a) / softplus(a))
+        return self._affine_grads(parent, weights[:, None] * slope / s)
+
+    def grad_params(self, child, parent=None, weights=None):
+        s, slope = self._scale_terms(parent)
+        g_a = (get_namespace(s).abs(child - self.loc) / s - 1.0) * slope / s
+        if weights is not None:
+            g_a = weights[:, None] * g_a
+        return self._affine_grads(parent, g_a)
 
     def grad_child(self, child, parent=None):
         s = self.scale(parent)
         return -get_namespace(s).sign(child - self.loc) / s
 
     def grad_parent(self, child, parent):
-        a = self._pre_activation(parent)
-        s = softplus(a)
-        xp = get_namespace(a)
-        g_a = (xp.abs(child - self.loc) / (s * s) - 1.0 / s) * sigmoid(a)
+        s, slope = self._scale_terms(parent)
+        xp = get_namespace(s)
+        g_a = (xp.abs(child - self.loc) / s - 1.0) * slope / s
         return g_a @ self.params["weights"]
 
 
@@ -494,6 +521,12 @@ class BernoulliLayer(_AffineLayer):
     def grad_log_normalizer(self, parent, weights):
         a = self.logits(parent, weights.shape[0])
         return self._affine_grads(parent, weights[:, None] * sigmoid(a))
+
+    def grad_params(self, child, parent=None, weights=None):
+        g_a = child - self.mean(parent, child.shape[0])
+        if weights is not None:
+            g_a = weights[:, None] * g_a
+        return self._affine_grads(parent, g_a)
 
     def grad_child(self, child, parent=None):
         # log p is linear in x: the derivative of the relaxed density.
