@@ -479,7 +479,18 @@ class BernoulliLayer(_AffineLayer):
         return self._pre_activation(parent, n_samples)
 
     def mean(self, parent=None, n_samples=None):
-        return sigmoid(self.logits(parent, n_samples))
+        return self._logit_terms(parent, n_samples)[0]
+
+    def _logit_terms(self, parent, n_samples=None):
+        """``(sigmoid(a), softplus(a))``, cached like the affine map."""
+        a = self.logits(parent, n_samples)
+        cached = self.__dict__.get("_cache_logit")
+        if cached is not None and cached[0] is a:
+            return cached[1], cached[2]
+        terms = sigmoid(a), softplus(a)
+        if parent is not None:
+            self._cache_logit = (a, *terms)
+        return terms
 
     def variance(self, parent=None, n_samples=None):
         p = self.mean(parent, n_samples)
@@ -496,7 +507,7 @@ class BernoulliLayer(_AffineLayer):
     def log_prob(self, child, parent=None):
         a = self.logits(parent, child.shape[0])
         xp = get_namespace(a)
-        return xp.sum(child * a - softplus(a), axis=1)
+        return xp.sum(child * a - self._logit_terms(parent, child.shape[0])[1], axis=1)
 
     def sufficient_statistics(self, child):
         return child
@@ -509,7 +520,7 @@ class BernoulliLayer(_AffineLayer):
 
     def log_normalizer(self, parent=None, n_samples=None):
         a = self.logits(parent, n_samples)
-        return get_namespace(a).sum(softplus(a), axis=1)
+        return get_namespace(a).sum(self._logit_terms(parent, n_samples)[1], axis=1)
 
     def log_base_measure(self, child):
         xp = get_namespace(child)
@@ -520,7 +531,9 @@ class BernoulliLayer(_AffineLayer):
 
     def grad_log_normalizer(self, parent, weights):
         a = self.logits(parent, weights.shape[0])
-        return self._affine_grads(parent, weights[:, None] * sigmoid(a))
+        return self._affine_grads(
+            parent, weights[:, None] * self.mean(parent, a.shape[0])
+        )
 
     def grad_params(self, child, parent=None, weights=None):
         g_a = child - self.mean(parent, child.shape[0])

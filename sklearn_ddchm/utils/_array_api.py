@@ -158,9 +158,11 @@ def floating_dtype(X, xp):
 def sigmoid(a, xp=None):
     """Logistic sigmoid 1 / (1 + exp(-a)), without overflow for large |a|."""
     xp = get_namespace(a) if xp is None else xp
-    # exp of a non-positive number never overflows.
+    # exp of a non-positive number never overflows; e * s keeps the relative
+    # accuracy of tiny values for a << 0 (unlike 1 - s or tanh forms).
     e = xp.exp(-xp.abs(a))
-    return xp.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    s = 1.0 / (1.0 + e)
+    return xp.where(a >= 0, s, e * s)
 
 
 def log_sigmoid(a, xp=None):
