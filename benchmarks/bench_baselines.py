@@ -29,31 +29,32 @@ OpenBLAS's two spinning threads made the small products up to 100x slower
 one), so use ``--threads 2`` only on an idle machine. The "CPU" column is the
 process time, what a pass costs on one otherwise idle core.
 
-Measured 2026-11-25 on this 2-core CPU, shared (load average 5 during the
-runs), NumPy 2.4 / OpenBLAS 0.3.31, one BLAS thread, full run; wall (CPU)
-seconds per epoch; PyTorch's references are wall times on the same CPU::
+Measured 2026-11-25 on this 2-core CPU, idle, NumPy 2.4 / OpenBLAS, one BLAS
+thread, float32, after the model library cached each layer's affine map;
+wall seconds per epoch (PyTorch's references are wall times on the same
+CPU)::
 
-    task       estimator    float32          float64          PyTorch  f32 wall/PyTorch
-    synthetic  VAE           0.15 (0.09)      0.10 (0.10)         -        -
-    synthetic  IWAE-5        0.19 (0.13)      0.15 (0.15)         -        -
-    synthetic  IWAE-50       0.71 (0.45)      0.59 (0.56)         -        -
-    synthetic  DDC-HM        0.49 (0.31)      0.39 (0.39)         -        -
-    synthetic  classic HM    0.21 (0.13)      0.15 (0.15)         -        -
-    patch      VAE           0.39 (0.25)      0.43 (0.43)       0.30     1.3
-    patch      IWAE-5        1.08 (0.73)      1.49 (1.48)       0.75     1.4
-    patch      IWAE-50      12.11 (7.95)     17.76 (17.56)      4.2      2.9
-    patch      DDC-HM       10.62 (7.06)     15.47 (11.20)        -        -
-    patch      classic HM    4.83 (3.20)      6.93 (5.39)         -        -
-    sbn        VIMCO-50    171.9 (114.0)    348.9 (230.3)      46       3.7
-    sbn        DDC-HM       76.1 (50.4)     129.4 (84.4)          -        -
+    task       estimator    ours     PyTorch  ours/PyTorch
+    synthetic  VAE           0.08       -         -
+    synthetic  IWAE-5        0.11       -         -
+    synthetic  IWAE-50       0.36       -         -
+    synthetic  DDC-HM        0.52       -         -
+    synthetic  classic HM    0.19       -         -
+    patch      VAE           0.20     0.30      0.67
+    patch      IWAE-5        0.49     0.75      0.65
+    patch      IWAE-50       3.92     4.2       0.93
+    patch      DDC-HM        6.95       -         -
+    patch      classic HM    2.86       -         -
+    sbn        VIMCO-50     85.5     46         1.86
+    sbn        DDC-HM      124.2        -         -
 
-DDC-HM / IWAE-50 (wall, float32): 0.68 synthetic, 0.88 patch; DDC-HM /
-VIMCO-50 on the SBN: 0.44. Against PyTorch, in CPU time (one core, float32):
-VAE 0.8x, IWAE-5 1.0x, IWAE-50 1.9x, VIMCO-50 2.5x. Most of the gap at k = 50
-is in the model library's per-method interface: each of ``log_prob``,
-``grad_parent``, ``grad_child``, ``grad_natural`` and
-``grad_log_normalizer`` recomputes the layer's affine map (about 8 products
-of the k * B x D_x size per step where back-propagation needs 3).
+DDC-HM / IWAE-50: 1.46 synthetic (1000 sleep samples; 0.30 s/epoch with the
+paper's 200, a ratio of 0.83), 1.77 patch; DDC-HM / VIMCO-50 on the SBN:
+1.45. Before the affine-map cache (same machine, loaded), IWAE-50 took 12.1
+s/epoch on the patch task and VIMCO-50 172 s: each of ``log_prob``,
+``grad_parent``, ``grad_child``, ``grad_natural`` and ``grad_log_normalizer``
+recomputed the layer's affine map. VIMCO-50 remains 1.9x slower than the
+PyTorch reference.
 """
 
 import argparse

@@ -22,6 +22,23 @@ A plain NumPy loop of the same algorithm at the synthetic sizes with 1000
 sleep samples (no validation, no array-API indirection, hand-written
 gradients for this one model) runs in the same process as the reference for
 the estimator's overhead; the ratio is printed.
+
+Measured 2026-11-25 on this project's 2-core CPU (idle), float64::
+
+    synthetic                  0.303 s/epoch   3.03 ms/iteration
+        sleep sampling 16.5%, sleep regressions 43.5%, wake 33.8%, Adam 1.7%,
+        driver 4.4%
+    synthetic-1000-sleep       0.680 s/epoch   6.80 ms/iteration
+    patch-sampled-recognition  6.845 s/epoch  68.45 ms/iteration
+    patch                      7.242 s/epoch  72.42 ms/iteration
+        sleep sampling 18.8%, sleep regressions 52.3%, wake 28.0%, Adam 0.4%,
+        driver 0.4%
+    plain NumPy loop (synthetic, 1000 sleep samples): 5.30 ms/iteration;
+    estimator: 6.49 ms/iteration; ratio 1.22
+
+The patch model's regressions (ridge systems of 501 unknowns on 1000 samples
+with 500 and 100 right-hand sides, three Gram matrices of 1000 x 501) are
+about 1 GFLOP per iteration: they run at BLAS speed.
 """
 
 from __future__ import annotations

@@ -15,6 +15,17 @@ Options: the number of sleep samples per iteration, recursive least squares
 for the recognition model (``sleep_decay``), how higher recognition layers are
 fitted (``recognition``), the gradient split, and linear encodings (the
 classic Helmholtz machine) for reference.
+
+Measured 2026-11-25 (20 epochs, two seeds; MMD^2 seed 0 / seed 1; the true
+model's own MMD^2 is 8.9e-6 +- 9.9e-5 / -8.2e-5 +- 3.1e-5)::
+
+    n_sleep_samples=200                        4.4e-4 / 3.3e-4  param dist 0.018
+    n_sleep_samples=200, sleep_decay=0.9       3.1e-4 / 2.4e-4             0.014
+    n_sleep_samples=200, sleep_decay=0.99      2.9e-4 / 2.1e-4             0.013
+    n_sleep_samples=1000 (default)             1.6e-4 / 9.7e-5             0.007
+    n_sleep_samples=1000, recognition=sampled  1.6e-4 / 9.7e-5             0.007
+    n_sleep_samples=1000, gradient_split=child 1.6e-4 / 9.7e-5             0.007
+    n_sleep_samples=1000, encoding=linear      2.9e-5 / 1.1e-4    0.016 / 0.002
 """
 
 from __future__ import annotations
