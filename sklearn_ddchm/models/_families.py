@@ -479,18 +479,24 @@ class BernoulliLayer(_AffineLayer):
         return self._pre_activation(parent, n_samples)
 
     def mean(self, parent=None, n_samples=None):
-        return self._logit_terms(parent, n_samples)[0]
+        return self._logit_terms(parent, n_samples, which=(0,))[0]
 
-    def _logit_terms(self, parent, n_samples=None):
-        """``(sigmoid(a), softplus(a))``, cached like the affine map."""
+    def _logit_terms(self, parent, n_samples=None, which=(0, 1)):
+        """``(sigmoid(a), softplus(a))`` (those in ``which``), cached per logits.
+
+        Each term is computed on first use: ``log_prob`` needs only the
+        softplus, ``mean`` only the sigmoid.
+        """
         a = self.logits(parent, n_samples)
         cached = self.__dict__.get("_cache_logit")
-        if cached is not None and cached[0] is a:
-            return cached[1], cached[2]
-        terms = sigmoid(a), softplus(a)
-        if parent is not None:
-            self._cache_logit = (a, *terms)
-        return terms
+        if cached is None or cached[0] is not a:
+            cached = [a, None, None]
+            if parent is not None:
+                self._cache_logit = cached
+        for i in which:
+            if cached[i + 1] is None:
+                cached[i + 1] = sigmoid(a) if i == 0 else softplus(a)
+        return cached[1], cached[2]
 
     def variance(self, parent=None, n_samples=None):
         p = self.mean(parent, n_samples)
@@ -507,7 +513,9 @@ class BernoulliLayer(_AffineLayer):
     def log_prob(self, child, parent=None):
         a = self.logits(parent, child.shape[0])
         xp = get_namespace(a)
-        return xp.sum(child * a - self._logit_terms(parent, child.shape[0])[1], axis=1)
+        return xp.sum(
+            child * a - self._logit_terms(parent, child.shape[0], which=(1,))[1], axis=1
+        )
 
     def sufficient_statistics(self, child):
         return child
@@ -520,7 +528,9 @@ class BernoulliLayer(_AffineLayer):
 
     def log_normalizer(self, parent=None, n_samples=None):
         a = self.logits(parent, n_samples)
-        return get_namespace(a).sum(self._logit_terms(parent, n_samples)[1], axis=1)
+        return get_namespace(a).sum(
+            self._logit_terms(parent, n_samples, which=(1,))[1], axis=1
+        )
 
     def log_base_measure(self, child):
         xp = get_namespace(child)
