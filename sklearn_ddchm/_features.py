@@ -80,11 +80,11 @@ class RandomSigmoidFeatures(
         are drawn on the host, so the same ``random_state`` gives the same
         features with every array namespace and device. Pass an int for
         reproducible output across multiple function calls.
-        See :term:`Glossary <random_state>`.
+        Seeds the random weights and anchors (see scikit-learn's glossary).
 
     Attributes
     ----------
-    weights_ : array of shape (n_features_in_, n_components)
+    weights_ : array of shape (n_features, n_components)
         Projection directions, one column ``w_k`` per encoding function, in
         the namespace, device and dtype of the fit data (as
         ``RBFSampler.random_weights_``). The identity when
@@ -93,16 +93,16 @@ class RandomSigmoidFeatures(
     biases_ : array of shape (n_components,)
         Offsets ``b_k``; zeros when ``activation="linear"``.
 
-    anchors_ : array of shape (n_components, n_features_in_)
+    anchors_ : array of shape (n_components, n_features)
         The point ``a_k`` each hyperplane goes through (``a_k @ weights_[:, k]
         + biases_[k] == 0``). Only set when ``bias="anchor"`` and
         ``activation="sigmoid"``.
 
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of features seen during ``fit``. Defined only when `X`
         has feature names that are all strings.
 
     See Also
@@ -280,7 +280,7 @@ class RandomSigmoidFeatures(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Latent samples, in the namespace and on the device of the fit data.
 
         Returns
