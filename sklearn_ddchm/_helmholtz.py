@@ -258,6 +258,13 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         return tuple(int(v) for v in k)
 
     def _initialize_algorithm(self, X, rng):
+        obs = self.model_.layers[0]
+        if not obs.is_exponential_family:
+            # the wake phase contracts S_0(x) with the DDC weights (Eq. 36)
+            raise ValueError(
+                "DDCHelmholtzEstimator needs an exponential-family observation "
+                f"layer (layers[0]); got {type(obs).__name__}."
+            )
         xp, device = get_namespace_and_device(X)
         dtype = X.dtype
         n_features = X.shape[1]

@@ -205,8 +205,8 @@ def observation_gradient_dense(layer, X, z1_sleep, W1):
     """The same gradient summed over all (datum, sleep sample) pairs.
 
     ``mean_b sum_s W1[b, s] grad log p(x_b | z_1^s)``: the definition the
-    contracted :func:`observation_gradient` must equal (used in tests, and the
-    fallback for layers outside the exponential family).
+    contracted :func:`observation_gradient` must equal (the tests compare
+    them). It costs ``B * n_sleep`` gradient evaluations.
     """
     xp = get_namespace(X)
     B, S = W1.shape

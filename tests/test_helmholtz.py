@@ -387,3 +387,12 @@ def test_sbn_fit_beats_independent_bernoulli_baseline():
     assert learnt > independent + 0.5
     assert learnt > exact(true) - 0.6
     assert est.score(X_test) == pytest.approx(learnt, abs=0.05)
+
+
+def test_non_exponential_family_observation_layer_is_rejected():
+    class NotAnExponentialFamily(GaussianLayer):
+        is_exponential_family = False
+
+    model = DeepExponentialFamily([NotAnExponentialFamily(2, 1), GaussianPrior(1)])
+    with pytest.raises(ValueError, match="exponential-family observation"):
+        DDCHelmholtzEstimator(model=model, max_iter=1).fit(np.zeros((10, 2)))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..utils._array_api import get_namespace, to_namespace, to_numpy
+from ..utils._array_api import get_namespace, to_namespace
 
 
 class Layer:
@@ -289,6 +289,3 @@ def affine(parent, weights, bias, n_samples=None):
         return xp.broadcast_to(bias[None, :], (int(n_samples), bias.shape[0]))
     return parent @ weights.T + bias
 
-
-def as_host(a):
-    return to_numpy(a)
