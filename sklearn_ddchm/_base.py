@@ -250,7 +250,10 @@ class BaseDeepGenerativeEstimator(
         previous step, the last ones whose gradient was finite: the current
         ones are finite but produced the overflow.
         """
-        model_grads, extra_grads, criterion = self._gradient_step(X_batch, rng)
+        # Overflow inside a diverging step is reported once, by the guard below
+        # (a ConvergenceWarning), not as a cascade of NumPy RuntimeWarnings.
+        with np.errstate(all="ignore"):
+            model_grads, extra_grads, criterion = self._gradient_step(X_batch, rng)
         xp = get_namespace(X_batch)
         # One reduction over everything, so the guard costs one device sync.
         check = criterion
