@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from .utils._array_api import device as _device
 from .utils._array_api import get_namespace, logsumexp
 from .utils._random import draw
 
@@ -237,9 +238,3 @@ def importance_log_likelihood(
         if round_ < n_adapt:
             proposal = proposal.refined(latents, log_w)
     return logsumexp(log_w, axis=0, xp=xp) - math.log(n_importance)
-
-
-def _device(a):
-    import array_api_compat
-
-    return array_api_compat.device(a)

@@ -20,6 +20,7 @@ sum to one exactly: the DDC expectation of a constant is that constant.
 
 from __future__ import annotations
 
+from .utils._array_api import device as _device
 from .utils._array_api import get_namespace, relu
 
 
@@ -268,9 +269,3 @@ def expected_log_joint(model, X, sleep, W1, mean_weights):
         lp = model.layers[l].log_prob(sleep[l], parent)
         term = term + xp.sum(mean_weights[l - 1] * lp)
     return term
-
-
-def _device(a):
-    import array_api_compat
-
-    return array_api_compat.device(a)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numbers
 
+from ..utils._array_api import device as _device
 from ..utils._array_api import get_namespace, to_namespace
 
 
@@ -274,12 +275,6 @@ def _copy_array(a):
     return xp.asarray(a, copy=True)
 
 
-def _device(a):
-    import array_api_compat
-
-    return array_api_compat.device(a)
-
-
 def affine(parent, weights, bias, n_samples=None):
     """parent @ weights.T + bias; a prior (parent None) broadcasts the bias."""
     if parent is None:
@@ -288,4 +283,3 @@ def affine(parent, weights, bias, n_samples=None):
             raise ValueError("n_samples is required when the layer has no parent.")
         return xp.broadcast_to(bias[None, :], (int(n_samples), bias.shape[0]))
     return parent @ weights.T + bias
-

@@ -63,6 +63,11 @@ def get_namespace_and_device(*arrays):
     return xp, array_api_compat.device(arrays[0])
 
 
+def device(array):
+    """The device ``array`` lives on (``"cpu"`` for NumPy arrays)."""
+    return array_api_compat.device(array)
+
+
 def is_numpy_namespace(xp) -> bool:
     return array_api_compat.is_numpy_namespace(xp)
 
