@@ -80,7 +80,8 @@ def exact_posterior_gradient(model, X, n_draws=4000, seed=1):
     return total
 
 
-def ddc_gradient(model, X, n_encoding, n_sleep, n_hidden, seed=0):
+def ddc_gradient(model, X, n_encoding, n_sleep, n_hidden, seed=0, **params):
+    """One wake-phase gradient of a DDC-HM set up at ``model``'s parameters."""
     est = DDCHelmholtzEstimator(
         model=model,
         n_encoding=n_encoding,
@@ -88,6 +89,7 @@ def ddc_gradient(model, X, n_encoding, n_sleep, n_hidden, seed=0):
         n_hidden=n_hidden,
         fit_prior=True,
         random_state=seed,
+        **params,
     )
     est._validate_params()
     X = est._validate_X(X, reset=True)
@@ -96,17 +98,21 @@ def ddc_gradient(model, X, n_encoding, n_sleep, n_hidden, seed=0):
     return grads
 
 
+def off_model_data_and_exact_gradient():
+    """Data off the linear-Gaussian model, so that the true gradient is far from 0."""
+    model = linear_gaussian_model()
+    X, _ = model.sample(50, random_state=3)
+    X = X * 1.3 + 0.5
+    return model, X, exact_posterior_gradient(model, X)
+
+
 def relative_error(g, ref):
     num = sum(np.sum((np.asarray(g[k]) - ref[k]) ** 2) for k in ref)
     return float(np.sqrt(num / sum(np.sum(ref[k] ** 2) for k in ref)))
 
 
 def test_wake_gradient_matches_exact_posterior_gradient_and_improves_with_k():
-    # Data off the model so that the true gradient is far from zero.
-    model = linear_gaussian_model()
-    X, _ = model.sample(50, random_state=3)
-    X = X * 1.3 + 0.5
-    exact = exact_posterior_gradient(model, X)
+    model, X, exact = off_model_data_and_exact_gradient()
     small = np.mean(
         [
             relative_error(ddc_gradient(model, X, 30, 500, 100, seed=s), exact)
@@ -230,25 +236,18 @@ def test_expected_log_joint_equals_pairwise_weighted_sum():
     np.testing.assert_allclose(float(got), ref, rtol=1e-10)
 
 
-@pytest.mark.parametrize("split", ["paper", "child"])
-def test_both_gradient_splits_are_consistent(split):
-    model = linear_gaussian_model()
-    X, _ = model.sample(50, random_state=3)
-    X = X * 1.3 + 0.5
-    exact = exact_posterior_gradient(model, X)
-    est = DDCHelmholtzEstimator(
-        model=model,
-        n_encoding=200,
-        n_sleep_samples=20000,
-        n_hidden=400,
-        fit_prior=True,
-        gradient_split=split,
-        random_state=0,
-    )
-    est._validate_params()
-    Xv = est._validate_X(X, reset=True)
-    est._initialize(Xv)
-    assert relative_error(est._gradient_step(Xv, est.random_state_)[0], exact) < 0.15
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"gradient_split": "paper"},
+        {"gradient_split": "child"},
+        {"recognition": "sampled"},
+    ],
+)
+def test_gradient_options_are_consistent(params):
+    model, X, exact = off_model_data_and_exact_gradient()
+    grads = ddc_gradient(model, X, 200, 20000, 400, **params)
+    assert relative_error(grads, exact) < 0.15
 
 
 def test_sbn_wake_gradient_is_close_to_enumerated_posterior_gradient():
@@ -313,23 +312,3 @@ def test_sampled_recognition_regresses_on_sampled_features():
     np.testing.assert_allclose(
         coefs[1], ws.ridge_fit(ws.augment(T[0]), T[1], 1e-2), rtol=1e-10
     )
-
-
-def test_sampled_recognition_gradient_is_consistent():
-    model = linear_gaussian_model()
-    X, _ = model.sample(50, random_state=3)
-    X = X * 1.3 + 0.5
-    exact = exact_posterior_gradient(model, X)
-    est = DDCHelmholtzEstimator(
-        model=model,
-        n_encoding=200,
-        n_sleep_samples=20000,
-        n_hidden=400,
-        fit_prior=True,
-        recognition="sampled",
-        random_state=0,
-    )
-    est._validate_params()
-    Xv = est._validate_X(X, reset=True)
-    est._initialize(Xv)
-    assert relative_error(est._gradient_step(Xv, est.random_state_)[0], exact) < 0.15
