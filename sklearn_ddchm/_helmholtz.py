@@ -323,7 +323,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             self.ridge,
             self._recognition_stats if accumulate else None,
             self.sleep_decay,
-            sampled_grams=grams if self.recognition == "sampled" else None,
+            sampled_design=(features_aug, grams)
+            if self.recognition == "sampled"
+            else None,
         )
         if accumulate:
             self._recognition_stats = stats

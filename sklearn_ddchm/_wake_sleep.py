@@ -107,7 +107,7 @@ def posterior_means(H, recognition_coefs):
 
 
 def fit_recognition(
-    H_sleep, sleep_features, ridge, stats=None, decay=0.0, sampled_grams=None
+    H_sleep, sleep_features, ridge, stats=None, decay=0.0, sampled_design=None
 ):
     """Recognition coefficients ``phi_l`` from the sleep samples (Eq. 7, 8).
 
@@ -116,8 +116,9 @@ def fit_recognition(
     paper's Eq. 8, so that ``r_l(x)`` approximates ``E[T_l(z_l) | x]``
     directly.
 
-    With ``sampled_grams`` (the regularised Gram matrices of the augmented
-    sleep features, :func:`gram`), higher layers instead regress
+    With ``sampled_design = (features_aug, grams)`` (the augmented sleep
+    features and their regularised Gram matrices, :func:`gram`, which the
+    gradient approximators need anyway), higher layers instead regress
     ``T_l(z_l^s)`` on the *sampled* ``[T_{l-1}(z_{l-1}^s), 1]``; applied to
     ``r_{l-1}(x)`` the map is consistent on a chain model, since
     ``E[T_l | x] = E[E[T_l | z_{l-1}] | x]``, and it reuses the Gram matrix
@@ -127,7 +128,7 @@ def fit_recognition(
     with forgetting (recursive least squares): ``A <- decay * A + F^T F``,
     ``B <- decay * B + F^T T``, an effective ``n_sleep / (1 - decay)``
     samples while the model moves slowly (the first layer only when
-    ``sampled_grams`` is given).
+    ``sampled_design`` is given).
 
     Returns
     -------
@@ -137,10 +138,10 @@ def fit_recognition(
     coefs, new_stats = [], []
     inputs = H_sleep
     for l, T in enumerate(sleep_features):
-        if sampled_grams is not None and l > 0:
+        if sampled_design is not None and l > 0:
             xp = get_namespace(T)
-            F_prev = augment(sleep_features[l - 1])
-            coefs.append(xp.linalg.solve(sampled_grams[l - 1], F_prev.T @ T))
+            features_aug, grams = sampled_design
+            coefs.append(xp.linalg.solve(grams[l - 1], features_aug[l - 1].T @ T))
             continue
         F = augment(inputs)
         A, B = F.T @ F, F.T @ T

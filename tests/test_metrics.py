@@ -102,7 +102,8 @@ def _dense_eq5(X, Y, sigma):
     sx, sy, sxy = Kxx.sum(), Kyy.sum(), Kxy.sum()
     mmd = (sx + sy) / (m * (m - 1)) - 2 * sxy / m**2
     var = (
-        2 / (m**2 * (m - 1) ** 2)
+        2
+        / (m**2 * (m - 1) ** 2)
         * (2 * rx @ rx - (Kxx**2).sum() + 2 * ry @ ry - (Kyy**2).sum())
         - (4 * m - 6) / (m**3 * (m - 1) ** 3) * (sx**2 + sy**2)
         + 4 * (m - 2) / (m**3 * (m - 1) ** 2) * (r1 @ r1 + r0 @ r0)
@@ -168,8 +169,9 @@ def test_mmd2_matches_brute_force(backend, estimator):
     X, Y = _data(0, [(7, 3), (9, 3)])
     Y[:, 0] += 0.5
     expected = _brute_mmd2(X, Y, 1.3, estimator)
-    got = mmd2(backend.asarray(X), backend.asarray(Y), bandwidth=1.3,
-               estimator=estimator)
+    got = mmd2(
+        backend.asarray(X), backend.asarray(Y), bandwidth=1.3, estimator=estimator
+    )
     assert isinstance(got, float)
     assert got == pytest.approx(expected, rel=0, abs=1e-12)
 
@@ -196,23 +198,32 @@ def test_block_path_equals_dense_path(backend, estimator):
 def test_float32_agrees_with_float64(backend, estimator):
     X, Y = _data(3, [(40, 5), (30, 5)])
     Y += 0.5
-    r64 = mmd2(backend.asarray(X), backend.asarray(Y), bandwidth=2.0,
-               estimator=estimator, block_size=7)
-    r32 = mmd2(backend.asarray(X, np.float32), backend.asarray(Y, np.float32),
-               bandwidth=2.0, estimator=estimator, block_size=7)
+    r64 = mmd2(
+        backend.asarray(X),
+        backend.asarray(Y),
+        bandwidth=2.0,
+        estimator=estimator,
+        block_size=7,
+    )
+    r32 = mmd2(
+        backend.asarray(X, np.float32),
+        backend.asarray(Y, np.float32),
+        bandwidth=2.0,
+        estimator=estimator,
+        block_size=7,
+    )
     assert r32 == pytest.approx(r64, abs=FLOAT32_ATOL)
 
 
 def test_mixed_float_dtypes_compute_in_float64(backend):
     X, Y = _data(4, [(10, 2), (12, 2)])
     mixed = mmd2(backend.asarray(X, np.float32), backend.asarray(Y), bandwidth=1.0)
-    expected = _brute_mmd2(X.astype(np.float32).astype(np.float64), Y, 1.0,
-                           "unbiased")
+    expected = _brute_mmd2(X.astype(np.float32).astype(np.float64), Y, 1.0, "unbiased")
     assert mixed == pytest.approx(expected, abs=1e-12)
 
 
 def test_identical_samples(backend):
-    X, = _data(5, [(10, 3)])
+    (X,) = _data(5, [(10, 3)])
     Xb = backend.asarray(X)
     assert mmd2(Xb, Xb, estimator="biased") == pytest.approx(0.0, abs=1e-12)
     assert mmd2(Xb, Xb, estimator="linear") == pytest.approx(0.0, abs=1e-12)
@@ -266,8 +277,9 @@ def test_median_heuristic_with_duplicate_points(backend):
 
 def test_median_heuristic_subsample(backend):
     X, Y = _data(8, [(15, 2), (12, 2)])
-    got = median_heuristic(backend.asarray(X), backend.asarray(Y), max_samples=10,
-                           random_state=3)
+    got = median_heuristic(
+        backend.asarray(X), backend.asarray(Y), max_samples=10, random_state=3
+    )
     # Documented: 10 pooled points drawn without replacement from random_state.
     idx = np.sort(check_random_state(3).permutation(27)[:10])
     assert got == pytest.approx(_brute_median(np.concatenate([X, Y])[idx]), rel=1e-12)
@@ -281,8 +293,7 @@ def test_optimize_bandwidth_maximises_power_criterion(backend):
     rng = np.random.RandomState(9)
     X = rng.normal(size=(40, 2))
     Y = 1.7 * rng.normal(size=(36, 2))  # differ in scale only
-    sigma = optimize_bandwidth(backend.asarray(X), backend.asarray(Y),
-                               random_state=0)
+    sigma = optimize_bandwidth(backend.asarray(X), backend.asarray(Y), random_state=0)
     # Independent recomputation of the documented procedure.
     split = check_random_state(0)
     px, py = split.permutation(40), split.permutation(36)
@@ -333,8 +344,9 @@ def test_mmd_test_statistic_and_pvalue_by_brute_force(backend):
     X, Y = _data(11, [(9, 2), (7, 2)])
     Y += 0.6
     B = 40
-    res = mmd_test(backend.asarray(X), backend.asarray(Y), n_permutations=B,
-                   random_state=5)
+    res = mmd_test(
+        backend.asarray(X), backend.asarray(Y), n_permutations=B, random_state=5
+    )
     assert isinstance(res, MMDTestResult)
     sigma = _brute_median(np.concatenate([X, Y]))
     assert res.bandwidth == pytest.approx(sigma, rel=1e-12)
@@ -355,8 +367,13 @@ def test_mmd_test_statistic_and_pvalue_by_brute_force(backend):
 def test_mmd_test_power_bandwidth_uses_held_out_half(backend):
     X, Y = _data(12, [(20, 2), (16, 2)])
     Y *= 2.0
-    res = mmd_test(backend.asarray(X), backend.asarray(Y), bandwidth="power",
-                   n_permutations=20, random_state=4)
+    res = mmd_test(
+        backend.asarray(X),
+        backend.asarray(Y),
+        bandwidth="power",
+        n_permutations=20,
+        random_state=4,
+    )
     assert res.bandwidth == pytest.approx(optimize_bandwidth(X, Y, random_state=4))
     rng = check_random_state(4)
     px, py = rng.permutation(20), rng.permutation(16)
@@ -384,8 +401,8 @@ def test_mmd_test_calibrated_under_h0():
 
 @pytest.mark.parametrize("bandwidth", ["median", "power"])
 def test_mmd_test_power(bandwidth):
-    X, = _data(14, [(60, 2)])
-    Y, = _data(15, [(60, 2)], loc=1.5)
+    (X,) = _data(14, [(60, 2)])
+    (Y,) = _data(15, [(60, 2)], loc=1.5)
     res = mmd_test(X, Y, bandwidth=bandwidth, n_permutations=200, random_state=0)
     assert res.pvalue == pytest.approx(1 / 201)
 
@@ -399,8 +416,9 @@ def test_relative_test_hand_computed_pvalue(backend):
     Y += 1.0
     Z += 0.2
     sigma = 1.1
-    res = relative_mmd_test(backend.asarray(X), backend.asarray(Y),
-                            backend.asarray(Z), bandwidth=sigma)
+    res = relative_mmd_test(
+        backend.asarray(X), backend.asarray(Y), backend.asarray(Z), bandwidth=sigma
+    )
     assert isinstance(res, RelativeMMDTestResult)
     mmd_xy = _brute_mmd2(X, Y, sigma, "unbiased")
     mmd_xz = _brute_mmd2(X, Z, sigma, "unbiased")
@@ -418,8 +436,9 @@ def test_relative_test_matches_reference_matrix_form(backend):
     """Same variance as the matrix products of the reference ``MMD_Diff_Var``."""
     X, Y, Z = _data(17, [(11, 3), (9, 3), (10, 3)])
     Z += 0.5
-    res = relative_mmd_test(backend.asarray(X), backend.asarray(Y),
-                            backend.asarray(Z), block_size=4)
+    res = relative_mmd_test(
+        backend.asarray(X), backend.asarray(Y), backend.asarray(Z), block_size=4
+    )
     s = res.bandwidth
     assert s == pytest.approx(_brute_median(np.concatenate([X, Y, Z])), rel=1e-12)
     Kyy, Kzz, Kxy, Kxz = _gram(Y, Y, s), _gram(Z, Z, s), _gram(X, Y, s), _gram(X, Z, s)
@@ -442,8 +461,9 @@ def test_relative_test_matches_reference_matrix_form(backend):
     zeta1 = sum(t[:6]) - 2 * sum(t[6:])
     var = 4 * (m - 2) / (m * (m - 1)) * zeta1
     assert res.std**2 == pytest.approx(var, rel=1e-10)
-    dense = relative_mmd_test(backend.asarray(X), backend.asarray(Y),
-                              backend.asarray(Z), block_size=1000)
+    dense = relative_mmd_test(
+        backend.asarray(X), backend.asarray(Y), backend.asarray(Z), block_size=1000
+    )
     assert dense.std == pytest.approx(res.std, rel=1e-12)
     assert dense.statistic == pytest.approx(res.statistic, rel=1e-12, abs=1e-15)
 
@@ -466,7 +486,7 @@ def test_relative_test_variance_monte_carlo():
 def test_relative_test_calibrated_when_y_and_z_are_iid():
     rejections = 0
     for rep in range(N_REPEATS):
-        X, = _data(2000 + rep, [(50, 2)])
+        (X,) = _data(2000 + rep, [(50, 2)])
         Y, Z = _data(5000 + rep, [(50, 2), (50, 2)], loc=0.7)
         rejections += relative_mmd_test(X, Y, Z).pvalue <= ALPHA
     lo, hi = _binomial_interval()
@@ -474,9 +494,9 @@ def test_relative_test_calibrated_when_y_and_z_are_iid():
 
 
 def test_relative_test_power_and_direction():
-    X, = _data(19, [(100, 2)])
-    far, = _data(20, [(100, 2)], loc=1.5)
-    near, = _data(21, [(100, 2)], loc=0.1)
+    (X,) = _data(19, [(100, 2)])
+    (far,) = _data(20, [(100, 2)], loc=1.5)
+    (near,) = _data(21, [(100, 2)], loc=0.1)
     res = relative_mmd_test(X, far, near)
     assert res.statistic > 0
     assert res.pvalue < 1e-6
@@ -520,15 +540,18 @@ def _bad_calls():
         (mmd_test, (X, Y), {"bandwidth": -2.0}, "'bandwidth' parameter"),
         (mmd_test, (X, Y), {"n_permutations": 0}, "'n_permutations' parameter"),
         (mmd_test, (X, Y), {"kernel": "poly"}, "'kernel' parameter"),
-        (mmd_test, (X[:3], Y), {"bandwidth": "power"},
-         "X must contain at least 4 samples"),
+        (
+            mmd_test,
+            (X[:3], Y),
+            {"bandwidth": "power"},
+            "X must contain at least 4 samples",
+        ),
         (mmd_test, (X, rng.normal(size=(6, 1))), {}, "same number of features"),
         (relative_mmd_test, (X[:2], Y, Y), {}, "X must contain at least 3"),
         (relative_mmd_test, (X, Y, Y[:1]), {}, "Z must contain at least 2"),
         (relative_mmd_test, (X, Y, np.ones((4, 3))), {}, "same number of features"),
         (relative_mmd_test, (X, Y, Y_inf), {}, "Input Z contains infinity"),
-        (relative_mmd_test, (X, Y, Y), {"bandwidth": "power"},
-         "'bandwidth' parameter"),
+        (relative_mmd_test, (X, Y, Y), {"bandwidth": "power"}, "'bandwidth' parameter"),
         (make_mmd_scorer, (), {"estimator": "exact"}, "'estimator' parameter"),
         (make_mmd_scorer, (), {"bandwidth": 0}, "'bandwidth' parameter"),
         (make_mmd_scorer, (), {"n_samples": 0}, "'n_samples' parameter"),
@@ -537,7 +560,8 @@ def _bad_calls():
 
 
 @pytest.mark.parametrize(
-    "func, args, kwargs, match", _bad_calls(),
+    "func, args, kwargs, match",
+    _bad_calls(),
     ids=[f"{c[0].__name__}-{c[3]}" for c in _bad_calls()],
 )
 def test_invalid_inputs(func, args, kwargs, match):
@@ -606,8 +630,7 @@ def test_scorer_equals_negative_mmd2(backend):
     assert isinstance(score, float)
     assert model.seeds == [0]
     samples = model.sample(len(X), random_state=0)
-    expected = -mmd2(Xb, backend.asarray(samples),
-                     bandwidth=median_heuristic(Xb))
+    expected = -mmd2(Xb, backend.asarray(samples), bandwidth=median_heuristic(Xb))
     assert score == pytest.approx(expected, abs=1e-12)
     # The bandwidth is the data's own median: independent of the samples.
     assert median_heuristic(Xb) == pytest.approx(_brute_median(X), rel=1e-12)
@@ -642,8 +665,12 @@ def _assert_all_finite(search):
 
 def test_grid_search_gaussian_mixture():
     X = _bimodal(6)
-    search = GridSearchCV(GaussianMixture(random_state=0), {"n_components": [1, 2]},
-                          scoring=neg_mmd_scorer, cv=3)
+    search = GridSearchCV(
+        GaussianMixture(random_state=0),
+        {"n_components": [1, 2]},
+        scoring=neg_mmd_scorer,
+        cv=3,
+    )
     search.fit(X)
     _assert_all_finite(search)
     assert search.best_params_ == {"n_components": 2}
@@ -654,7 +681,10 @@ def test_randomized_search_gaussian_mixture():
     search = RandomizedSearchCV(
         GaussianMixture(random_state=0),
         {"n_components": [1, 2], "covariance_type": ["full", "diag"]},
-        n_iter=4, scoring=make_mmd_scorer(estimator="biased"), cv=3, random_state=0,
+        n_iter=4,
+        scoring=make_mmd_scorer(estimator="biased"),
+        cv=3,
+        random_state=0,
     )
     search.fit(X)
     _assert_all_finite(search)
@@ -664,9 +694,14 @@ def test_randomized_search_gaussian_mixture():
 def test_halving_grid_search_gaussian_mixture():
     X = _bimodal(8)
     search = HalvingGridSearchCV(
-        GaussianMixture(random_state=0), {"n_components": [1, 2]},
-        resource="max_iter", min_resources=2, max_resources=20, factor=2,
-        scoring=neg_mmd_scorer, cv=3,
+        GaussianMixture(random_state=0),
+        {"n_components": [1, 2]},
+        resource="max_iter",
+        min_resources=2,
+        max_resources=20,
+        factor=2,
+        scoring=neg_mmd_scorer,
+        cv=3,
     )
     with warnings.catch_warnings():
         # Few EM iterations on the first rungs do not converge, by design.
@@ -679,8 +714,9 @@ def test_halving_grid_search_gaussian_mixture():
 def test_grid_search_kernel_density():
     rng = np.random.RandomState(9)
     X = rng.normal(size=(150, 2))
-    search = GridSearchCV(KernelDensity(), {"bandwidth": [0.3, 10.0]},
-                          scoring=neg_mmd_scorer, cv=3)
+    search = GridSearchCV(
+        KernelDensity(), {"bandwidth": [0.3, 10.0]}, scoring=neg_mmd_scorer, cv=3
+    )
     search.fit(X)
     _assert_all_finite(search)
     assert search.best_params_ == {"bandwidth": 0.3}
@@ -694,8 +730,7 @@ def test_cross_val_score_equals_manual_scores():
     for train, test in KFold(2).split(X):
         fitted = GaussianMixture(n_components=2, random_state=0).fit(X[train])
         samples, _ = fitted.sample(len(test))
-        manual.append(-mmd2(X[test], samples,
-                            bandwidth=median_heuristic(X[test])))
+        manual.append(-mmd2(X[test], samples, bandwidth=median_heuristic(X[test])))
     np.testing.assert_allclose(scores, manual, rtol=1e-12)
 
 

@@ -307,7 +307,9 @@ def test_sampled_recognition_regresses_on_sampled_features():
     H = rng.rand(40, 5)
     T = [rng.rand(40, 4), rng.rand(40, 3)]
     grams = [ws.gram(ws.augment(F), 1e-2) for F in T]
-    coefs, _ = ws.fit_recognition(H, T, 1e-2, sampled_grams=grams)
+    coefs, _ = ws.fit_recognition(
+        H, T, 1e-2, sampled_design=([ws.augment(F) for F in T], grams)
+    )
     np.testing.assert_allclose(coefs[0], ws.ridge_fit(ws.augment(H), T[0], 1e-2))
     np.testing.assert_allclose(
         coefs[1], ws.ridge_fit(ws.augment(T[0]), T[1], 1e-2), rtol=1e-10
