@@ -46,9 +46,13 @@ class Backend:
 
             self.xp, self.device = xp, xp.Device(device_name)
         else:  # pragma: no cover
+            import array_api_compat
             import array_api_compat.cupy as xp
 
-            self.xp, self.device = xp, None
+            # The current CUDA device: what ``device(x)`` reports for arrays the
+            # estimators create, so attribute checks compare like with like.
+            self.xp = xp
+            self.device = array_api_compat.device(xp.asarray(0.0))
 
     def asarray(self, a, dtype=None):
         a = np.asarray(a)
@@ -59,8 +63,6 @@ class Backend:
             if dtype is None
             else getattr(self.xp, np.dtype(dtype).name)
         )
-        if self.device is None:
-            return self.xp.asarray(a, dtype=dtype)
         return self.xp.asarray(a, dtype=dtype, device=self.device)
 
     def to_numpy(self, a):
