@@ -21,7 +21,7 @@ sum to one exactly: the DDC expectation of a constant is that constant.
 from __future__ import annotations
 
 from .utils._array_api import device as _device
-from .utils._array_api import get_namespace, relu
+from .utils._array_api import get_namespace, relu, solve_spd
 
 
 def augment(F):
@@ -83,8 +83,7 @@ def ridge_fit(F_aug, targets, ridge):
     -------
     coefs : array of shape (K + 1, n_targets)
     """
-    xp = get_namespace(F_aug)
-    return xp.linalg.solve(gram(F_aug, ridge), F_aug.T @ targets)
+    return solve_spd(gram(F_aug, ridge), F_aug.T @ targets)
 
 
 def hidden_features(X, weights, bias, input_mean, input_scale):
@@ -139,17 +138,15 @@ def fit_recognition(
     inputs = H_sleep
     for l, T in enumerate(sleep_features):
         if sampled_design is not None and l > 0:
-            xp = get_namespace(T)
             features_aug, grams = sampled_design
-            coefs.append(xp.linalg.solve(grams[l - 1], features_aug[l - 1].T @ T))
+            coefs.append(solve_spd(grams[l - 1], features_aug[l - 1].T @ T))
             continue
         F = augment(inputs)
         A, B = F.T @ F, F.T @ T
         if stats is not None and decay > 0:
             A = decay * stats[l][0] + A
             B = decay * stats[l][1] + B
-        xp = get_namespace(A)
-        phi = xp.linalg.solve(regularised(A, ridge), B)
+        phi = solve_spd(regularised(A, ridge), B)
         coefs.append(phi)
         new_stats.append((A, B))
         inputs = F @ phi
@@ -174,10 +171,9 @@ def ddc_weights(T_sleep_aug, G, R_aug):
     -------
     weights : array of shape (n, n_sleep) or (n_sleep,)
     """
-    xp = get_namespace(T_sleep_aug)
     if R_aug.ndim == 1:
-        return T_sleep_aug @ xp.linalg.solve(G, R_aug[:, None])[:, 0]
-    return (T_sleep_aug @ xp.linalg.solve(G, R_aug.T)).T
+        return T_sleep_aug @ solve_spd(G, R_aug)
+    return (T_sleep_aug @ solve_spd(G, R_aug.T)).T
 
 
 def observation_gradient(layer, X, z1_sleep, W1):

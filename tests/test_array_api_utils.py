@@ -20,6 +20,7 @@ from sklearn_ddchm.utils._array_api import (
     sigmoid,
     softplus,
     softplus_inverse,
+    solve_spd,
     to_namespace,
     to_numpy,
 )
@@ -316,3 +317,38 @@ def test_host_random_state_passes_seeds_and_is_deterministic_for_device_random()
     a = host_random_state(DeviceRandom(np.random.RandomState(1))).random_sample(3)
     b = host_random_state(DeviceRandom(np.random.RandomState(1))).random_sample(3)
     np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------
+# Symmetric positive-definite solve
+
+
+@pytest.mark.parametrize("rhs_shape", [(6,), (6, 3)], ids=["vector", "matrix"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_solve_spd_matches_lu_solve(backend, rhs_shape, dtype):
+    rng = np.random.RandomState(0)
+    F = rng.randn(20, 6)
+    A, B = F.T @ F + 0.1 * np.eye(6), rng.randn(*rhs_shape)
+    out = solve_spd(backend.asarray(A, dtype), backend.asarray(B, dtype))
+    assert_on_backend(out, backend, dtype=getattr(backend.xp, np.dtype(dtype).name))
+    assert out.shape == rhs_shape
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(backend.to_numpy(out), np.linalg.solve(A, B), rtol=rtol)
+
+
+def test_solve_spd_falls_back_for_indefinite_and_non_finite_matrices():
+    A = np.array([[1.0, 2.0], [2.0, 1.0]])  # symmetric, eigenvalues 3 and -1
+    B = np.array([1.0, 0.0])
+    np.testing.assert_allclose(solve_spd(A, B), np.linalg.solve(A, B), rtol=1e-12)
+    A_nan = np.array([[np.nan, 0.0], [0.0, 1.0]])
+    with np.errstate(all="ignore"):
+        out = solve_spd(A_nan, B)
+    assert not np.all(np.isfinite(out))  # NaN in, NaN out: the guard sees it
+
+
+def test_solve_spd_result_is_c_contiguous():
+    # Later products must not depend on the memory order LAPACK returns.
+    rng = np.random.RandomState(1)
+    F = rng.randn(30, 5)
+    out = solve_spd(F.T @ F + np.eye(5), rng.randn(5, 4))
+    assert out.flags["C_CONTIGUOUS"]

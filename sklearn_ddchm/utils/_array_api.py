@@ -163,11 +163,14 @@ def floating_dtype(X, xp):
 def sigmoid(a, xp=None):
     """Logistic sigmoid 1 / (1 + exp(-a)), without overflow for large |a|."""
     xp = get_namespace(a) if xp is None else xp
-    # exp of a non-positive number never overflows; e * s keeps the relative
-    # accuracy of tiny values for a << 0 (unlike 1 - s or tanh forms).
-    e = xp.exp(-xp.abs(a))
-    s = 1.0 / (1.0 + e)
-    return xp.where(a >= 0, s, e * s)
+    # 1 / (1 + exp(-a)) keeps full relative accuracy in both tails (unlike
+    # 1 - s or tanh forms): for a << 0 the sum is exp(-a) to within rounding,
+    # and where exp(-a) overflows to inf the quotient is the correctly
+    # rounded 0. Only NumPy reports that overflow, so it is silenced there.
+    # A branch-free form: a select over a random sign mask (xp.where) cost
+    # NumPy 8x the arithmetic on a 1200 x 784 array.
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + xp.exp(-a))
 
 
 def log_sigmoid(a, xp=None):
@@ -207,6 +210,41 @@ def logsumexp(a, axis=None, xp=None, keepdims=False):
     if not keepdims:
         out = xp.squeeze(out, axis=axis) if axis is not None else xp.reshape(out, ())
     return out
+
+
+def solve_spd(A, B, xp=None):
+    """Solve ``A X = B`` for a symmetric positive-definite ``A``.
+
+    On NumPy this is a Cholesky factorisation and two triangular solves
+    (LAPACK ``potrf``/``potrs``): for the 501 x 501 float32 ridge systems of the
+    DDC sleep phase with 500 right-hand sides it took 7.0 ms against 16.4 ms
+    for ``numpy.linalg.solve``'s LU. A matrix that is not numerically positive
+    definite falls back to the LU solve. Other namespaces use
+    ``xp.linalg.solve``: the array API has no triangular solve, and CuPy's
+    Cholesky does not report a failed factorisation.
+
+    Parameters
+    ----------
+    A : array of shape (n, n)
+    B : array of shape (n,) or (n, m)
+    """
+    xp = get_namespace(A) if xp is None else xp
+    if is_numpy_namespace(xp):
+        from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+        A_np, B_np = np.asarray(A), np.asarray(B)
+        if np.all(np.isfinite(A_np)):
+            try:
+                factor = cho_factor(A_np, lower=True, check_finite=False)
+            except LinAlgError:
+                pass
+            else:
+                # LAPACK returns Fortran order; C order keeps later products
+                # bit-identical across row subsets, as with numpy.linalg.solve.
+                return np.ascontiguousarray(cho_solve(factor, B_np, check_finite=False))
+    if B.ndim == 1:
+        return xp.linalg.solve(A, B[:, None])[:, 0]
+    return xp.linalg.solve(A, B)
 
 
 def relu(a, xp=None):

@@ -1,0 +1,155 @@
+"""Seconds per epoch of every estimator on NumPy (CPU) and on CuPy (GPU), same machine.
+
+Usage (on a machine with an NVIDIA GPU and CuPy)::
+
+    SCIPY_ARRAY_API=1 python benchmarks/bench_gpu.py [--quick] [--dtype float32]
+
+The tasks and settings are those of ``benchmarks/bench_baselines.py`` (patch-sized
+sparse model, N = 10,000, batch 100; SBN 200-200-200 on 784-dim binary data,
+batch 24), plus the same tasks with larger minibatches (1000), where a GPU has
+enough work per kernel to pay for its launches. Each estimator is timed as a
+``partial_fit`` pass after a set-up pass, on NumPy and then on CuPy with
+``sklearn.set_config(array_api_dispatch=True)``; the GPU is synchronised before
+each clock read. The MMD statistic (``mmd2``, blocked) is timed too. The last
+table gives the CPU/GPU ratio per row.
+
+NumPy timings use every core of the machine the script runs on (BLAS threads
+unrestricted) unless ``--threads`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import sklearn
+from threadpoolctl import threadpool_limits
+
+from sklearn_ddchm import DDCHelmholtzEstimator
+from sklearn_ddchm.baselines import IWAEEstimator, VAEEstimator, VIMCOEstimator
+from sklearn_ddchm.datasets import make_sparse_hierarchical
+from sklearn_ddchm.metrics import mmd2
+
+N_TRAIN = 10_000
+SBN_EPOCH = 50_000
+
+
+def _sync(xp_name):
+    if xp_name == "cupy":
+        import cupy
+
+        cupy.cuda.Device().synchronize()
+
+
+def _to(xp_name, X):
+    if xp_name == "cupy":
+        import cupy
+
+        return cupy.asarray(X)
+    return X
+
+
+def seconds_per_pass(est, X, xp_name):
+    with sklearn.config_context(array_api_dispatch=(xp_name != "numpy")):
+        Xd = _to(xp_name, X)
+        est.partial_fit(Xd[: min(len(X), 2 * est.batch_size)])
+        _sync(xp_name)
+        start = time.perf_counter()
+        est.partial_fit(Xd)
+        _sync(xp_name)
+        return time.perf_counter() - start
+
+
+def binarised_digits(n_samples, rng):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits().images
+    up = np.kron(digits, np.ones((1, 4, 4)))[:, 2:30, 2:30]
+    X = (up > 8).reshape(len(up), -1).astype(float)
+    return X[rng.randint(0, len(X), size=n_samples)]
+
+
+def estimators(task, batch, model):
+    if task == "patch":
+        common = dict(model=model, batch_size=batch, random_state=0)
+        ddc = dict(n_hidden=500, n_encoding=(500, 100), n_sleep_samples=1000)
+        return {
+            "VAE": VAEEstimator(**common),
+            "IWAE-50": IWAEEstimator(n_particles=50, **common),
+            "DDC-HM": DDCHelmholtzEstimator(**common, **ddc),
+        }
+    sbn = dict(
+        model="sbn", latent_dims=(200, 200, 200), batch_size=batch, random_state=0
+    )
+    return {
+        "VIMCO-50": VIMCOEstimator(n_particles=50, **sbn),
+        "DDC-HM": DDCHelmholtzEstimator(n_hidden=300, n_encoding=200, **sbn),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--skip-numpy", action="store_true")
+    args = parser.parse_args()
+    n_points = 2_000 if args.quick else N_TRAIN
+    sbn_points = 1_200 if args.quick else 7_200
+    namespaces = ["cupy"] if args.skip_numpy else ["numpy", "cupy"]
+    rows = {}
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        X, _, model = make_sparse_hierarchical(
+            n_samples=n_points, n_features=256, latent_dims=(100, 10), random_state=0
+        )
+        X = X.astype(args.dtype)
+        Xs = binarised_digits(sbn_points, np.random.RandomState(0)).astype(args.dtype)
+        for task, data, scale, batches in (
+            ("patch", X, N_TRAIN / n_points, (100, 1000)),
+            ("sbn", Xs, SBN_EPOCH / sbn_points, (24, 1000)),
+        ):
+            for batch in batches:
+                for xp_name in namespaces:
+                    for name, est in estimators(task, batch, model).items():
+                        try:
+                            sec = seconds_per_pass(est, data, xp_name) * scale
+                        except Exception as exc:  # report and go on
+                            print(
+                                f"{task} {name} batch {batch} {xp_name}: FAILED {exc!r}"
+                            )
+                            continue
+                        rows[(task, batch, name, xp_name)] = sec
+                        print(
+                            f"{task:6s} batch {batch:5d} {name:9s} {xp_name:6s} "
+                            f"{sec:9.2f} s/epoch",
+                            flush=True,
+                        )
+        n_mmd = 2_000 if args.quick else 20_000
+        rng = np.random.RandomState(0)
+        A = rng.randn(n_mmd, 256).astype(args.dtype)
+        B = (rng.randn(n_mmd, 256) * 1.05).astype(args.dtype)
+        for xp_name in namespaces:
+            with sklearn.config_context(array_api_dispatch=(xp_name != "numpy")):
+                a, b = _to(xp_name, A), _to(xp_name, B)
+                mmd2(a[:100], b[:100], bandwidth=16.0)
+                _sync(xp_name)
+                start = time.perf_counter()
+                value = float(mmd2(a, b, bandwidth=16.0))
+                _sync(xp_name)
+                sec = time.perf_counter() - start
+            rows[("mmd2", n_mmd, "unbiased", xp_name)] = sec
+            print(f"mmd2 {n_mmd} x 256 {xp_name:6s} {sec:8.3f} s  (MMD2 {value:.3e})")
+
+    print("\n| task | batch | estimator | NumPy s | CuPy s | NumPy / CuPy |")
+    print("|---|---|---|---|---|---|")
+    keys = sorted({k[:3] for k in rows}, key=str)
+    for key in keys:
+        cpu, gpu = rows.get(key + ("numpy",)), rows.get(key + ("cupy",))
+        ratio = f"{cpu / gpu:.2f}" if cpu and gpu else "-"
+        fmt = lambda v: f"{v:.3f}" if v is not None else "-"  # noqa: E731
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {fmt(cpu)} | {fmt(gpu)} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
