@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
+from joblib import effective_n_jobs
+from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, DensityMixin, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from ._importance import importance_log_likelihood
 from .models import DeepExponentialFamily
@@ -29,6 +35,7 @@ from .utils._array_api import (
     check_same_namespace,
     get_namespace,
     get_namespace_and_device,
+    is_numpy_namespace,
     to_namespace,
 )
 from .utils._optim import Adam
@@ -41,6 +48,25 @@ SCORE_CHUNK_ROWS = 256
 #: with no adaptation, -2.69 with 2 rounds (-2.48 with 1000 samples and none),
 #: for 3x the cost.
 SCORE_ADAPT_ROUNDS = 2
+
+#: one thread pool per size, per process (a forked child makes its own)
+_THREAD_POOLS: dict = {}
+
+
+def _thread_pool(n_workers):
+    key = (os.getpid(), n_workers)
+    if key not in _THREAD_POOLS:
+        _THREAD_POOLS[key] = ThreadPoolExecutor(
+            max_workers=n_workers, thread_name_prefix="sklearn_ddchm"
+        )
+    return _THREAD_POOLS[key]
+
+
+def _call_in_worker(config, func, *args):
+    # scikit-learn's configuration and NumPy's error state are thread-local:
+    # a worker gets the caller's, so a diverging step stays silent there too.
+    with config_context(**config), np.errstate(all="ignore"):
+        return func(*args)
 
 
 class BaseDeepGenerativeEstimator(
@@ -179,6 +205,16 @@ class BaseDeepGenerativeEstimator(
         geometrically from ``learning_rate`` to ``learning_rate *
         learning_rate_decay`` over the run when ``scheduled``."""
         self._check_model_matches(X)
+        # Threads over minibatch slices and BLAS threads would compete for
+        # the same cores: each slice's products run on one thread.
+        with (
+            threadpool_limits(limits=1, user_api="blas")
+            if self._n_gradient_threads(X) > 1
+            else nullcontext()
+        ):
+            self._run_epochs(X, n_epochs, scheduled)
+
+    def _run_epochs(self, X, n_epochs, scheduled):
         xp, device = get_namespace_and_device(X)
         rng = self.random_state_
         n = X.shape[0]
@@ -242,6 +278,61 @@ class BaseDeepGenerativeEstimator(
                             f"{self.n_iter_no_change} epochs."
                         )
                     break
+
+    # -- data-parallel gradients (used by the baselines) --------------------------
+    def _n_gradient_threads(self, X):
+        """Threads computing one minibatch's gradient: ``n_jobs`` on NumPy, else 1.
+
+        On a GPU the kernels of one stream run in order anyway, so slicing
+        the minibatch would only add launches.
+        """
+        n_jobs = getattr(self, "n_jobs", None)
+        if n_jobs is None or not is_numpy_namespace(get_namespace(X)):
+            return 1
+        return max(1, int(effective_n_jobs(n_jobs)))
+
+    def _sliced_gradients(self, gradients_on, X_batch, noise):
+        """``gradients_on(X_batch, noise)``, computed on row slices in threads.
+
+        For objectives that are means over the minibatch of per-datum terms
+        (the IWAE and VIMCO bounds): ``gradients_on(X, noise)`` returns
+        ``(model_grads, extra_grads, criterion)`` as means over the rows of
+        ``X``, and ``noise`` is a list of arrays whose axis 1 runs over those
+        rows. The noise is drawn for the whole minibatch before it is sliced,
+        so the result does not depend on the number of threads (up to the
+        order of floating-point sums). NumPy releases the GIL inside its
+        loops and BLAS calls, so the slices run in parallel.
+        """
+        n = X_batch.shape[0]
+        n_slices = min(self._n_gradient_threads(X_batch), n)
+        if n_slices == 1:
+            return gradients_on(X_batch, noise)
+        edges = [n * c // n_slices for c in range(n_slices + 1)]
+        slices = list(zip(edges[:-1], edges[1:], strict=True))
+        config = get_config()
+        pool = _thread_pool(n_slices - 1)
+        futures = [
+            pool.submit(
+                _call_in_worker,
+                config,
+                gradients_on,
+                X_batch[a:b],
+                [u[:, a:b] for u in noise],
+            )
+            for a, b in slices[1:]
+        ]
+        a, b = slices[0]
+        # the calling thread takes the first slice itself
+        results = [gradients_on(X_batch[a:b], [u[:, a:b] for u in noise])]
+        results += [future.result() for future in futures]
+        fractions = [(b - a) / n for a, b in slices]
+
+        def weighted(values):
+            return sum(f * v for f, v in zip(fractions, values, strict=True))
+
+        model_grads = {k: weighted([r[0][k] for r in results]) for k in results[0][0]}
+        extra_grads = {k: weighted([r[1][k] for r in results]) for k in results[0][1]}
+        return model_grads, extra_grads, weighted([r[2] for r in results])
 
     def _step(self, X_batch, rng, learning_rate):
         """One Adam step; ``None``, or what was non-finite.

@@ -14,11 +14,14 @@
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
 import scipy.stats
+import sklearn
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -671,13 +674,16 @@ SMALL_VIMCO = dict(n_particles=3, max_iter=2, n_importance=5, random_state=0)
             latent_dims=(3, 2),
             n_particles=2,
             activation="relu",
+            n_jobs=2,
             **SMALL_REPARAM,
         ),
         # The default model="sbn" accepts binary X only, which most checks do not
         # generate: the checks run on the same binary latents with Gaussian
         # observations; test_vimco_sbn_on_binary_data covers "sbn".
         VIMCOEstimator(model="sbn_gaussian", **SMALL_VIMCO),
-        VIMCOEstimator(model="sbn_gaussian", latent_dims=(3, 2, 2), **SMALL_VIMCO),
+        VIMCOEstimator(
+            model="sbn_gaussian", latent_dims=(3, 2, 2), n_jobs=2, **SMALL_VIMCO
+        ),
     ]
 )
 def test_sklearn_compatible(estimator, check):
@@ -880,3 +886,73 @@ def test_backends_agree_with_numpy(backend, which):
         rtol=1e-8,
         atol=1e-10,
     )
+
+
+# --------------------------------------------------------------------------
+# n_jobs: the minibatch's gradient computed on row slices in threads
+
+
+def _fitted_for_slicing(which, n_jobs=None):
+    if which == "vimco":
+        X = _binary_data(n=40, d=8)
+        est = VIMCOEstimator(latent_dims=(5, 3), n_particles=4, max_iter=1)
+    else:
+        X, _, _ = make_sparse_hierarchical(n_samples=40, random_state=0)
+        est = IWAEEstimator(n_particles=4, hidden_layer_sizes=(7,), max_iter=1)
+    est.set_params(random_state=0, n_jobs=n_jobs, n_importance=5, batch_size=40)
+    return est.fit(X), X
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3, 40])
+@pytest.mark.parametrize("which", ["iwae", "vimco"])
+def test_sliced_gradients_equal_whole_minibatch_gradients(which, n_jobs):
+    # 3 slices of 40 rows are uneven (13, 13, 14); 40 is one row per slice.
+    est, X = _fitted_for_slicing(which)
+    whole = est._gradient_step(X, np.random.RandomState(5))
+    est.set_params(n_jobs=n_jobs)
+    assert est._n_gradient_threads(X) == n_jobs
+    sliced = est._gradient_step(X, np.random.RandomState(5))
+    for got, ref in zip(sliced[:2], whole[:2], strict=True):
+        assert got.keys() == ref.keys()
+        for key in ref:
+            np.testing.assert_allclose(got[key], ref[key], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(sliced[2], whole[2], rtol=1e-12)
+
+
+def test_fit_does_not_depend_on_n_jobs():
+    X, _, _ = make_sparse_hierarchical(n_samples=300, random_state=1)
+    params = dict(n_particles=5, max_iter=3, random_state=0, n_importance=5)
+    one = IWAEEstimator(**params).fit(X)
+    two = IWAEEstimator(n_jobs=2, **params).fit(X)
+    for key, value in one.model_.get_parameters().items():
+        np.testing.assert_allclose(two.model_.get_parameters()[key], value, rtol=1e-8)
+    np.testing.assert_allclose(two.transform(X), one.transform(X), rtol=1e-8)
+
+
+def test_n_jobs_is_ignored_off_numpy():
+    est, X = _fitted_for_slicing("iwae", n_jobs=2)
+    assert est._n_gradient_threads(X) == 2
+    xp = pytest.importorskip("array_api_strict")
+    with sklearn.config_context(array_api_dispatch=True):
+        assert est._n_gradient_threads(xp.asarray(X)) == 1
+
+
+def test_threaded_divergence_gives_one_convergence_warning():
+    # The worker threads get the caller's silenced NumPy error state: the guard
+    # reports, not a cascade of overflow warnings from the slices.
+    X, _, _ = make_sparse_hierarchical(n_samples=200, random_state=0)
+    est = IWAEEstimator(
+        n_particles=5, learning_rate=1e4, max_iter=20, n_jobs=2, random_state=0
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X)
+    assert [type(w.message) for w in caught] == [ConvergenceWarning]
+    for value in est.model_.get_parameters().values():
+        assert np.all(np.isfinite(value))
+
+
+def test_n_jobs_zero_is_rejected():
+    X, _, _ = make_sparse_hierarchical(n_samples=50, random_state=0)
+    with pytest.raises(ValueError, match="n_jobs"):
+        IWAEEstimator(n_jobs=0, max_iter=1).fit(X)

@@ -47,25 +47,62 @@ from ..utils._random import draw
 # The bound and its gradient estimator as functions of arrays
 
 
-def sample_recognition(recognition, X_in, n_particles, random_state):
+def draw_recognition_noise(recognition, n_rows, n_particles, random_state, *, like):
+    """The uniforms of :func:`sample_recognition`: one (k, B, D_l) array per layer.
+
+    ``like`` gives the namespace, device and dtype. Drawn in layer order, each
+    as ``k * B * D_l`` numbers, particle index major.
+    """
+    xp, device = get_namespace_and_device(like)
+    k, B = n_particles, n_rows
+    return [
+        xp.reshape(
+            draw(
+                random_state,
+                "uniform",
+                (k * B, layer.n_features),
+                xp=xp,
+                device=device,
+                dtype=like.dtype,
+            ),
+            (k, B, layer.n_features),
+        )
+        for layer in recognition
+    ]
+
+
+def sample_recognition(recognition, X_in, n_particles, random_state=None, noise=None):
     """``k`` ancestral samples from ``q`` for every row of ``X_in``.
+
+    Parameters
+    ----------
+    recognition : list of BernoulliLayer
+    X_in : array of shape (B, n_features)
+    n_particles : int
+        ``k``.
+    random_state : int, RandomState or None
+        Draws the uniforms when ``noise`` is None.
+    noise : list of arrays of shape (k, B, D_l), optional
+        Uniforms from :func:`draw_recognition_noise`.
 
     Returns
     -------
     latents : list of arrays of shape (k * B, D_l), particle index major
     """
-    xp, device = get_namespace_and_device(X_in)
+    xp = get_namespace(X_in)
     k, B = n_particles, X_in.shape[0]
+    if noise is None:
+        noise = draw_recognition_noise(recognition, B, k, random_state, like=X_in)
     # q(z_1 | x) is the same for the k particles of a datum: computed once
     p = recognition[0].mean(X_in)
     p = xp.reshape(
         xp.broadcast_to(p[None, ...], (k, B, p.shape[1])), (k * B, p.shape[1])
     )
     latents = []
-    for layer in recognition:
+    for layer, u in zip(recognition, noise, strict=True):
         if latents:
             p = layer.mean(latents[-1])
-        u = draw(random_state, "uniform", p.shape, xp=xp, device=device, dtype=p.dtype)
+        u = xp.reshape(u, (k * B, layer.n_features))
         latents.append(xp.astype(u < p, p.dtype))
     return latents
 
@@ -253,6 +290,15 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         shared estimator, drawn from the layer-wise recognition model (see
         :class:`LayerwiseBernoulliProposal`, which the adaptive rounds keep).
     warm_start : bool, default=False
+    n_jobs : int or None, default=None
+        Threads computing each minibatch's gradient, each on a slice of the
+        minibatch (NumPy inputs only; other array namespaces compute it in
+        one piece). ``None`` means 1 and ``-1`` all processors, as in
+        joblib. The noise is drawn for the whole minibatch before slicing,
+        so the fit does not depend on ``n_jobs`` beyond floating-point
+        rounding (with binary latents a rounding difference can flip a draw,
+        after which two fits drift apart statistically). While threads are
+        used, BLAS runs on one thread in each.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
 
@@ -312,6 +358,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
             DeepExponentialFamily,
         ],
         "n_particles": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_jobs": [None, numbers.Integral],
     }
 
     _criterion_name = "VIMCO bound"
@@ -330,6 +377,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         fit_prior=False,
         n_importance=100,
         warm_start=False,
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -345,6 +393,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         self.fit_prior = fit_prior
         self.n_importance = n_importance
         self.warm_start = warm_start
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -404,8 +453,16 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
             layer.params = {name: params[f"q{l}.{name}"] for name in layer.param_names}
 
     def _gradient_step(self, X_batch, rng):
+        noise = draw_recognition_noise(
+            self.recognition_, X_batch.shape[0], self.n_particles, rng, like=X_batch
+        )
+        return self._sliced_gradients(self._gradients_on, X_batch, noise)
+
+    def _gradients_on(self, X_batch, noise):
         X_in = X_batch - self.input_mean_
-        latents = sample_recognition(self.recognition_, X_in, self.n_particles, rng)
+        latents = sample_recognition(
+            self.recognition_, X_in, self.n_particles, noise=noise
+        )
         bound, grads, rec_grads = vimco_gradients(
             self.model_, self.recognition_, X_batch, X_in, latents
         )
