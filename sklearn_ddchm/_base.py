@@ -170,8 +170,9 @@ class BaseDeepGenerativeEstimator(
         X = self._validate_X(X, reset=True)
         if not (self.warm_start and hasattr(self, "model_")):
             self._initialize(X)
-        self._run(X, self.max_iter, scheduled=True)
-        self._finalize_fit(X, self.random_state_)
+        with self._blas_threads(X):
+            self._run(X, self.max_iter, scheduled=True)
+            self._finalize_fit(X, self.random_state_)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -186,9 +187,23 @@ class BaseDeepGenerativeEstimator(
         X = self._validate_X(X, reset=first)
         if first:
             self._initialize(X)
-        self._run(X, 1, scheduled=False)
-        self._finalize_fit(X, self.random_state_)
+        with self._blas_threads(X):
+            self._run(X, 1, scheduled=False)
+            self._finalize_fit(X, self.random_state_)
         return self
+
+    def _one_blas_thread(self, X):
+        """Whether fitting on ``X`` runs BLAS on one thread (hook).
+
+        Threads over minibatch slices (``n_jobs``) and BLAS threads would
+        compete for the same cores, so each slice's products run on one.
+        """
+        return self._n_gradient_threads(X) > 1
+
+    def _blas_threads(self, X):
+        if self._one_blas_thread(X):
+            return threadpool_limits(limits=1, user_api="blas")
+        return nullcontext()
 
     def _initialize(self, X):
         # one persistent generator: partial_fit continues the same stream
@@ -205,16 +220,6 @@ class BaseDeepGenerativeEstimator(
         geometrically from ``learning_rate`` to ``learning_rate *
         learning_rate_decay`` over the run when ``scheduled``."""
         self._check_model_matches(X)
-        # Threads over minibatch slices and BLAS threads would compete for
-        # the same cores: each slice's products run on one thread.
-        with (
-            threadpool_limits(limits=1, user_api="blas")
-            if self._n_gradient_threads(X) > 1
-            else nullcontext()
-        ):
-            self._run_epochs(X, n_epochs, scheduled)
-
-    def _run_epochs(self, X, n_epochs, scheduled):
         xp, device = get_namespace_and_device(X)
         rng = self.random_state_
         n = X.shape[0]

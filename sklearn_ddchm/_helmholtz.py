@@ -17,6 +17,7 @@ from .utils._array_api import (
     check_same_namespace,
     get_namespace,
     get_namespace_and_device,
+    is_numpy_namespace,
     to_namespace,
 )
 from .utils._random import draw
@@ -256,6 +257,14 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
                 f"layer), got {self.n_encoding!r}."
             )
         return tuple(int(v) for v in k)
+
+    def _one_blas_thread(self, X):
+        # On NumPy the fit runs BLAS on one thread. Its products (1000 x 501 at
+        # the paper's patch sizes) gain little from threads, and NumPy's and
+        # SciPy's OpenBLAS (matrix products and Cholesky solves) each keep a
+        # pool of spinning threads: on a 16-core machine that made an epoch
+        # 6x slower than on one thread (benchmarks/bench_gpu.py, NumPy rows).
+        return is_numpy_namespace(get_namespace(X))
 
     def _initialize_algorithm(self, X, rng):
         obs = self.model_.layers[0]
