@@ -86,12 +86,12 @@ def reparameterised(n_particles, **kwargs):
     return IWAEEstimator(n_particles=n_particles, **kwargs)
 
 
-def continuous_estimators(model, ddc_params):
+def continuous_estimators(model, ddc_params, n_jobs=None):
     common = dict(model=model, batch_size=100, random_state=0)
     return {
-        "VAE": reparameterised(1, **common),
-        "IWAE-5": reparameterised(5, **common),
-        "IWAE-50": reparameterised(50, **common),
+        "VAE": reparameterised(1, n_jobs=n_jobs, **common),
+        "IWAE-5": reparameterised(5, n_jobs=n_jobs, **common),
+        "IWAE-50": reparameterised(50, n_jobs=n_jobs, **common),
         "DDC-HM": DDCHelmholtzEstimator(**common, **ddc_params),
         "classic HM": DDCHelmholtzEstimator(encoding="linear", **common, **ddc_params),
     }
@@ -130,6 +130,13 @@ def main():
         help="BLAS threads (default 1: see the module docstring)",
     )
     parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="n_jobs of the VAE, IWAE and VIMCO estimators (threads over "
+        "minibatch slices; default None, one thread)",
+    )
+    parser.add_argument(
         "--dtype",
         choices=["float32", "float64"],
         default="float32",
@@ -155,7 +162,9 @@ def main():
                 n_samples=n_points, random_state=0, **shape
             )
             X = X.astype(args.dtype)
-            for name, est in continuous_estimators(model, ddc_params).items():
+            for name, est in continuous_estimators(
+                model, ddc_params, args.n_jobs
+            ).items():
                 wall, cpu = np.array(seconds_per_pass(est, X)) * N_TRAIN / n_points
                 rows.append((task, name, wall, cpu))
                 print(
@@ -174,7 +183,7 @@ def main():
             random_state=0,
         )
         for name, est in {
-            "VIMCO-50": VIMCOEstimator(n_particles=50, **sbn),
+            "VIMCO-50": VIMCOEstimator(n_particles=50, n_jobs=args.n_jobs, **sbn),
             "DDC-HM": DDCHelmholtzEstimator(n_hidden=300, n_encoding=200, **sbn),
         }.items():
             wall, cpu = np.array(seconds_per_pass(est, X)) * SBN_EPOCH / len(X)

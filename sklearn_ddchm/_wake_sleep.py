@@ -149,7 +149,8 @@ def fit_recognition(
         phi = solve_spd(regularised(A, ridge), B)
         coefs.append(phi)
         new_stats.append((A, B))
-        inputs = F @ phi
+        if l + 1 < len(sleep_features):  # the next layer's design
+            inputs = F @ phi
     return coefs, new_stats
 
 
