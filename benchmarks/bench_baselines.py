@@ -29,32 +29,47 @@ OpenBLAS's two spinning threads made the small products up to 100x slower
 one), so use ``--threads 2`` only on an idle machine. The "CPU" column is the
 process time, what a pass costs on one otherwise idle core.
 
-Measured 2026-11-25 on this 2-core CPU, idle, NumPy 2.4 / OpenBLAS, one BLAS
-thread, float32, after the model library cached each layer's affine map;
-wall seconds per epoch (PyTorch's references are wall times on the same
-CPU)::
+Measured 2026-11-25 on this 2-core CPU, idle, NumPy 2.4 / OpenBLAS, float32,
+after the Cholesky ridge solves, the branch-free sigmoid and ``n_jobs``; wall
+seconds per epoch (PyTorch's references are wall times on the same CPU).
+``python benchmarks/bench_baselines.py`` (one BLAS thread, ``n_jobs=None``)
+and ``--n-jobs 2`` (the baselines' minibatch slices on both cores; DDC-HM
+always runs on one)::
 
-    task       estimator    ours     PyTorch  ours/PyTorch
-    synthetic  VAE           0.08       -         -
-    synthetic  IWAE-5        0.11       -         -
-    synthetic  IWAE-50       0.36       -         -
-    synthetic  DDC-HM        0.52       -         -
-    synthetic  classic HM    0.19       -         -
-    patch      VAE           0.20     0.30      0.67
-    patch      IWAE-5        0.49     0.75      0.65
-    patch      IWAE-50       3.92     4.2       0.93
-    patch      DDC-HM        6.95       -         -
-    patch      classic HM    2.86       -         -
-    sbn        VIMCO-50     85.5     46         1.86
-    sbn        DDC-HM      124.2        -         -
+    task       estimator   1 thread   n_jobs=2   PyTorch   best / PyTorch
+    synthetic  VAE           0.09       0.20        -           -
+    synthetic  IWAE-5        0.12       0.22        -           -
+    synthetic  IWAE-50       0.38       0.50        -           -
+    synthetic  DDC-HM        0.44       0.41        -           -
+    synthetic  classic HM    0.20       0.19        -           -
+    patch      VAE           0.22       0.40      0.30        0.72
+    patch      IWAE-5        0.54       0.66      0.75        0.72
+    patch      IWAE-50       3.92       2.93      4.2         0.70
+    patch      DDC-HM        5.04       4.86        -           -
+    patch      classic HM    2.48       2.47        -           -
+    sbn        VIMCO-50     69.8       54.5      46           1.19
+    sbn        DDC-HM       98.6      104.6        -           -
 
-DDC-HM / IWAE-50: 1.46 synthetic (1000 sleep samples; 0.30 s/epoch with the
-paper's 200, a ratio of 0.83), 1.77 patch; DDC-HM / VIMCO-50 on the SBN:
-1.45. Before the affine-map cache (same machine, loaded), IWAE-50 took 12.1
-s/epoch on the patch task and VIMCO-50 172 s: each of ``log_prob``,
-``grad_parent``, ``grad_child``, ``grad_natural`` and ``grad_log_normalizer``
-recomputed the layer's affine map. VIMCO-50 remains 1.9x slower than the
-PyTorch reference.
+Threads pay only where a slice has work: on the 2-D synthetic task and for
+the VAE, ``n_jobs=2`` is slower. ``bench_torch_reference.py`` timed PyTorch
+in the same session: VIMCO-50 50.3 s on two threads against ours 49.9 s with
+``n_jobs=2`` (the 46 s reference was measured elsewhere).
+
+DDC-HM / IWAE-50 at one thread: 1.16 on the synthetic task with the default
+1000 sleep samples and 0.63 with the paper's 200 (0.24 s/epoch in the same
+float32 setting, timed separately), 1.29 on the patch task; against IWAE-50
+with ``n_jobs=2``: 0.82 synthetic, 1.66 patch. At the paper's patch settings
+an iteration of DDC-HM is about 2.2 GFLOP of regressions (1000 sleep samples,
+501 x 501 systems with 500 and 100 right-hand sides) against about 0.8 for
+IWAE-50, so on a CPU it stays slower per epoch at batch 100. On a GPU it is
+faster (``bench_gpu.py``: 2.25 against 2.37 s at batch 100, 0.28 against 1.29
+s at batch 1000), as it is on a CPU with 1000-row minibatches (1.41 against
+7.01 s on 16 cores).
+
+Earlier figures (same machine, before the Cholesky solves and the sigmoid
+change): IWAE-50 3.92, DDC-HM 6.95 s/epoch on the patch task; VIMCO-50 85.5 s
+per 50,000 images; before the model library cached each layer's affine map,
+IWAE-50 12.1 s and VIMCO-50 172 s.
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
 Usage::
 
-    SCIPY_ARRAY_API=1 python benchmarks/bench_ddc.py [--quick]
+    SCIPY_ARRAY_API=1 python benchmarks/bench_ddc.py [--quick] [--dtype float32]
 
 Two configurations:
 
@@ -23,22 +23,36 @@ sleep samples (no validation, no array-API indirection, hand-written
 gradients for this one model) runs in the same process as the reference for
 the estimator's overhead; the ratio is printed.
 
-Measured 2026-11-25 on this project's 2-core CPU (idle), float64::
+Measured 2026-11-25 on this project's 2-core CPU (idle); the fit runs BLAS
+on one thread on NumPy (see the estimator's Notes)::
 
-    synthetic                  0.303 s/epoch   3.03 ms/iteration
-        sleep sampling 16.5%, sleep regressions 43.5%, wake 33.8%, Adam 1.7%,
-        driver 4.4%
-    synthetic-1000-sleep       0.680 s/epoch   6.80 ms/iteration
-    patch-sampled-recognition  6.845 s/epoch  68.45 ms/iteration
-    patch                      7.242 s/epoch  72.42 ms/iteration
-        sleep sampling 18.8%, sleep regressions 52.3%, wake 28.0%, Adam 0.4%,
+    --dtype float32            s/epoch   ms/iteration
+    synthetic                  0.204     2.04
+    synthetic-1000-sleep       0.671     6.71
+    patch-sampled-recognition  4.068    40.68
+    patch                      4.623    46.23
+        sleep sampling 19.6%, sleep regressions 56.8%, wake 22.5%, Adam 0.4%,
+        driver 0.6%
+
+    float64 (default)
+    synthetic                  0.330     3.30
+    synthetic-1000-sleep       0.671     6.71
+    patch-sampled-recognition  8.582    85.82
+    patch                      8.818    88.18
+        sleep sampling 14.6%, sleep regressions 61.0%, wake 23.7%, Adam 0.3%,
         driver 0.4%
-    plain NumPy loop (synthetic, 1000 sleep samples): 5.30 ms/iteration;
-    estimator: 6.49 ms/iteration; ratio 1.22
+    plain NumPy loop (synthetic, 1000 sleep samples, float64): 5.31
+    ms/iteration; estimator: 6.46 ms/iteration; ratio 1.22
 
 The patch model's regressions (ridge systems of 501 unknowns on 1000 samples
 with 500 and 100 right-hand sides, three Gram matrices of 1000 x 501) are
-about 1 GFLOP per iteration: they run at BLAS speed.
+about 2 GFLOP per iteration. They are solved by Cholesky (SciPy's LAPACK
+``potrf``/``potrs``), which took the float32 patch iteration from 78 to 53 ms
+against ``numpy.linalg.solve`` on one thread. The earlier float64 figures
+(72 ms per patch iteration, 0.30 s per synthetic epoch) were taken with
+NumPy's solve and BLAS threaded over both cores of the idle machine: twice the
+CPU time for that wall time, and on a shared or many-core machine far slower
+(``bench_gpu.py``'s NumPy rows).
 """
 
 from __future__ import annotations
@@ -103,9 +117,10 @@ PHASES = {
 }
 
 
-def time_fit(name, n_samples, epochs):
+def time_fit(name, n_samples, epochs, dtype="float64"):
     cfg = CONFIGS[name]
     X, _, _ = make_sparse_hierarchical(n_samples, random_state=0, **cfg["data"])
+    X = X.astype(dtype)
     est = DDCHelmholtzEstimator(max_iter=epochs, random_state=0, **cfg["est"])
     start = time.perf_counter()
     est.fit(X)
@@ -218,12 +233,13 @@ def plain_numpy_loop(n_iter, n_sleep=1000, K=100, H=100, batch=100, seed=0):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     args = parser.parse_args()
     n = 2_000 if args.quick else 10_000
     epochs = 1 if args.quick else 3
     print(f"N={n}, {epochs} epoch(s) per timing\n")
     for name in CONFIGS:
-        est, X, seconds, iters = time_fit(name, n, epochs)
+        est, X, seconds, iters = time_fit(name, n, epochs, args.dtype)
         split, total = phase_split(est, X, 1)
         print(
             f"{name:22s} {seconds / epochs:7.3f} s/epoch  "
@@ -234,7 +250,7 @@ def main():
             "    " + ", ".join(f"{k} {100 * v / total:4.1f}%" for k, v in split.items())
         )
     ref = plain_numpy_loop(200 if args.quick else 1000)
-    _, X, seconds, iters = time_fit("synthetic-1000-sleep", n, epochs)
+    _, X, seconds, iters = time_fit("synthetic-1000-sleep", n, epochs, "float64")
     ours = seconds / iters
     print(
         f"\nplain NumPy loop (synthetic, 1000 sleep samples): "

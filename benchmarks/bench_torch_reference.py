@@ -18,16 +18,18 @@ machine and thread count, so the ratios do not mix machines:
 Both use autograd for the gradients; ours use the package's hand-written
 gradients (see ``bench_baselines.py`` for the full table).
 
-Measured 2026-11-25 on this project's 2-core CPU (idle), PyTorch 2.13 CPU::
+Measured 2026-11-25 on this project's 2-core CPU (idle), PyTorch 2.14.1
+(``pip install torch``, by hand, in a separate virtual environment); ours
+after the Cholesky solves, the branch-free sigmoid and ``n_jobs``, which this
+script sets to the thread count when it is above 1::
 
-    1 thread :  IWAE-50 patch ours 4.27 s/epoch, PyTorch 3.91, ratio 1.09
-                VIMCO-50 SBN  ours 86.5 s/50k,   PyTorch 83.7, ratio 1.03
-    2 threads:  IWAE-50 patch ours 3.88 s/epoch, PyTorch 1.89, ratio 2.06
-                VIMCO-50 SBN  ours 75.0 s/50k,   PyTorch 55.2, ratio 1.36
+    1 thread :  IWAE-50 patch ours 3.99 s/epoch, PyTorch 3.50, ratio 1.14
+                VIMCO-50 SBN  ours 70.2 s/50k,   PyTorch 80.2, ratio 0.88
+    2 threads:  IWAE-50 patch ours 3.01 s/epoch, PyTorch 2.00, ratio 1.51
+                VIMCO-50 SBN  ours 49.9 s/50k,   PyTorch 50.3, ratio 0.99
 
-On one core the implementations are at parity; with two, PyTorch also
-spreads its elementwise kernels over both cores, while NumPy's ufuncs run
-on one (only the BLAS products use the second core).
+Before those changes (PyTorch 2.13, same machine): one thread 1.09 and 1.03,
+two threads 2.06 and 1.36, when NumPy's ufuncs ran on one core only.
 """
 
 from __future__ import annotations

@@ -161,6 +161,15 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     --------
     RandomSigmoidFeatures : The encoding functions.
 
+    Notes
+    -----
+    On NumPy, :meth:`fit` and :meth:`partial_fit` run BLAS on one thread.
+    At the paper's patch sizes the products are too small to gain from
+    threads, and the ridge systems are solved by SciPy's Cholesky, whose
+    OpenBLAS keeps its own pool of spinning threads beside NumPy's: on a
+    16-core machine the two pools made an epoch 6.8x slower (41.6 s against
+    6.1 s, ``benchmarks/bench_gpu.py``). On a GPU (CuPy) nothing is pinned.
+
     References
     ----------
     E. Vertes and M. Sahani. Flexible and accurate inference and learning for
