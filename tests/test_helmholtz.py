@@ -400,3 +400,33 @@ def test_non_exponential_family_observation_layer_is_rejected():
     model = DeepExponentialFamily([NotAnExponentialFamily(2, 1), GaussianPrior(1)])
     with pytest.raises(ValueError, match="exponential-family observation"):
         DDCHelmholtzEstimator(model=model, max_iter=1).fit(np.zeros((10, 2)))
+
+
+def test_fit_runs_blas_on_one_thread_on_numpy_and_restores_it(monkeypatch):
+    # SciPy's Cholesky and NumPy's products each have an OpenBLAS pool; threaded
+    # together they made a 16-core epoch 6.8x slower (see the estimator's Notes).
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from sklearn_ddchm import _wake_sleep as ws
+
+    def blas_threads():
+        return {
+            lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"
+        }
+
+    seen = []
+    original = ws.fit_recognition
+
+    def recording(*args, **kwargs):
+        seen.append(blas_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ws, "fit_recognition", recording)
+    X, _, _ = make_sparse_hierarchical(200, random_state=0)
+    with threadpool_limits(limits=2, user_api="blas"):
+        est = DDCHelmholtzEstimator(**{**SMALL, "max_iter": 1})
+        est.fit(X)
+        est.partial_fit(X)
+        after = blas_threads()
+    assert seen and all(threads == {1} for threads in seen)
+    assert after == {2}
