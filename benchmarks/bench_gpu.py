@@ -34,6 +34,27 @@ float32; ``python benchmarks/bench_gpu.py --tasks patch,sbn``; seconds per epoch
     sbn     1000  VIMCO-50       102.7             14.1            7.26
     sbn     1000  DDC-HM           9.33             1.32           7.07
 
+``device_random=True`` (the training noise drawn by CuPy's generator instead
+of on the host and moved): ``--skip-numpy --device-random --tasks patch,sbn``,
+same machine kind, another session (its plain CuPy column ran slower than the
+table above: compare within a row)::
+
+    task   batch  estimator   CuPy   CuPy, device_random   ratio
+    patch    100  VAE          1.44        1.33             1.08
+    patch    100  IWAE-50      3.14        1.55             2.02
+    patch    100  DDC-HM       2.92        1.36             2.14
+    patch   1000  VAE          0.17        0.17             0.97
+    patch   1000  IWAE-50      1.87        0.19             10.0
+    patch   1000  DDC-HM       0.36        0.20             1.80
+    sbn       24  VIMCO-50    46.5        21.9              2.12
+    sbn       24  DDC-HM      61.4        31.9              1.92
+    sbn     1000  VIMCO-50    20.8         1.19            17.5
+    sbn     1000  DDC-HM       1.92        1.01             1.90
+
+``--profile-ddc``: a DDC-HM patch iteration at batch 100 took 37.0 ms under
+the profiler, 15.8 ms (43%) of it drawing on the host and moving the draws;
+with ``--device-random`` 14.1 ms, of which 0.5 ms.
+
 An earlier run (``--quick`` sizes, before DDC-HM pinned BLAS to one thread)
 gave the DDC-HM patch epoch on NumPy as 41.6 s: NumPy's and SciPy's OpenBLAS
 pools, 16 spinning threads each, against 6.1 s now. The unbiased ``mmd2`` of
@@ -77,6 +98,9 @@ def _to(xp_name, X):
 
 
 def seconds_per_pass(est, X, xp_name):
+    if xp_name == "cupy-dr":  # CuPy with the training noise drawn on the GPU
+        est.set_params(device_random=True)
+        xp_name = "cupy"
     with sklearn.config_context(array_api_dispatch=(xp_name != "numpy")):
         Xd = _to(xp_name, X)
         est.partial_fit(Xd[: min(len(X), 2 * est.batch_size)])
@@ -114,6 +138,49 @@ def estimators(task, batch, model):
     }
 
 
+def profile_ddc_on_gpu(device_random=False):
+    """Share of a DDC-HM patch iteration on CuPy spent drawing random numbers.
+
+    The draws are made on the host with the estimator's ``RandomState`` and
+    moved to the device (``utils._random.draw``), which keeps fits identical
+    across backends.
+    """
+    import cProfile
+    import pstats
+
+    import cupy
+
+    X, _, model = make_sparse_hierarchical(
+        n_samples=2000, n_features=256, latent_dims=(100, 10), random_state=0
+    )
+    with sklearn.config_context(array_api_dispatch=True):
+        Xd = cupy.asarray(X.astype("float32"))
+        est = estimators("patch", 100, model)["DDC-HM"]
+        est.set_params(device_random=device_random)
+        est.partial_fit(Xd[:200])
+        cupy.cuda.Device().synchronize()
+        prof = cProfile.Profile()
+        start = time.perf_counter()
+        prof.enable()
+        est.partial_fit(Xd)
+        cupy.cuda.Device().synchronize()
+        prof.disable()
+        total = time.perf_counter() - start
+    stats = pstats.Stats(prof).stats
+    drawing = sum(
+        cum
+        for (filename, _, func), (_, _, _, cum, _) in stats.items()
+        if func == "draw" and filename.endswith("_random.py")
+    )
+    n_iter = len(X) // est.batch_size
+    print(
+        f"DDC-HM patch on CuPy, batch 100, device_random={device_random} "
+        f"(profiled): {1000 * total / n_iter:.1f} "
+        f"ms per iteration, of which drawing random numbers on the host and "
+        f"moving them {1000 * drawing / n_iter:.1f} ms ({100 * drawing / total:.0f}%)"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -123,10 +190,25 @@ def main():
     parser.add_argument(
         "--tasks", default="patch,sbn,mmd", help="comma-separated subset"
     )
+    parser.add_argument(
+        "--device-random",
+        action="store_true",
+        help="also time CuPy with device_random=True (column 'cupy-dr')",
+    )
+    parser.add_argument(
+        "--profile-ddc",
+        action="store_true",
+        help="only profile a DDC-HM patch epoch on CuPy (share of random draws)",
+    )
     args = parser.parse_args()
+    if args.profile_ddc:
+        profile_ddc_on_gpu(device_random=args.device_random)
+        return
     n_points = 2_000 if args.quick else N_TRAIN
     sbn_points = 1_200 if args.quick else 7_200
     namespaces = ["cupy"] if args.skip_numpy else ["numpy", "cupy"]
+    if args.device_random:
+        namespaces.append("cupy-dr")
     rows = {}
     with threadpool_limits(limits=args.threads, user_api="blas"):
         X, _, model = make_sparse_hierarchical(
@@ -163,7 +245,7 @@ def main():
         rng = np.random.RandomState(0)
         A = rng.randn(n_mmd, 256).astype(args.dtype)
         B = (rng.randn(n_mmd, 256) * 1.05).astype(args.dtype)
-        for xp_name in namespaces:
+        for xp_name in [name for name in namespaces if name != "cupy-dr"]:
             with sklearn.config_context(array_api_dispatch=(xp_name != "numpy")):
                 a, b = _to(xp_name, A), _to(xp_name, B)
                 mmd2(a[:100], b[:100], bandwidth=16.0)
@@ -175,14 +257,21 @@ def main():
             rows[("mmd2", n_mmd, "unbiased", xp_name)] = sec
             print(f"mmd2 {n_mmd} x 256 {xp_name:6s} {sec:8.3f} s  (MMD2 {value:.3e})")
 
-    print("\n| task | batch | estimator | NumPy s | CuPy s | NumPy / CuPy |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "\n| task | batch | estimator | NumPy s | CuPy s | NumPy / CuPy "
+        "| CuPy, device_random s |"
+    )
+    print("|---|---|---|---|---|---|---|")
     keys = sorted({k[:3] for k in rows}, key=str)
     for key in keys:
         cpu, gpu = rows.get(key + ("numpy",)), rows.get(key + ("cupy",))
+        dev = rows.get(key + ("cupy-dr",))
         ratio = f"{cpu / gpu:.2f}" if cpu and gpu else "-"
         fmt = lambda v: f"{v:.3f}" if v is not None else "-"  # noqa: E731
-        print(f"| {key[0]} | {key[1]} | {key[2]} | {fmt(cpu)} | {fmt(gpu)} | {ratio} |")
+        print(
+            f"| {key[0]} | {key[1]} | {key[2]} | {fmt(cpu)} | {fmt(gpu)} | {ratio} "
+            f"| {fmt(dev)} |"
+        )
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from .utils._array_api import (
     to_namespace,
 )
 from .utils._optim import Adam
+from .utils._random import make_device_random
 
 #: rows per chunk in score_samples: n_importance * chunk latents live at once
 SCORE_CHUNK_ROWS = 256
@@ -81,6 +82,7 @@ class BaseDeepGenerativeEstimator(
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "device_random": ["boolean"],
         "learning_rate_decay": [Interval(numbers.Real, 0, 1, closed="right")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -170,9 +172,10 @@ class BaseDeepGenerativeEstimator(
         X = self._validate_X(X, reset=True)
         if not (self.warm_start and hasattr(self, "model_")):
             self._initialize(X)
+        noise = self._noise_source(X)
         with self._blas_threads(X):
-            self._run(X, self.max_iter, scheduled=True)
-            self._finalize_fit(X, self.random_state_)
+            self._run(X, self.max_iter, scheduled=True, noise=noise)
+            self._finalize_fit(X, noise)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -187,10 +190,24 @@ class BaseDeepGenerativeEstimator(
         X = self._validate_X(X, reset=first)
         if first:
             self._initialize(X)
+        noise = self._noise_source(X)
         with self._blas_threads(X):
-            self._run(X, 1, scheduled=False)
-            self._finalize_fit(X, self.random_state_)
+            self._run(X, 1, scheduled=False, noise=noise)
+            self._finalize_fit(X, noise)
         return self
+
+    def _noise_source(self, X):
+        """Where a fit draws its noise: the host ``random_state_``, or the device.
+
+        With ``device_random=True`` on CuPy, a CuPy generator seeded from
+        ``random_state_`` (one host draw per call, so ``partial_fit`` stays
+        reproducible). Minibatch order is always drawn on the host.
+        """
+        xp = get_namespace(X)
+        if getattr(self, "device_random", False) and "cupy" in xp.__name__:
+            seed = int(self.random_state_.randint(np.iinfo(np.int32).max))
+            return make_device_random(xp, seed)
+        return self.random_state_
 
     def _one_blas_thread(self, X):
         """Whether fitting on ``X`` runs BLAS on one thread (hook).
@@ -215,13 +232,14 @@ class BaseDeepGenerativeEstimator(
         self.n_iter_ = 0
         self.training_curve_ = []
 
-    def _run(self, X, n_epochs, scheduled):
+    def _run(self, X, n_epochs, scheduled, noise=None):
         """Adam on minibatches for ``n_epochs`` passes; the step size decays
         geometrically from ``learning_rate`` to ``learning_rate *
         learning_rate_decay`` over the run when ``scheduled``."""
         self._check_model_matches(X)
         xp, device = get_namespace_and_device(X)
         rng = self.random_state_
+        noise = rng if noise is None else noise
         n = X.shape[0]
         batch_size = min(self.batch_size, n)
         n_batches = math.ceil(n / batch_size)
@@ -243,7 +261,7 @@ class BaseDeepGenerativeEstimator(
                     if scheduled
                     else 1.0
                 )
-                diverged = self._step(X_batch, rng, self.learning_rate * decay)
+                diverged = self._step(X_batch, noise, self.learning_rate * decay)
                 if diverged is not None:
                     warnings.warn(
                         f"{type(self).__name__} diverged at epoch {self.n_iter_ + 1} "

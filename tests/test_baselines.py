@@ -16,6 +16,7 @@ import itertools
 import math
 import warnings
 
+import array_api_compat
 import numpy as np
 import pytest
 import scipy.stats
@@ -956,3 +957,49 @@ def test_n_jobs_zero_is_rejected():
     X, _, _ = make_sparse_hierarchical(n_samples=50, random_state=0)
     with pytest.raises(ValueError, match="n_jobs"):
         IWAEEstimator(n_jobs=0, max_iter=1).fit(X)
+
+
+# --------------------------------------------------------------------------
+# device_random: the training noise drawn by the array namespace's generator
+
+
+def _small_estimators():
+    X, _, _ = make_sparse_hierarchical(n_samples=60, random_state=0)
+    small = dict(max_iter=2, n_importance=5, random_state=0)
+    return [
+        (DDCHelmholtzEstimator(n_encoding=10, n_hidden=10, **small), X),
+        (IWAEEstimator(n_particles=3, hidden_layer_sizes=(6,), **small), X),
+        (VIMCOEstimator(latent_dims=(3, 2), n_particles=3, **small), _binary_data(60)),
+    ]
+
+
+def test_device_random_is_ignored_on_numpy():
+    for est, X in _small_estimators():
+        host = clone(est).fit(X)
+        device = clone(est).set_params(device_random=True).fit(X)
+        for key, value in host.model_.get_parameters().items():
+            np.testing.assert_array_equal(device.model_.get_parameters()[key], value)
+
+
+def test_device_random_on_cupy_is_reproducible_and_stays_on_device(backend):
+    if backend.name != "cupy":
+        pytest.skip("CuPy's generator needs a GPU")
+    for est, X in _small_estimators():
+        Xb = backend.asarray(X)
+        first = clone(est).set_params(device_random=True).fit(Xb)
+        second = clone(est).set_params(device_random=True).fit(Xb)
+        host = clone(est).fit(Xb)
+        differs = False
+        for key, value in first.model_.get_parameters().items():
+            assert array_api_compat.device(value) == backend.device
+            a = backend.to_numpy(value)
+            assert np.all(np.isfinite(a))
+            np.testing.assert_array_equal(
+                backend.to_numpy(second.model_.get_parameters()[key]), a
+            )
+            differs |= not np.allclose(
+                backend.to_numpy(host.model_.get_parameters()[key]), a
+            )
+        assert differs, type(est).__name__  # other draws than the host's
+        assert first.transform(Xb).device == backend.device
+        assert np.isfinite(first.score(Xb))
