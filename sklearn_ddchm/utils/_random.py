@@ -12,8 +12,9 @@ with the methods of :class:`DeviceRandom` (``standard_normal``, ``uniform``,
 ``standard_laplace``, each taking ``shape``, ``dtype``) that already returns
 arrays of the target namespace can be passed wherever a ``random_state`` is
 accepted by the model library; :func:`draw` then calls it directly and skips
-the transfer. :func:`make_device_random` builds one for CuPy; it is not used
-by default because it breaks the bit-for-bit agreement between backends.
+the transfer. :func:`make_device_random` builds one for CuPy; the estimators
+use it only with ``device_random=True``, because it breaks the bit-for-bit
+agreement between backends.
 """
 
 from __future__ import annotations
