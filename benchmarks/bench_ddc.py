@@ -23,36 +23,32 @@ sleep samples (no validation, no array-API indirection, hand-written
 gradients for this one model) runs in the same process as the reference for
 the estimator's overhead; the ratio is printed.
 
-Measured 2026-11-25 on this project's 2-core CPU (idle); the fit runs BLAS
-on one thread on NumPy (see the estimator's Notes)::
+Measured 2026-11-25 on this project's 2-core CPU (idle). The estimator runs
+SciPy's own OpenBLAS (the Cholesky solves) on one thread and leaves NumPy's
+products on the threads the environment sets (two here); ``--threads 1`` caps
+everything at one. Wall (CPU) milliseconds per iteration::
 
-    --dtype float32            s/epoch   ms/iteration
-    synthetic                  0.204     2.04
-    synthetic-1000-sleep       0.671     6.71
-    patch-sampled-recognition  4.068    40.68
-    patch                      4.623    46.23
-        sleep sampling 19.6%, sleep regressions 56.8%, wake 22.5%, Adam 0.4%,
-        driver 0.6%
+                               --dtype float32                float64
+                               default       --threads 1      default
+    synthetic                  2.13 (4.21)   2.13 (2.13)      3.05 (6.03)
+    synthetic-1000-sleep       7.41 (13.97)  7.18 (7.17)      6.13 (12.22)
+    patch-sampled-recognition 36.87 (73.51) 44.54 (44.53)    67.55 (134.64)
+    patch                     38.01 (75.73) 47.58 (47.56)    70.99 (141.49)
 
-    float64 (default)
-    synthetic                  0.330     3.30
-    synthetic-1000-sleep       0.671     6.71
-    patch-sampled-recognition  8.582    85.82
-    patch                      8.818    88.18
-        sleep sampling 14.6%, sleep regressions 61.0%, wake 23.7%, Adam 0.3%,
-        driver 0.4%
-    plain NumPy loop (synthetic, 1000 sleep samples, float64): 5.31
-    ms/iteration; estimator: 6.46 ms/iteration; ratio 1.22
+    patch, float32, default: sleep sampling 22.1%, sleep regressions 53.0%,
+    wake 23.6%, Adam 0.5%, driver 0.8%
+    plain NumPy loop (synthetic, 1000 sleep samples, float64): 5.27
+    ms/iteration; estimator: 5.83 ms/iteration; ratio 1.11
+
+On a 16-core machine (``--quick --dtype float32``, one 20-iteration epoch, so
+noisier) a patch iteration took 64.4 ms with NumPy on 16 threads (1030 ms of
+CPU) and 76.0 ms with ``--threads 1``.
 
 The patch model's regressions (ridge systems of 501 unknowns on 1000 samples
 with 500 and 100 right-hand sides, three Gram matrices of 1000 x 501) are
 about 2 GFLOP per iteration. They are solved by Cholesky (SciPy's LAPACK
 ``potrf``/``potrs``), which took the float32 patch iteration from 78 to 53 ms
-against ``numpy.linalg.solve`` on one thread. The earlier float64 figures
-(72 ms per patch iteration, 0.30 s per synthetic epoch) were taken with
-NumPy's solve and BLAS threaded over both cores of the idle machine: twice the
-CPU time for that wall time, and on a shared or many-core machine far slower
-(``bench_gpu.py``'s NumPy rows).
+against ``numpy.linalg.solve``, both on one thread.
 """
 
 from __future__ import annotations
@@ -63,6 +59,7 @@ import pstats
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm.datasets import make_sparse_hierarchical
@@ -122,9 +119,10 @@ def time_fit(name, n_samples, epochs, dtype="float64"):
     X, _, _ = make_sparse_hierarchical(n_samples, random_state=0, **cfg["data"])
     X = X.astype(dtype)
     est = DDCHelmholtzEstimator(max_iter=epochs, random_state=0, **cfg["est"])
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     est.fit(X)
     seconds = time.perf_counter() - start
+    est.cpu_seconds_ = time.process_time() - cpu  # for the report only
     iters = epochs * int(np.ceil(n_samples / est.batch_size))
     return est, X, seconds, iters
 
@@ -234,7 +232,19 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="cap every BLAS library at this many threads (default: as set by "
+        "the environment; the estimator pins SciPy's own copy to one)",
+    )
     args = parser.parse_args()
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        run(args)
+
+
+def run(args):
     n = 2_000 if args.quick else 10_000
     epochs = 1 if args.quick else 3
     print(f"N={n}, {epochs} epoch(s) per timing\n")
@@ -243,8 +253,8 @@ def main():
         split, total = phase_split(est, X, 1)
         print(
             f"{name:22s} {seconds / epochs:7.3f} s/epoch  "
-            f"{1000 * seconds / iters:7.2f} "
-            f"ms/iteration"
+            f"{1000 * seconds / iters:7.2f} ms/iteration "
+            f"(CPU {1000 * est.cpu_seconds_ / iters:.2f})"
         )
         print(
             "    " + ", ".join(f"{k} {100 * v / total:4.1f}%" for k, v in split.items())

@@ -14,8 +14,10 @@ each clock read. The MMD statistic (``mmd2``, blocked) is timed too. The last
 table gives the CPU/GPU ratio per row.
 
 NumPy timings use every core of the machine the script runs on (BLAS threads
-unrestricted, ``n_jobs=None``) unless ``--threads`` is given; DDC-HM fits run
-BLAS on one thread on NumPy whatever the setting (see its ``_one_blas_thread``).
+unrestricted, ``n_jobs=None``) unless ``--threads`` is given. The table below
+was measured while DDC-HM fits pinned every BLAS library to one thread on
+NumPy; they now pin only SciPy's own copy (see the estimator's Notes and
+``bench_ddc.py``), so its NumPy rows there are an upper bound.
 
 Measured 2026-11-25 on a lent machine with one NVIDIA H100 80GB HBM3 (driver
 580.159.04) and 16 CPU cores; NumPy 2.5.2, CuPy 14.2.0, scikit-learn 1.9.1,
@@ -55,9 +57,9 @@ table above: compare within a row)::
 the profiler, 15.8 ms (43%) of it drawing on the host and moving the draws;
 with ``--device-random`` 14.1 ms, of which 0.5 ms.
 
-An earlier run (``--quick`` sizes, before DDC-HM pinned BLAS to one thread)
-gave the DDC-HM patch epoch on NumPy as 41.6 s: NumPy's and SciPy's OpenBLAS
-pools, 16 spinning threads each, against 6.1 s now. The unbiased ``mmd2`` of
+An earlier run (``--quick`` sizes, before DDC-HM pinned any BLAS) gave the
+DDC-HM patch epoch on NumPy as 41.6 s: NumPy's and SciPy's OpenBLAS pools,
+16 spinning threads each, against 6.1 s with everything pinned. The unbiased ``mmd2`` of
 two 20,000 x 256 samples (blocked): 3.47 s on NumPy, 0.64 s on CuPy. At batch
 100 the GPU runs small kernels (the VAE's are launch-bound: 0.33x); with
 1000-row minibatches the DDC-HM epoch is 0.28 s on the GPU, 4.6x faster than

@@ -18,6 +18,7 @@ from .utils._array_api import (
     get_namespace,
     get_namespace_and_device,
     is_numpy_namespace,
+    scipy_blas_single_threaded,
     to_namespace,
 )
 from .utils._random import draw
@@ -171,12 +172,14 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
 
     Notes
     -----
-    On NumPy, :meth:`fit` and :meth:`partial_fit` run BLAS on one thread.
-    At the paper's patch sizes the products are too small to gain from
-    threads, and the ridge systems are solved by SciPy's Cholesky, whose
-    OpenBLAS keeps its own pool of spinning threads beside NumPy's: on a
-    16-core machine the two pools made an epoch 6.8x slower (41.6 s against
-    6.1 s, ``benchmarks/bench_gpu.py``). On a GPU (CuPy) nothing is pinned.
+    On NumPy the ridge systems are solved by SciPy's Cholesky. A SciPy wheel
+    carries its own OpenBLAS beside NumPy's, and two pools of spinning
+    threads made a 16-core patch epoch 6.8x slower (41.6 s against 6.1 s,
+    ``benchmarks/bench_gpu.py``), so :meth:`fit` and :meth:`partial_fit` run
+    SciPy's copy on one thread; NumPy's products keep the threads the caller
+    set (``threadpoolctl.threadpool_limits`` caps them). On 2 cores a float32
+    patch iteration took 38.0 ms with NumPy on both, 47.6 ms with everything
+    on one thread (``benchmarks/bench_ddc.py``).
 
     References
     ----------
@@ -277,13 +280,13 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             )
         return tuple(int(v) for v in k)
 
-    def _one_blas_thread(self, X):
-        # On NumPy the fit runs BLAS on one thread. Its products (1000 x 501 at
-        # the paper's patch sizes) gain little from threads, and NumPy's and
-        # SciPy's OpenBLAS (matrix products and Cholesky solves) each keep a
-        # pool of spinning threads: on a 16-core machine that made an epoch
-        # 6x slower than on one thread (benchmarks/bench_gpu.py, NumPy rows).
-        return is_numpy_namespace(get_namespace(X))
+    def _blas_threads(self, X):
+        # The ridge systems go through SciPy's Cholesky: SciPy's vendored
+        # OpenBLAS runs on one thread for the fit, so that its pool does not
+        # compete with NumPy's, whose threads stay as the caller set them.
+        if is_numpy_namespace(get_namespace(X)):
+            return scipy_blas_single_threaded()
+        return super()._blas_threads(X)
 
     def _initialize_algorithm(self, X, rng):
         obs = self.model_.layers[0]
