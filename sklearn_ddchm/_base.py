@@ -235,7 +235,9 @@ class BaseDeepGenerativeEstimator(
     def _run(self, X, n_epochs, scheduled, noise=None):
         """Adam on minibatches for ``n_epochs`` passes; the step size decays
         geometrically from ``learning_rate`` to ``learning_rate *
-        learning_rate_decay`` over the run when ``scheduled``."""
+        learning_rate_decay`` over the run when ``scheduled``. The steps draw
+        from ``noise`` (:meth:`_noise_source`; ``random_state_`` if None), the
+        minibatch order always from ``random_state_``."""
         self._check_model_matches(X)
         xp, device = get_namespace_and_device(X)
         rng = self.random_state_
