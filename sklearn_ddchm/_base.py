@@ -209,16 +209,13 @@ class BaseDeepGenerativeEstimator(
             return make_device_random(xp, seed)
         return self.random_state_
 
-    def _one_blas_thread(self, X):
-        """Whether fitting on ``X`` runs BLAS on one thread (hook).
+    def _blas_threads(self, X):
+        """Context for the BLAS threads of a fit on ``X`` (hook).
 
         Threads over minibatch slices (``n_jobs``) and BLAS threads would
         compete for the same cores, so each slice's products run on one.
         """
-        return self._n_gradient_threads(X) > 1
-
-    def _blas_threads(self, X):
-        if self._one_blas_thread(X):
+        if self._n_gradient_threads(X) > 1:
             return threadpool_limits(limits=1, user_api="blas")
         return nullcontext()
 
