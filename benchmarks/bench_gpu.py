@@ -73,6 +73,7 @@ import time
 
 import numpy as np
 import sklearn
+from bench_baselines import binarised_digits  # same SBN data as there
 from threadpoolctl import threadpool_limits
 
 from sklearn_ddchm import DDCHelmholtzEstimator
@@ -111,15 +112,6 @@ def seconds_per_pass(est, X, xp_name):
         est.partial_fit(Xd)
         _sync(xp_name)
         return time.perf_counter() - start
-
-
-def binarised_digits(n_samples, rng):
-    from sklearn.datasets import load_digits
-
-    digits = load_digits().images
-    up = np.kron(digits, np.ones((1, 4, 4)))[:, 2:30, 2:30]
-    X = (up > 8).reshape(len(up), -1).astype(float)
-    return X[rng.randint(0, len(X), size=n_samples)]
 
 
 def estimators(task, batch, model):
