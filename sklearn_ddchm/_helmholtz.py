@@ -85,11 +85,22 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         good parameters (the paper's protocol) calls for a smaller step, e.g.
         1e-4 to 1e-3.
     learning_rate_decay : float in (0, 1], default=0.1
-        Ratio of the final to the initial step size over the ``max_iter``
-        epochs of :meth:`fit`, decayed geometrically every iteration; 1.0
+        Ratio of the final to the initial step size, decayed geometrically
+        every step: over the ``max_iter`` epochs of :meth:`fit`, and over
+        ``learning_rate_decay_samples`` samples of :meth:`partial_fit`; 1.0
         keeps the step constant. A decaying step is what lets a DDC-HM reach
         the data's floor (a constant step leaves it wandering at a 4-5x worse
-        MMD on MNIST). :meth:`partial_fit` uses the constant ``learning_rate``.
+        MMD on MNIST).
+    learning_rate_decay_samples : float or None, default=None
+        Horizon of the :meth:`partial_fit` schedule, in samples: a step taken
+        after ``s`` samples (``n_samples_seen_``, counted over the training
+        steps since initialisation, across calls) has the step size
+        ``learning_rate * learning_rate_decay ** min(1, s /
+        learning_rate_decay_samples)``, the floor after the horizon. ``None``
+        keeps :meth:`partial_fit` at the constant ``learning_rate``. ``E``
+        streamed passes over ``n`` samples with a horizon of ``E * n`` follow
+        the schedule of ``fit(max_iter=E)``. :meth:`fit` decays over its own
+        run and ignores it.
     batch_size : int, default=100
         Minibatch size of the wake phase.
     max_iter : int, default=100
@@ -143,6 +154,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         other namespaces.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+        0: silent. 1: a line per epoch (``epoch k/max_iter``, the epoch's
+        mean training criterion, the step size, elapsed and estimated
+        remaining time) and a closing line of :meth:`fit` with the total
+        time. 2 and more: also a line every tenth of an epoch.
 
     Attributes
     ----------
@@ -160,6 +175,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Latent samples behind :meth:`posterior_expectation`.
     n_iter_ : int
         Epochs run.
+    n_samples_seen_ : int
+        Samples processed by training steps since initialisation (by
+        :meth:`fit` and :meth:`partial_fit`); the clock of the
+        :meth:`partial_fit` schedule (``learning_rate_decay_samples``).
     training_curve_ : list of float
         Per-epoch mean of the DDC estimate of ``E_q[log p(x, z)]`` per datum.
     converged_ : bool
@@ -224,6 +243,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         n_sleep_samples=1000,
         learning_rate=1e-2,
         learning_rate_decay=0.1,
+        learning_rate_decay_samples=None,
         batch_size=100,
         max_iter=100,
         tol=None,
@@ -247,6 +267,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.n_sleep_samples = n_sleep_samples
         self.learning_rate = learning_rate
         self.learning_rate_decay = learning_rate_decay
+        self.learning_rate_decay_samples = learning_rate_decay_samples
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
