@@ -47,7 +47,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     through linear maps learnt on the same samples (Eq. 11-12, 36), without
     any parametric or factorised form of the posterior.
 
-    Each iteration: draw ``n_sleep_samples`` joint samples from the model;
+    Each step: draw ``n_sleep_samples`` joint samples from the model;
     solve the ridge regressions of the recognition model and of the gradient
     approximators in closed form; take a minibatch of data; step the model
     parameters with Adam along the approximate free-energy gradient.
@@ -70,7 +70,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Units of the fixed random ReLU layer ``h(x) = [W x + b]_+`` of the
         recognition model (Eq. 8).
     n_sleep_samples : int, default=1000
-        Joint samples from the model drawn every iteration; every regression is
+        Joint samples from the model drawn every step; every regression is
         solved afresh on them with the relative ``ridge`` penalty. The paper's
         synthetic run used 200; started at the true parameters of the paper's
         synthetic model (20 epochs, learning rate 1e-3, two seeds), the learnt
@@ -117,7 +117,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         columns (the constant column is not penalised).
     sleep_decay : float in [0, 1), default=0.0
         Forgetting factor of the recognition model's regression statistics:
-        0 solves on each iteration's fresh sleep samples alone; ``d > 0``
+        0 solves on each step's fresh sleep samples alone; ``d > 0``
         accumulates them (recursive least squares), an effective
         ``n_sleep_samples / (1 - d)`` samples. The gradient approximators
         always use the fresh samples (the weight identity needs them).
@@ -148,7 +148,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Draw the training noise with CuPy's own generator when ``X`` is a
         CuPy array, instead of drawing it on the host with ``random_state``
         and moving it to the GPU. Faster (the host draws were 42% of a DDC-HM
-        patch iteration on an H100, ``benchmarks/bench_gpu.py``) and
+        patch step on an H100, ``benchmarks/bench_gpu.py``) and
         reproducible for a given ``random_state`` on the same device, but the
         fit then no longer equals the NumPy fit draw for draw. Ignored for
         other namespaces.
@@ -197,7 +197,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     ``benchmarks/bench_gpu.py``), so :meth:`fit` and :meth:`partial_fit` run
     SciPy's copy on one thread; NumPy's products keep the threads the caller
     set (``threadpoolctl.threadpool_limits`` caps them). On 2 cores a float32
-    patch iteration took 38.0 ms with NumPy on both, 47.6 ms with everything
+    patch step took 38.0 ms with NumPy on both, 47.6 ms with everything
     on one thread (``benchmarks/bench_ddc.py``).
 
     References

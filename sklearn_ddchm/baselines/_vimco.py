@@ -316,7 +316,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         Draw the training noise with CuPy's own generator when ``X`` is a
         CuPy array, instead of drawing it on the host with ``random_state``
         and moving it to the GPU. Faster (the host draws were 42% of a DDC-HM
-        patch iteration on an H100, ``benchmarks/bench_gpu.py``) and
+        patch step on an H100, ``benchmarks/bench_gpu.py``) and
         reproducible for a given ``random_state`` on the same device, but the
         fit then no longer equals the NumPy fit draw for draw. Ignored for
         other namespaces.
