@@ -112,7 +112,8 @@ class _Progress:
         return text
 
     def step(self, epoch, batch, criterion_sum, learning_rate, steps_done):
-        """After step ``batch`` (0-based) of ``epoch`` (0-based), if one is due."""
+        """After step ``batch`` (0-based) of ``epoch`` (0-based), if a line is due;
+        ``steps_done`` counts the steps of the run so far."""
         done = batch + 1
         if done % self.every or done == self.n_batches:
             return  # the epoch line follows the last step
@@ -122,7 +123,7 @@ class _Progress:
             f"[{self.name}]   step {done}/{self.n_batches} of {where}: "
             f"{est._criterion_name} = {float(criterion_sum) / done:.4f} "
             f"(epoch so far), step size {learning_rate:.3g}, "
-            f"{self._times(epoch * self.n_batches + done)}"
+            f"{self._times(steps_done)}"
         )
 
     def epoch(self, epoch, value, learning_rate, steps_done):
