@@ -10,7 +10,7 @@ Three tasks, every estimator on the same model library and NumPy backend:
     IWAE-5 0.75 s, IWAE-50 4.2 s per epoch;
 (c) a sigmoid belief network 200-200-200 on 784-dim binary data (binarised
     ``load_digits`` upsampled to 28 x 28), VIMCO with k = 50 and minibatches
-    of 24 (Mnih & Rezende's setting): a few hundred iterations timed and
+    of 24 (Mnih & Rezende's setting): a few hundred steps timed and
     extrapolated to a 50,000-image epoch; the PyTorch reference is 46 s.
 
 Settings: batch size 100 for (a) and (b); recognition MLPs of 2 x 100 tanh
@@ -19,7 +19,7 @@ settings on (b) (n_hidden=500, n_encoding=(500, 100), 1000 sleep samples)
 and n_hidden=300, n_encoding=200 on (c); "classic HM" is
 ``DDCHelmholtzEstimator(encoding="linear")`` with the same settings. An epoch
 is timed as a ``partial_fit`` pass after one on 500 points (the set-up);
-``--quick`` times 2,000 points (50 SBN iterations) and scales linearly.
+``--quick`` times 2,000 points (50 SBN steps) and scales linearly.
 
 Run from the repository root, e.g. ``python benchmarks/bench_baselines.py``
 (about 5 minutes; ``--quick`` about 40 s). BLAS runs on one thread unless
@@ -59,7 +59,7 @@ DDC-HM / IWAE-50 at one thread: 1.16 on the synthetic task with the default
 1000 sleep samples and 0.63 with the paper's 200 (0.24 s/epoch in the same
 float32 setting, timed separately), 1.29 on the patch task; against IWAE-50
 with ``n_jobs=2``: 0.82 synthetic, 1.66 patch. At the paper's patch settings
-an iteration of DDC-HM is about 2.2 GFLOP of regressions (1000 sleep samples,
+a step of DDC-HM is about 2.2 GFLOP of regressions (1000 sleep samples,
 501 x 501 systems with 500 and 100 right-hand sides) against about 0.8 for
 IWAE-50, so on a CPU it stays slower per epoch at batch 100. On a GPU it is
 faster (``bench_gpu.py``: 2.25 against 2.37 s at batch 100, 0.28 against 1.29
@@ -136,7 +136,7 @@ def main():
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="2,000 points and 50 SBN iterations, scaled up linearly",
+        help="2,000 points and 50 SBN steps, scaled up linearly",
     )
     parser.add_argument(
         "--threads",

@@ -1,4 +1,4 @@
-"""Time DDCHelmholtzEstimator.fit and show where an iteration's time goes.
+"""Time DDCHelmholtzEstimator.fit and show where a step's time goes.
 
 Usage::
 
@@ -11,8 +11,8 @@ Two configurations:
 - patch: an image-patch sized model (D_x=256, D_1=100, D_2=10, K_1=500,
   K_2=100, 500 hidden units, 1000 sleep samples, batch 100).
 
-For each: seconds per epoch and per iteration of ``fit``, and the split of an
-iteration into sleep sampling (ancestral sampling + encoding features),
+For each: seconds per epoch and per step of ``fit``, and the split of a
+step into sleep sampling (ancestral sampling + encoding features),
 sleep regressions (recognition model, Gram matrices), the wake phase
 (posterior means, DDC weights, gradients, criterion), the Adam step and the
 driver (minibatching, guard, bookkeeping), from cProfile's cumulative times
@@ -26,7 +26,7 @@ the estimator's overhead; the ratio is printed.
 Measured 2026-11-25 on this project's 2-core CPU (idle). The estimator runs
 SciPy's own OpenBLAS (the Cholesky solves) on one thread and leaves NumPy's
 products on the threads the environment sets (two here); ``--threads 1`` caps
-everything at one. Wall (CPU) milliseconds per iteration::
+everything at one. Wall (CPU) milliseconds per step::
 
                                --dtype float32                float64
                                default       --threads 1      default
@@ -38,16 +38,16 @@ everything at one. Wall (CPU) milliseconds per iteration::
     patch, float32, default: sleep sampling 22.1%, sleep regressions 53.0%,
     wake 23.6%, Adam 0.5%, driver 0.8%
     plain NumPy loop (synthetic, 1000 sleep samples, float64): 5.27
-    ms/iteration; estimator: 5.83 ms/iteration; ratio 1.11
+    ms/step; estimator: 5.83 ms/step; ratio 1.11
 
-On a 16-core machine (``--quick --dtype float32``, one 20-iteration epoch, so
-noisier) a patch iteration took 64.4 ms with NumPy on 16 threads (1030 ms of
+On a 16-core machine (``--quick --dtype float32``, one 20-step epoch, so
+noisier) a patch step took 64.4 ms with NumPy on 16 threads (1030 ms of
 CPU) and 76.0 ms with ``--threads 1``.
 
 The patch model's regressions (ridge systems of 501 unknowns on 1000 samples
 with 500 and 100 right-hand sides, three Gram matrices of 1000 x 501) are
-about 2 GFLOP per iteration. They are solved by Cholesky (SciPy's LAPACK
-``potrf``/``potrs``), which took the float32 patch iteration from 78 to 53 ms
+about 2 GFLOP per step. They are solved by Cholesky (SciPy's LAPACK
+``potrf``/``potrs``), which took the float32 patch step from 78 to 53 ms
 against ``numpy.linalg.solve``, both on one thread.
 """
 
@@ -253,7 +253,7 @@ def run(args):
         split, total = phase_split(est, X, 1)
         print(
             f"{name:22s} {seconds / epochs:7.3f} s/epoch  "
-            f"{1000 * seconds / iters:7.2f} ms/iteration "
+            f"{1000 * seconds / iters:7.2f} ms/step "
             f"(CPU {1000 * cpu / iters:.2f})"
         )
         print(
@@ -264,8 +264,8 @@ def run(args):
     ours = seconds / iters
     print(
         f"\nplain NumPy loop (synthetic, 1000 sleep samples): "
-        f"{1000 * ref:.2f} ms/iteration;"
-        f" estimator: {1000 * ours:.2f} ms/iteration; ratio {ours / ref:.2f}"
+        f"{1000 * ref:.2f} ms/step;"
+        f" estimator: {1000 * ours:.2f} ms/step; ratio {ours / ref:.2f}"
     )
 
 

@@ -53,7 +53,7 @@ table above: compare within a row)::
     sbn     1000  VIMCO-50    20.8         1.19            17.5
     sbn     1000  DDC-HM       1.92        1.01             1.90
 
-``--profile-ddc``: a DDC-HM patch iteration at batch 100 took 37.0 ms under
+``--profile-ddc``: a DDC-HM patch step at batch 100 took 37.0 ms under
 the profiler, 15.8 ms (43%) of it drawing on the host and moving the draws;
 with ``--device-random`` 14.1 ms, of which 0.5 ms.
 
@@ -133,7 +133,7 @@ def estimators(task, batch, model):
 
 
 def profile_ddc_on_gpu(device_random=False):
-    """Share of a DDC-HM patch iteration on CuPy spent drawing random numbers.
+    """Share of a DDC-HM patch step on CuPy spent drawing random numbers.
 
     The draws are made on the host with the estimator's ``RandomState`` and
     moved to the device (``utils._random.draw``), which keeps fits identical
@@ -170,7 +170,7 @@ def profile_ddc_on_gpu(device_random=False):
     print(
         f"DDC-HM patch on CuPy, batch 100, device_random={device_random} "
         f"(profiled): {1000 * total / n_iter:.1f} "
-        f"ms per iteration, of which drawing random numbers on the host and "
+        f"ms per step, of which drawing random numbers on the host and "
         f"moving them {1000 * drawing / n_iter:.1f} ms ({100 * drawing / total:.0f}%)"
     )
 

@@ -11,7 +11,7 @@ median heuristic) between 4,000 held-out points and 4,000 samples of the
 learnt model, the distance of the learnt parameters from the truth, and the
 fit time. The true model's own MMD^2 (mean and sd over draws) is the floor.
 
-Options: the number of sleep samples per iteration, recursive least squares
+Options: the number of sleep samples per step, recursive least squares
 for the recognition model (``sleep_decay``), how higher recognition layers are
 fitted (``recognition``), the gradient split, and linear encodings (the
 classic Helmholtz machine) for reference.

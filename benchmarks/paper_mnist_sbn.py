@@ -26,11 +26,11 @@ Measured 2026-11-25 on this project's 2-core CPU (idle), ``--minutes 10``,
 float64, after the Cholesky solves and the branch-free sigmoid::
 
     floor MMD^2(test, train) = 2.50e-04 (10,000 random images each)
-    DDC-HM    10 min, 6280 iterations: MMD^2 to test = 7.27e-04 (2.9x the floor)
-    VIMCO-50  10 min, 9880 iterations: MMD^2 to test = 4.98e-03 (19.9x the floor)
+    DDC-HM    10 min, 6280 steps: MMD^2 to test = 7.27e-04 (2.9x the floor)
+    VIMCO-50  10 min, 9880 steps: MMD^2 to test = 4.98e-03 (19.9x the floor)
     relative test, H0 'VIMCO-50 at least as close as DDC-HM': p = 1.1e-69
 
-Earlier the same day: 5800 and 8680 iterations, MMD^2 7.12e-04 and 4.47e-03,
+Earlier the same day: 5800 and 8680 steps, MMD^2 7.12e-04 and 4.47e-03,
 p = 2.2e-71. The budget is wall-clock time, so the figures move with speed.
 """
 
@@ -164,7 +164,7 @@ def main():
         samples[name] = np.asarray(est.sample(n, random_state=2))
         value = mmd2(X_eval, samples[name])
         print(
-            f"{name:9s} {args.minutes:.0f} min, {steps} iterations: "
+            f"{name:9s} {args.minutes:.0f} min, {steps} steps: "
             f"MMD^2 to test = {value:.2e} ({value / floor:.1f}x the floor)",
             flush=True,
         )

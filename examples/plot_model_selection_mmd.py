@@ -12,7 +12,7 @@ On 3,000 points of the paper's model (true latent sizes (2, 1)), 30 epochs per
 fit, it picks ``latent_dims=(2, 1), n_encoding=100`` (held-out MMD² 9.5e-4,
 against 5.1e-3 for the best one-dimensional z_1). With 10 epochs per fit no
 candidate has converged and the search prefers the smaller model: give the
-fits enough iterations before comparing them.
+fits enough epochs before comparing them.
 """
 
 import matplotlib.pyplot as plt

@@ -44,8 +44,8 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     n_steps = est.n_iter_ * int(np.ceil(args.n_samples / est.batch_size))
     print(
-        f"fit: {est.n_iter_} epochs ({n_steps} iterations) from a random start in "
-        f"{seconds:.1f} s, {1000 * seconds / n_steps:.2f} ms per iteration"
+        f"fit: {est.n_iter_} epochs ({n_steps} steps) from a random start in "
+        f"{seconds:.1f} s, {1000 * seconds / n_steps:.2f} ms per step"
     )
 
     samples = est.sample(len(X_test), random_state=args.seed + 1)

@@ -50,6 +50,13 @@ SCORE_CHUNK_ROWS = 256
 #: for 3x the cost.
 SCORE_ADAPT_ROUNDS = 2
 
+#: lines within an epoch at ``verbose >= 2``: one every tenth of an epoch
+#: (every ``ceil(n_batches / 10)`` steps), about every 10 s on an MNIST epoch
+VERBOSE_LINES_PER_EPOCH = 10
+
+#: the clock of the verbose lines (a module attribute, so tests can replace it)
+_clock = time.perf_counter
+
 #: one thread pool per size, per process (a forked child makes its own)
 _THREAD_POOLS: dict = {}
 
@@ -61,6 +68,88 @@ def _thread_pool(n_workers):
             max_workers=n_workers, thread_name_prefix="sklearn_ddchm"
         )
     return _THREAD_POOLS[key]
+
+
+def _format_duration(seconds):
+    """``12.3s``, ``2m05s`` or ``1h02m``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+class _Progress:
+    """The verbose lines of one run of the training driver (:meth:`_run`).
+
+    ``verbose >= 1``: one line per epoch (epoch ``k/n_epochs`` of a ``fit``,
+    the epoch count and samples seen for a ``partial_fit``) with the epoch's
+    mean training criterion, the last step size, the elapsed time and, in
+    ``fit``, the estimated remaining time (elapsed time per step times the
+    steps left, assuming all ``max_iter`` epochs run); and a closing line of
+    ``fit`` with the total time. ``verbose >= 2`` adds a line every
+    ``ceil(n_batches / VERBOSE_LINES_PER_EPOCH)`` steps inside an epoch, with
+    the mean criterion of the epoch so far.
+    """
+
+    def __init__(self, estimator, n_epochs, n_batches, partial):
+        self.estimator = estimator
+        self.name = type(estimator).__name__
+        self.n_epochs, self.n_batches = n_epochs, n_batches
+        self.partial = partial
+        self.every = max(1, math.ceil(n_batches / VERBOSE_LINES_PER_EPOCH))
+        self.start = _clock()
+
+    def _times(self, steps_done):
+        elapsed = _clock() - self.start
+        text = f"elapsed {_format_duration(elapsed)}"
+        if not self.partial:
+            left = self.n_epochs * self.n_batches - steps_done
+            remaining = elapsed * left / max(steps_done, 1)
+            text += f", remaining ~{_format_duration(remaining)}"
+        return text
+
+    def step(self, epoch, batch, criterion_sum, learning_rate, steps_done):
+        """After step ``batch`` (0-based) of ``epoch`` (0-based), if a line is due;
+        ``steps_done`` counts the steps of the run so far."""
+        done = batch + 1
+        if done % self.every or done == self.n_batches:
+            return  # the epoch line follows the last step
+        est = self.estimator
+        where = f"epoch {est.n_iter_ + 1}" if self.partial else f"epoch {epoch + 1}"
+        print(
+            f"[{self.name}]   step {done}/{self.n_batches} of {where}: "
+            f"{est._criterion_name} = {float(criterion_sum) / done:.4f} "
+            f"(epoch so far), step size {learning_rate:.3g}, "
+            f"{self._times(steps_done)}"
+        )
+
+    def epoch(self, epoch, value, learning_rate, steps_done):
+        """After ``epoch`` (0-based) ends with mean criterion ``value``."""
+        est = self.estimator
+        if self.partial:
+            where = (
+                f"partial_fit epoch {est.n_iter_} ({est.n_samples_seen_} samples seen)"
+            )
+        else:
+            where = f"epoch {epoch + 1}/{self.n_epochs}"
+        print(
+            f"[{self.name}] {where}: {est._criterion_name} = {value:.4f}, "
+            f"step size {learning_rate:.3g}, {self._times(steps_done)}"
+        )
+
+    def done(self, n_epochs_run, steps_done):
+        """The closing line of a ``fit``."""
+        if self.partial:
+            return
+        total = _clock() - self.start
+        print(
+            f"[{self.name}] fit done: {n_epochs_run} epochs, {steps_done} steps in "
+            f"{_format_duration(total)} "
+            f"({1000 * total / max(steps_done, 1):.2f} ms per step)"
+        )
 
 
 def _call_in_worker(config, func, *args):
@@ -84,6 +173,10 @@ class BaseDeepGenerativeEstimator(
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "device_random": ["boolean"],
         "learning_rate_decay": [Interval(numbers.Real, 0, 1, closed="right")],
+        "learning_rate_decay_samples": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            None,
+        ],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
@@ -180,7 +273,20 @@ class BaseDeepGenerativeEstimator(
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
-        """One pass over ``X`` at the constant ``learning_rate`` (initialises first).
+        """One pass (epoch) over ``X`` in minibatch steps; initialises first.
+
+        The step size is ``learning_rate`` when ``learning_rate_decay_samples``
+        is None; otherwise it decays with the samples seen by all training
+        steps since initialisation, ``n_samples_seen_`` (counted over
+        ``partial_fit`` calls), ``learning_rate * learning_rate_decay **
+        min(1, n_samples_seen_ / learning_rate_decay_samples)``, see
+        :meth:`_step_size`. Streams data that do not fit in memory one block at
+        a time.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
 
         Returns
         -------
@@ -227,14 +333,36 @@ class BaseDeepGenerativeEstimator(
         self._initialize_algorithm(X, self.random_state_)
         self.optimizer_ = Adam(self.learning_rate)
         self.n_iter_ = 0
+        self.n_samples_seen_ = 0
         self.training_curve_ = []
 
+    def _step_size(self, step, total_steps, scheduled):
+        """Step size of minibatch step ``step`` (0-based) of a run.
+
+        ``learning_rate * learning_rate_decay ** progress``, a geometric decay
+        from ``learning_rate`` to ``learning_rate * learning_rate_decay``:
+
+        - ``fit`` (``scheduled``): ``progress = step / total_steps`` over the
+          run's ``total_steps + 1`` steps, so the last step is at the floor;
+        - ``partial_fit``: ``progress = min(1, n_samples_seen_ /
+          learning_rate_decay_samples)``, the samples seen before this step
+          since initialisation, counted across calls; 0 (the constant
+          ``learning_rate``) when ``learning_rate_decay_samples`` is None.
+        """
+        if scheduled:
+            progress = step / total_steps
+        elif self.learning_rate_decay_samples is None:
+            progress = 0.0
+        else:
+            progress = min(1.0, self.n_samples_seen_ / self.learning_rate_decay_samples)
+        return self.learning_rate * self.learning_rate_decay**progress
+
     def _run(self, X, n_epochs, scheduled, noise=None):
-        """Adam on minibatches for ``n_epochs`` passes; the step size decays
-        geometrically from ``learning_rate`` to ``learning_rate *
-        learning_rate_decay`` over the run when ``scheduled``. The steps draw
-        from ``noise`` (:meth:`_noise_source`; ``random_state_`` if None), the
-        minibatch order always from ``random_state_``."""
+        """Adam on minibatches for ``n_epochs`` passes, at the step sizes of
+        :meth:`_step_size` (``scheduled`` for ``fit``). The steps draw from
+        ``noise`` (:meth:`_noise_source`; ``random_state_`` if None), the
+        minibatch order always from ``random_state_``. Verbose lines:
+        :class:`_Progress`."""
         self._check_model_matches(X)
         xp, device = get_namespace_and_device(X)
         rng = self.random_state_
@@ -247,20 +375,16 @@ class BaseDeepGenerativeEstimator(
         best, no_improvement = -math.inf, 0
         self.converged_ = False
         self._previous_parameters = None
-        start = time.perf_counter()
-        for _ in range(n_epochs):
+        progress = _Progress(self, n_epochs, n_batches, partial=not scheduled)
+        for epoch in range(n_epochs):
             order = to_namespace(rng.permutation(n), xp, device)
             criterion = 0.0
             for b in range(n_batches):
                 # array_api_strict rejects out-of-bounds slice stops
                 idx = order[b * batch_size : min((b + 1) * batch_size, n)]
                 X_batch = xp.take(X, idx, axis=0)
-                decay = (
-                    self.learning_rate_decay ** (step / total_steps)
-                    if scheduled
-                    else 1.0
-                )
-                diverged = self._step(X_batch, noise, self.learning_rate * decay)
+                learning_rate = self._step_size(step, total_steps, scheduled)
+                diverged = self._step(X_batch, noise, learning_rate)
                 if diverged is not None:
                     warnings.warn(
                         f"{type(self).__name__} diverged at epoch {self.n_iter_ + 1} "
@@ -275,15 +399,14 @@ class BaseDeepGenerativeEstimator(
                     return
                 criterion = criterion + self._last_criterion
                 step += 1
+                self.n_samples_seen_ += int(X_batch.shape[0])
+                if self.verbose >= 2:
+                    progress.step(epoch, b, criterion, learning_rate, step)
             value = float(criterion / n_batches)
             self.n_iter_ += 1
             self.training_curve_.append(value)
             if self.verbose:
-                print(
-                    f"[{type(self).__name__}] Iteration {self.n_iter_}, "
-                    f"{self._criterion_name} = {value:.4f}, "
-                    f"time = {time.perf_counter() - start:.2f}s"
-                )
+                progress.epoch(epoch, value, learning_rate, step)
             if self.tol is not None:
                 if value < best + self.tol:
                     no_improvement += 1
@@ -300,6 +423,8 @@ class BaseDeepGenerativeEstimator(
                             f"{self.n_iter_no_change} epochs."
                         )
                     break
+        if self.verbose:
+            progress.done(epoch + 1, step)
 
     # -- data-parallel gradients (used by the baselines) --------------------------
     def _n_gradient_threads(self, X):

@@ -47,7 +47,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     through linear maps learnt on the same samples (Eq. 11-12, 36), without
     any parametric or factorised form of the posterior.
 
-    Each iteration: draw ``n_sleep_samples`` joint samples from the model;
+    Each step: draw ``n_sleep_samples`` joint samples from the model;
     solve the ridge regressions of the recognition model and of the gradient
     approximators in closed form; take a minibatch of data; step the model
     parameters with Adam along the approximate free-energy gradient.
@@ -70,7 +70,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Units of the fixed random ReLU layer ``h(x) = [W x + b]_+`` of the
         recognition model (Eq. 8).
     n_sleep_samples : int, default=1000
-        Joint samples from the model drawn every iteration; every regression is
+        Joint samples from the model drawn every step; every regression is
         solved afresh on them with the relative ``ridge`` penalty. The paper's
         synthetic run used 200; started at the true parameters of the paper's
         synthetic model (20 epochs, learning rate 1e-3, two seeds), the learnt
@@ -85,11 +85,22 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         good parameters (the paper's protocol) calls for a smaller step, e.g.
         1e-4 to 1e-3.
     learning_rate_decay : float in (0, 1], default=0.1
-        Ratio of the final to the initial step size over the ``max_iter``
-        epochs of :meth:`fit`, decayed geometrically every iteration; 1.0
+        Ratio of the final to the initial step size, decayed geometrically
+        every step: over the ``max_iter`` epochs of :meth:`fit`, and over
+        ``learning_rate_decay_samples`` samples of :meth:`partial_fit`; 1.0
         keeps the step constant. A decaying step is what lets a DDC-HM reach
         the data's floor (a constant step leaves it wandering at a 4-5x worse
-        MMD on MNIST). :meth:`partial_fit` uses the constant ``learning_rate``.
+        MMD on MNIST).
+    learning_rate_decay_samples : float or None, default=None
+        Horizon of the :meth:`partial_fit` schedule, in samples: a step taken
+        after ``s`` samples (``n_samples_seen_``, counted over the training
+        steps since initialisation, across calls) has the step size
+        ``learning_rate * learning_rate_decay ** min(1, s /
+        learning_rate_decay_samples)``, the floor after the horizon. ``None``
+        keeps :meth:`partial_fit` at the constant ``learning_rate``. ``E``
+        streamed passes over ``n`` samples with a horizon of ``E * n`` follow
+        the schedule of ``fit(max_iter=E)``. :meth:`fit` decays over its own
+        run and ignores it.
     batch_size : int, default=100
         Minibatch size of the wake phase.
     max_iter : int, default=100
@@ -106,7 +117,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         columns (the constant column is not penalised).
     sleep_decay : float in [0, 1), default=0.0
         Forgetting factor of the recognition model's regression statistics:
-        0 solves on each iteration's fresh sleep samples alone; ``d > 0``
+        0 solves on each step's fresh sleep samples alone; ``d > 0``
         accumulates them (recursive least squares), an effective
         ``n_sleep_samples / (1 - d)`` samples. The gradient approximators
         always use the fresh samples (the weight identity needs them).
@@ -137,12 +148,16 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Draw the training noise with CuPy's own generator when ``X`` is a
         CuPy array, instead of drawing it on the host with ``random_state``
         and moving it to the GPU. Faster (the host draws were 42% of a DDC-HM
-        patch iteration on an H100, ``benchmarks/bench_gpu.py``) and
+        patch step on an H100, ``benchmarks/bench_gpu.py``) and
         reproducible for a given ``random_state`` on the same device, but the
         fit then no longer equals the NumPy fit draw for draw. Ignored for
         other namespaces.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+        0: silent. 1: a line per epoch (``epoch k/max_iter``, the epoch's
+        mean training criterion, the step size, elapsed and estimated
+        remaining time) and a closing line of :meth:`fit` with the total
+        time. 2 and more: also a line every tenth of an epoch.
 
     Attributes
     ----------
@@ -160,6 +175,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Latent samples behind :meth:`posterior_expectation`.
     n_iter_ : int
         Epochs run.
+    n_samples_seen_ : int
+        Samples processed by training steps since initialisation (by
+        :meth:`fit` and :meth:`partial_fit`); the clock of the
+        :meth:`partial_fit` schedule (``learning_rate_decay_samples``).
     training_curve_ : list of float
         Per-epoch mean of the DDC estimate of ``E_q[log p(x, z)]`` per datum.
     converged_ : bool
@@ -178,7 +197,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     ``benchmarks/bench_gpu.py``), so :meth:`fit` and :meth:`partial_fit` run
     SciPy's copy on one thread; NumPy's products keep the threads the caller
     set (``threadpoolctl.threadpool_limits`` caps them). On 2 cores a float32
-    patch iteration took 38.0 ms with NumPy on both, 47.6 ms with everything
+    patch step took 38.0 ms with NumPy on both, 47.6 ms with everything
     on one thread (``benchmarks/bench_ddc.py``).
 
     References
@@ -224,6 +243,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         n_sleep_samples=1000,
         learning_rate=1e-2,
         learning_rate_decay=0.1,
+        learning_rate_decay_samples=None,
         batch_size=100,
         max_iter=100,
         tol=None,
@@ -247,6 +267,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.n_sleep_samples = n_sleep_samples
         self.learning_rate = learning_rate
         self.learning_rate_decay = learning_rate_decay
+        self.learning_rate_decay_samples = learning_rate_decay_samples
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol

@@ -815,9 +815,9 @@ def test_partial_fit_warm_start_and_verbose(capsys):
     est = VIMCOEstimator(n_particles=2, max_iter=2, verbose=1, random_state=0)
     est.fit(_binary_data())
     out = capsys.readouterr().out
-    assert "[VIMCOEstimator] Iteration 2, VIMCO bound = " in out
+    assert "[VIMCOEstimator] epoch 2/2: VIMCO bound = " in out
     VAEEstimator(max_iter=1, verbose=1, hidden_layer_sizes=(3,)).fit(X)
-    assert "[VAEEstimator] Iteration 1, ELBO = " in capsys.readouterr().out
+    assert "[VAEEstimator] epoch 1/1: ELBO = " in capsys.readouterr().out
 
 
 def test_transform_is_the_recognition_mean():

@@ -278,13 +278,13 @@ def test_partial_fit_returns_self_and_counts_epochs():
         est.partial_fit(np.zeros((10, 3)))
 
 
-def test_verbose_prints_iteration_criterion_and_time(capsys):
+def test_verbose_prints_epoch_criterion_and_time(capsys):
     X, _, _ = make_sparse_hierarchical(200, random_state=0)
     DDCHelmholtzEstimator(max_iter=2, verbose=1, random_state=0).fit(X)
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 2
-    assert out[1].startswith("[DDCHelmholtzEstimator] Iteration 2,")
-    assert "E_q[log p(x,z)]" in out[1] and "time =" in out[1]
+    assert len(out) == 3  # two epochs and the closing line
+    assert out[1].startswith("[DDCHelmholtzEstimator] epoch 2/2: E_q[log p(x,z)] = ")
+    assert "elapsed" in out[1] and out[2].startswith("[DDCHelmholtzEstimator] fit done")
 
 
 def test_tol_stops_early():

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 import sklearn
 from scipy.stats import binom, norm
+from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+from sklearn.feature_selection import VarianceThreshold
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import (
     GridSearchCV,
@@ -25,11 +27,14 @@ from sklearn.model_selection import (
     cross_val_score,
 )
 from sklearn.neighbors import KernelDensity
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, Normalizer, StandardScaler
 from sklearn.utils import check_random_state
 
 from sklearn_ddchm.metrics import (
     MMDTestResult,
     RelativeMMDTestResult,
+    comparison_samples,
     make_mmd_scorer,
     median_heuristic,
     mmd2,
@@ -37,6 +42,7 @@ from sklearn_ddchm.metrics import (
     neg_mmd_scorer,
     optimize_bandwidth,
     relative_mmd_test,
+    relative_mmd_test_estimators,
 )
 
 # float32 results agree with float64 to this absolute tolerance: the kernel values
@@ -653,7 +659,7 @@ def test_scorer_pickle_and_repr():
     assert clone(model, X) == scorer(model, X)
     assert repr(scorer) == (
         "make_mmd_scorer(n_samples=30, bandwidth='median', random_state=3, "
-        "estimator='linear')"
+        "estimator='linear', space='auto')"
     )
     assert "make_mmd_scorer(" in repr(neg_mmd_scorer)
 
@@ -756,3 +762,199 @@ def test_public_api():
     for name in metrics.__all__:
         assert hasattr(metrics, name)
     assert sorted(metrics.__all__) == metrics.__all__
+
+
+# ---------------------------------------------------------------------------
+# Pipelines: the comparison space (comparison_samples, the scorers, the
+# relative test between estimators)
+
+
+def _positive_bimodal(seed, n):
+    """Two features on a large scale and offset, so a wrong space shows."""
+    X = _bimodal(seed, n // 2)
+    rng = np.random.RandomState(seed + 100)
+    return np.hstack(
+        [
+            100.0 + 10.0 * X,
+            60.0 + 5.0 * X + rng.normal(size=(len(X), 1)),
+            80.0 + rng.exponential(5.0, (len(X), 1)),
+        ]
+    )
+
+
+def _gm_pipeline(*steps, X=None, seed=0):
+    pipe = make_pipeline(*steps, GaussianMixture(2, random_state=seed))
+    return pipe.fit(_positive_bimodal(20, 200) if X is None else X)
+
+
+def _brute_neg_mmd2(X_space, samples):
+    X_space = np.asarray(X_space, dtype=float)
+    return -_brute_mmd2(X_space, samples, _brute_median(X_space), "unbiased")
+
+
+def test_scorer_pipeline_with_scaler_compares_in_data_space():
+    X_test = _positive_bimodal(21, 24)
+    pipe = _gm_pipeline(StandardScaler())
+    score = neg_mmd_scorer(pipe, X_test)
+    # computed by hand: samples of the final step scaled back to the data's units
+    drawn, _ = pipe[-1].sample(len(X_test))
+    expected = _brute_neg_mmd2(X_test, pipe[0].inverse_transform(drawn))
+    assert score == pytest.approx(expected, abs=1e-12)
+    # the same scorer forced into the model's input space compares scaled data
+    model_space = make_mmd_scorer(space="model")(pipe, X_test)
+    expected = _brute_neg_mmd2(pipe[0].transform(X_test), drawn)
+    assert model_space == pytest.approx(expected, abs=1e-12)
+    # the naive comparison, scaled samples against raw data, is far worse
+    assert score > -_brute_mmd2(X_test, drawn, _brute_median(X_test), "unbiased") + 0.5
+
+
+def test_scorer_pipeline_without_inverse_compares_after_the_step():
+    """A FunctionTransformer without inverse_func has an identity inverse: lossy."""
+    X_test = _positive_bimodal(22, 24)
+    pipe = _gm_pipeline(FunctionTransformer(np.log1p))
+    drawn, _ = pipe[-1].sample(len(X_test))
+    score = neg_mmd_scorer(pipe, X_test)
+    assert score == pytest.approx(_brute_neg_mmd2(np.log1p(X_test), drawn), abs=1e-12)
+    # space="data" maps back through the identity "inverse", as asked
+    data_space = make_mmd_scorer(space="data")(pipe, X_test)
+    assert data_space == pytest.approx(_brute_neg_mmd2(X_test, drawn), abs=1e-12)
+    # with the true inverse the step is exact and the data space is used
+    exact = _gm_pipeline(FunctionTransformer(np.log1p, inverse_func=np.expm1))
+    drawn, _ = exact[-1].sample(len(X_test))
+    assert neg_mmd_scorer(exact, X_test) == pytest.approx(
+        _brute_neg_mmd2(X_test, np.expm1(drawn)), abs=1e-12
+    )
+
+
+def test_scorer_pipeline_with_feature_selector_compares_selected_features():
+    """VarianceThreshold's inverse fills zeros where the constant column was."""
+    X_train = _positive_bimodal(23, 200)
+    X_train[:, 2] = 5.0
+    X_test = _positive_bimodal(24, 24)
+    X_test[:, 2] = 5.0
+    pipe = _gm_pipeline(VarianceThreshold(), StandardScaler(), X=X_train)
+    assert pipe[0].get_support().tolist() == [True, True, False]
+    drawn, _ = pipe[-1].sample(len(X_test))
+    score = neg_mmd_scorer(pipe, X_test)
+    # the data loses its constant column, the samples are scaled back
+    expected = _brute_neg_mmd2(X_test[:, :2], pipe[1].inverse_transform(drawn))
+    assert score == pytest.approx(expected, abs=1e-12)
+    # After a scaler the constant column is 0, which is what the selector's
+    # inverse puts back: exact on this data, so the data's space is used.
+    pipe = _gm_pipeline(StandardScaler(), VarianceThreshold(), X=X_train)
+    drawn, _ = pipe[-1].sample(len(X_test))
+    X_space, samples = comparison_samples(pipe, X_test)
+    assert X_space is X_test
+    np.testing.assert_allclose(samples[:, 2], 5.0)
+    np.testing.assert_allclose(
+        samples, pipe[0].inverse_transform(pipe[1].inverse_transform(drawn))
+    )
+
+
+def test_comparison_space_is_the_earliest_reached_exactly():
+    """[lossy, exact, model]: data forward through the lossy step, samples back
+    through the exact one."""
+    X_test = _positive_bimodal(25, 24)
+    pipe = _gm_pipeline(FunctionTransformer(np.log1p), StandardScaler())
+    X_space, samples = comparison_samples(pipe, X_test, n_samples=30)
+    drawn, _ = pipe[-1].sample(30)
+    np.testing.assert_allclose(X_space, np.log1p(X_test), rtol=1e-15)
+    np.testing.assert_allclose(samples, pipe[1].inverse_transform(drawn), rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "make_step, exact",
+    [
+        (lambda: PCA(whiten=True), True),
+        (lambda: PCA(n_components=1), False),
+        (lambda: FunctionTransformer(), True),  # the identity
+        (lambda: "passthrough", True),
+    ],
+    ids=["pca-all", "pca-dropping", "identity", "passthrough"],
+)
+def test_comparison_space_follows_the_round_trip(make_step, exact):
+    X_test = _positive_bimodal(26, 24)
+    pipe = _gm_pipeline(make_step())
+    X_space, _ = comparison_samples(pipe, X_test)
+    if exact:
+        assert X_space is X_test
+    else:
+        np.testing.assert_allclose(X_space, pipe[0].transform(X_test))
+
+
+def test_nested_pipeline_is_flattened():
+    X_train, X_test = _positive_bimodal(27, 200), _positive_bimodal(28, 24)
+    inner = make_pipeline(FunctionTransformer(np.arctan), GaussianMixture(2))
+    pipe = make_pipeline(StandardScaler(), "passthrough", inner).fit(X_train)
+    X_space, _ = comparison_samples(pipe, X_test, space="model")
+    np.testing.assert_allclose(X_space, np.arctan(pipe[0].transform(X_test)))
+
+
+def test_comparison_samples_errors():
+    X = _positive_bimodal(29, 40)
+    pipe = make_pipeline(Normalizer(), GaussianMixture(2, random_state=0)).fit(X)
+    with pytest.raises(ValueError, match='space="data" needs every step'):
+        comparison_samples(pipe, X, space="data")
+    with pytest.raises(ValueError, match="'space' parameter"):
+        comparison_samples(pipe, X, space="latent")
+    no_sampler = make_pipeline(StandardScaler(), PCA()).fit(X)
+    with pytest.raises(TypeError, match="sample method"):
+        neg_mmd_scorer(no_sampler, X)
+    with pytest.raises(TypeError, match="sample method"):
+        GridSearchCV(
+            no_sampler,
+            {"pca__n_components": [1]},
+            scoring=neg_mmd_scorer,
+            error_score="raise",
+        ).fit(X)
+
+
+# scikit-learn's StandardScaler.fit divides 0 / 0 on array_api_strict (its own
+# warning, not ours)
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_scorer_pipeline_array_api(backend):
+    """The round-trip check and the comparison run in the data's namespace."""
+    X_train, X_test = _positive_bimodal(30, 60), _positive_bimodal(31, 20)
+    scaler = StandardScaler().fit(backend.asarray(X_train))
+    model = _SeededSampler(np.random.RandomState(0).normal(size=(40, 3)))
+    # a fitted pipeline put together by hand (the sampler has no fit)
+    pipe = Pipeline([("scale", scaler), ("model", model)])
+    score = neg_mmd_scorer(pipe, backend.asarray(X_test))
+    drawn = model.sample(len(X_test), random_state=0)
+    mean, scale = backend.to_numpy(scaler.mean_), backend.to_numpy(scaler.scale_)
+    assert score == pytest.approx(
+        _brute_neg_mmd2(X_test, drawn * scale + mean), rel=1e-10
+    )
+
+
+def test_relative_test_between_pipelines():
+    X_train, X_test = _positive_bimodal(32, 300), _positive_bimodal(33, 200)
+    one = make_pipeline(StandardScaler(), GaussianMixture(1, random_state=0))
+    two = make_pipeline(StandardScaler(), GaussianMixture(2, random_state=0))
+    one.fit(X_train)
+    two.fit(X_train)
+    result = relative_mmd_test_estimators(X_test, one, two, random_state=0)
+    # by hand: the same seeds, samples scaled back, the test on arrays
+    seeds = np.random.RandomState(0).randint(np.iinfo(np.int32).max, size=2)
+    assert seeds[0] != seeds[1]
+    Y = one[0].inverse_transform(one[-1].sample(len(X_test))[0])
+    Z = two[0].inverse_transform(two[-1].sample(len(X_test))[0])
+    rng = np.random.RandomState(0)
+    rng.randint(np.iinfo(np.int32).max, size=2)
+    expected = relative_mmd_test(X_test, Y, Z, random_state=rng)
+    assert result == expected
+    assert result.statistic > 0 and result.pvalue < 0.05
+
+
+def test_relative_test_between_pipelines_needs_one_space():
+    X_train, X_test = _positive_bimodal(34, 200), _positive_bimodal(35, 20)
+    logged = make_pipeline(FunctionTransformer(np.log1p), GaussianMixture(2))
+    scaled = make_pipeline(StandardScaler(), GaussianMixture(2))
+    logged.fit(X_train)
+    scaled.fit(X_train)
+    with pytest.raises(ValueError, match="different spaces"):
+        relative_mmd_test_estimators(X_test, logged, scaled)
+    # the same non-invertible step on both sides is one space
+    logged_too = make_pipeline(FunctionTransformer(np.log1p), GaussianMixture(1))
+    result = relative_mmd_test_estimators(X_test, logged_too.fit(X_train), logged)
+    assert np.isfinite(result.statistic)

@@ -340,11 +340,21 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
     learning_rate : float, default=1e-3
         Initial Adam step size (generative and recognition parameters alike).
     learning_rate_decay : float in (0, 1], default=0.1
-        Ratio of the final to the initial step size over the ``max_iter``
-        epochs of :meth:`fit`, decayed geometrically every iteration (the
-        same schedule as :class:`~sklearn_ddchm.DDCHelmholtzEstimator`);
-        1.0 keeps the step constant. :meth:`partial_fit` uses the constant
-        ``learning_rate``.
+        Ratio of the final to the initial step size, decayed geometrically
+        every step (the same schedule as
+        :class:`~sklearn_ddchm.DDCHelmholtzEstimator`): over the ``max_iter``
+        epochs of :meth:`fit`, and over ``learning_rate_decay_samples``
+        samples of :meth:`partial_fit`; 1.0 keeps the step constant.
+    learning_rate_decay_samples : float or None, default=None
+        Horizon of the :meth:`partial_fit` schedule, in samples: a step taken
+        after ``s`` samples (``n_samples_seen_``, counted over the training
+        steps since initialisation, across calls) has the step size
+        ``learning_rate * learning_rate_decay ** min(1, s /
+        learning_rate_decay_samples)``, the floor after the horizon. ``None``
+        keeps :meth:`partial_fit` at the constant ``learning_rate``. ``E``
+        streamed passes over ``n`` samples with a horizon of ``E * n`` follow
+        the schedule of ``fit(max_iter=E)``. :meth:`fit` decays over its own
+        run and ignores it.
     batch_size : int, default=100
     max_iter : int, default=100
         Epochs (passes over the data) of :meth:`fit`.
@@ -372,12 +382,16 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         Draw the training noise with CuPy's own generator when ``X`` is a
         CuPy array, instead of drawing it on the host with ``random_state``
         and moving it to the GPU. Faster (the host draws were 42% of a DDC-HM
-        patch iteration on an H100, ``benchmarks/bench_gpu.py``) and
+        patch step on an H100, ``benchmarks/bench_gpu.py``) and
         reproducible for a given ``random_state`` on the same device, but the
         fit then no longer equals the NumPy fit draw for draw. Ignored for
         other namespaces.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+        0: silent. 1: a line per epoch (``epoch k/max_iter``, the epoch's
+        mean training criterion, the step size, elapsed and estimated
+        remaining time) and a closing line of :meth:`fit` with the total
+        time. 2 and more: also a line every tenth of an epoch.
 
     Attributes
     ----------
@@ -392,6 +406,10 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         Standardisation of the inputs of the recognition MLP.
     n_iter_ : int
         Epochs run.
+    n_samples_seen_ : int
+        Samples processed by training steps since initialisation (by
+        :meth:`fit` and :meth:`partial_fit`); the clock of the
+        :meth:`partial_fit` schedule (``learning_rate_decay_samples``).
     training_curve_ : list of float
         Per-epoch mean of the training bound per datum.
     converged_ : bool
@@ -447,6 +465,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         activation="tanh",
         learning_rate=1e-3,
         learning_rate_decay=0.1,
+        learning_rate_decay_samples=None,
         batch_size=100,
         max_iter=100,
         tol=None,
@@ -466,6 +485,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         self.activation = activation
         self.learning_rate = learning_rate
         self.learning_rate_decay = learning_rate_decay
+        self.learning_rate_decay_samples = learning_rate_decay_samples
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
@@ -510,11 +530,21 @@ class VAEEstimator(_BaseReparameterisedEstimator):
     learning_rate : float, default=1e-3
         Initial Adam step size (generative and recognition parameters alike).
     learning_rate_decay : float in (0, 1], default=0.1
-        Ratio of the final to the initial step size over the ``max_iter``
-        epochs of :meth:`fit`, decayed geometrically every iteration (the
-        same schedule as :class:`~sklearn_ddchm.DDCHelmholtzEstimator`);
-        1.0 keeps the step constant. :meth:`partial_fit` uses the constant
-        ``learning_rate``.
+        Ratio of the final to the initial step size, decayed geometrically
+        every step (the same schedule as
+        :class:`~sklearn_ddchm.DDCHelmholtzEstimator`): over the ``max_iter``
+        epochs of :meth:`fit`, and over ``learning_rate_decay_samples``
+        samples of :meth:`partial_fit`; 1.0 keeps the step constant.
+    learning_rate_decay_samples : float or None, default=None
+        Horizon of the :meth:`partial_fit` schedule, in samples: a step taken
+        after ``s`` samples (``n_samples_seen_``, counted over the training
+        steps since initialisation, across calls) has the step size
+        ``learning_rate * learning_rate_decay ** min(1, s /
+        learning_rate_decay_samples)``, the floor after the horizon. ``None``
+        keeps :meth:`partial_fit` at the constant ``learning_rate``. ``E``
+        streamed passes over ``n`` samples with a horizon of ``E * n`` follow
+        the schedule of ``fit(max_iter=E)``. :meth:`fit` decays over its own
+        run and ignores it.
     batch_size : int, default=100
     max_iter : int, default=100
         Epochs (passes over the data) of :meth:`fit`.
@@ -542,12 +572,16 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         Draw the training noise with CuPy's own generator when ``X`` is a
         CuPy array, instead of drawing it on the host with ``random_state``
         and moving it to the GPU. Faster (the host draws were 42% of a DDC-HM
-        patch iteration on an H100, ``benchmarks/bench_gpu.py``) and
+        patch step on an H100, ``benchmarks/bench_gpu.py``) and
         reproducible for a given ``random_state`` on the same device, but the
         fit then no longer equals the NumPy fit draw for draw. Ignored for
         other namespaces.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+        0: silent. 1: a line per epoch (``epoch k/max_iter``, the epoch's
+        mean training criterion, the step size, elapsed and estimated
+        remaining time) and a closing line of :meth:`fit` with the total
+        time. 2 and more: also a line every tenth of an epoch.
 
     Attributes
     ----------
@@ -562,6 +596,10 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         Standardisation of the inputs of the recognition MLP.
     n_iter_ : int
         Epochs run.
+    n_samples_seen_ : int
+        Samples processed by training steps since initialisation (by
+        :meth:`fit` and :meth:`partial_fit`); the clock of the
+        :meth:`partial_fit` schedule (``learning_rate_decay_samples``).
     training_curve_ : list of float
         Per-epoch mean of the training bound per datum.
     converged_ : bool
@@ -602,6 +640,7 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         activation="tanh",
         learning_rate=1e-3,
         learning_rate_decay=0.1,
+        learning_rate_decay_samples=None,
         batch_size=100,
         max_iter=100,
         tol=None,
@@ -620,6 +659,7 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         self.activation = activation
         self.learning_rate = learning_rate
         self.learning_rate_decay = learning_rate_decay
+        self.learning_rate_decay_samples = learning_rate_decay_samples
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol

@@ -274,8 +274,21 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
     learning_rate : float, default=1e-3
         Initial Adam step size.
     learning_rate_decay : float in (0, 1], default=0.1
-        Ratio of the final to the initial step size over the ``max_iter``
-        epochs of :meth:`fit` (geometric decay, as for the DDC estimator).
+        Ratio of the final to the initial step size, decayed geometrically
+        every step (the same schedule as
+        :class:`~sklearn_ddchm.DDCHelmholtzEstimator`): over the ``max_iter``
+        epochs of :meth:`fit`, and over ``learning_rate_decay_samples``
+        samples of :meth:`partial_fit`; 1.0 keeps the step constant.
+    learning_rate_decay_samples : float or None, default=None
+        Horizon of the :meth:`partial_fit` schedule, in samples: a step taken
+        after ``s`` samples (``n_samples_seen_``, counted over the training
+        steps since initialisation, across calls) has the step size
+        ``learning_rate * learning_rate_decay ** min(1, s /
+        learning_rate_decay_samples)``, the floor after the horizon. ``None``
+        keeps :meth:`partial_fit` at the constant ``learning_rate``. ``E``
+        streamed passes over ``n`` samples with a horizon of ``E * n`` follow
+        the schedule of ``fit(max_iter=E)``. :meth:`fit` decays over its own
+        run and ignores it.
     batch_size : int, default=100
     max_iter : int, default=100
         Epochs of :meth:`fit`.
@@ -303,12 +316,16 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         Draw the training noise with CuPy's own generator when ``X`` is a
         CuPy array, instead of drawing it on the host with ``random_state``
         and moving it to the GPU. Faster (the host draws were 42% of a DDC-HM
-        patch iteration on an H100, ``benchmarks/bench_gpu.py``) and
+        patch step on an H100, ``benchmarks/bench_gpu.py``) and
         reproducible for a given ``random_state`` on the same device, but the
         fit then no longer equals the NumPy fit draw for draw. Ignored for
         other namespaces.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+        0: silent. 1: a line per epoch (``epoch k/max_iter``, the epoch's
+        mean training criterion, the step size, elapsed and estimated
+        remaining time) and a closing line of :meth:`fit` with the total
+        time. 2 and more: also a line every tenth of an epoch.
 
     Attributes
     ----------
@@ -319,6 +336,11 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
     input_mean_ : array of shape (n_features,)
         Subtracted from ``x`` before the first recognition layer.
     n_iter_ : int
+        Epochs run.
+    n_samples_seen_ : int
+        Samples processed by training steps since initialisation (by
+        :meth:`fit` and :meth:`partial_fit`); the clock of the
+        :meth:`partial_fit` schedule (``learning_rate_decay_samples``).
     training_curve_ : list of float
         Per-epoch mean of the training bound per datum.
     converged_ : bool
@@ -378,6 +400,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         n_particles=50,
         learning_rate=1e-3,
         learning_rate_decay=0.1,
+        learning_rate_decay_samples=None,
         batch_size=100,
         max_iter=100,
         tol=None,
@@ -395,6 +418,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         self.n_particles = n_particles
         self.learning_rate = learning_rate
         self.learning_rate_decay = learning_rate_decay
+        self.learning_rate_decay_samples = learning_rate_decay_samples
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol

@@ -7,12 +7,20 @@ hyper-parameter search. See ``doc/metrics.rst`` for the conventions.
 """
 
 from ._mmd import median_heuristic, mmd2, optimize_bandwidth
+from ._sampling import comparison_samples
 from ._scorers import make_mmd_scorer, neg_mmd_scorer
-from ._tests import MMDTestResult, RelativeMMDTestResult, mmd_test, relative_mmd_test
+from ._tests import (
+    MMDTestResult,
+    RelativeMMDTestResult,
+    mmd_test,
+    relative_mmd_test,
+    relative_mmd_test_estimators,
+)
 
 __all__ = [
     "MMDTestResult",
     "RelativeMMDTestResult",
+    "comparison_samples",
     "make_mmd_scorer",
     "median_heuristic",
     "mmd2",
@@ -20,4 +28,5 @@ __all__ = [
     "neg_mmd_scorer",
     "optimize_bandwidth",
     "relative_mmd_test",
+    "relative_mmd_test_estimators",
 ]

@@ -4,15 +4,15 @@
 ``score_func(y_true, y_pred)``, and model selection of an unsupervised estimator
 passes ``y=None``, so every score would silently be NaN. The scorers here are
 plain callables with scikit-learn's scorer signature ``scorer(estimator, X,
-y=None)``, and they only use the estimator's public ``sample`` method.
+y=None)``, and they only use the public ``sample`` method of the estimator (or
+of a Pipeline's final step) and the preceding steps' ``transform`` /
+``inverse_transform`` (:mod:`._sampling`).
 """
 
 from __future__ import annotations
 
-import inspect
 from numbers import Integral
 
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ..utils._array_api import to_namespace
@@ -27,29 +27,13 @@ from ._mmd import (
     _median_bandwidth,
     _mmd2,
 )
+from ._sampling import SPACES, _comparison_samples
 
 __all__ = ["make_mmd_scorer", "neg_mmd_scorer"]
 
 #: Seed of the median-heuristic subsample of the scoring data: fixed, so that all
 #: candidates scored on one fold get the same kernel.
 _MEDIAN_SEED = 0
-
-
-def _sample(estimator, n_samples, random_state):
-    """``estimator.sample(n_samples)``, seeded when the method accepts a seed."""
-    sample = estimator.sample
-    try:
-        accepts_seed = "random_state" in inspect.signature(sample).parameters
-    except (TypeError, ValueError):  # builtins / C extensions without a signature
-        accepts_seed = False
-    if accepts_seed:
-        out = sample(n_samples, random_state=random_state)
-    else:
-        out = sample(n_samples)
-    # GaussianMixture.sample returns (X, component labels); KernelDensity returns X.
-    if isinstance(out, tuple):
-        out = out[0]
-    return out
 
 
 class _MMDScorer:
@@ -60,7 +44,15 @@ class _MMDScorer:
     """
 
     def __init__(
-        self, *, n_samples, bandwidth, random_state, estimator, kernel, block_size
+        self,
+        *,
+        n_samples,
+        bandwidth,
+        random_state,
+        estimator,
+        kernel,
+        block_size,
+        space="auto",
     ):
         self.n_samples = n_samples
         self.bandwidth = bandwidth
@@ -68,6 +60,7 @@ class _MMDScorer:
         self.estimator = estimator
         self.kernel = kernel
         self.block_size = block_size
+        self.space = space
 
     def __call__(self, estimator, X, y=None):
         """Score ``estimator`` on data ``X`` (``y`` is ignored); greater is better.
@@ -75,29 +68,30 @@ class _MMDScorer:
         Parameters
         ----------
         estimator : object
-            A fitted estimator with a ``sample(n_samples)`` method.
+            A fitted generative model (a ``sample(n_samples)`` method) or a
+            fitted Pipeline ending in one.
         X : array-like of shape (n_samples, n_features)
-            Held-out data.
+            Held-out data, as the estimator takes it.
         y : None
             Ignored; present for scikit-learn's scorer signature.
 
         Returns
         -------
         score : float
-            ``-MMD^2(X, samples)``.
+            ``-MMD^2`` between ``X`` and the samples, in the space chosen by
+            :func:`comparison_samples`.
         """
+        # An int seed gives every candidate the same random numbers (common random
+        # numbers), which makes the comparison between candidates less noisy.
+        X, samples = _comparison_samples(
+            estimator, X, self.n_samples, self.space, self.random_state
+        )
         (X,), xp, device = _check_samples(
             [X],
             ["X"],
             min_samples=_MIN_SAMPLES[self.estimator],
             reason=f"estimator={self.estimator!r}",
         )
-        n = X.shape[0] if self.n_samples is None else self.n_samples
-        # An int seed gives every candidate the same random numbers (common random
-        # numbers), which makes the comparison between candidates less noisy.
-        rs = self.random_state
-        random_state = rs if isinstance(rs, Integral) else check_random_state(rs)
-        samples = _sample(estimator, n, random_state)
         # The model may live on another device or namespace (e.g. fitted on GPU).
         samples = to_namespace(samples, xp, device, dtype=X.dtype)
         (X, samples), xp, device = _check_samples(
@@ -132,7 +126,7 @@ class _MMDScorer:
         return (
             f"make_mmd_scorer(n_samples={self.n_samples!r}, "
             f"bandwidth={self.bandwidth!r}, random_state={self.random_state!r}, "
-            f"estimator={self.estimator!r})"
+            f"estimator={self.estimator!r}, space={self.space!r})"
         )
 
 
@@ -144,6 +138,7 @@ class _MMDScorer:
         "estimator": [StrOptions(set(_ESTIMATORS))],
         "kernel": [StrOptions({"rbf"})],
         "block_size": [Interval(Integral, 1, None, closed="left")],
+        "space": [StrOptions(set(SPACES))],
     },
     prefer_skip_nested_validation=True,
 )
@@ -155,6 +150,7 @@ def make_mmd_scorer(
     *,
     kernel="rbf",
     block_size=DEFAULT_BLOCK_SIZE,
+    space="auto",
 ):
     """Scorer ``-MMD^2(X, estimator.sample(n))`` for model selection.
 
@@ -165,12 +161,22 @@ def make_mmd_scorer(
     :class:`~sklearn.model_selection.HalvingGridSearchCV` or
     :func:`~sklearn.model_selection.cross_val_score`. Greater is better.
 
-    It only calls ``estimator.sample(n)``, which may return an array
-    (:class:`~sklearn.neighbors.KernelDensity`, this package's models) or a tuple
-    ``(X, labels)`` (:class:`~sklearn.mixture.GaussianMixture`); ``random_state``
-    is passed to ``sample`` when its signature has that parameter, otherwise the
-    estimator's own ``random_state`` applies. Samples returned in another array
-    namespace or on another device are moved to those of ``X``.
+    ``estimator`` is a generative model or a
+    :class:`~sklearn.pipeline.Pipeline` ending in one, e.g.
+    ``Pipeline([("scale", StandardScaler()), ("ddc", DDCHelmholtzEstimator())])``.
+    The scorer draws from the final step's ``sample(n)``, which may return an
+    array (:class:`~sklearn.neighbors.KernelDensity`, this package's models) or
+    a tuple ``(X, labels)`` (:class:`~sklearn.mixture.GaussianMixture`);
+    ``random_state`` is passed to ``sample`` when its signature has that
+    parameter, otherwise the model's own ``random_state`` applies. Samples and
+    held-out data are then compared in one space, chosen by ``space`` as in
+    :func:`comparison_samples`: by default the samples are mapped back
+    through the ``inverse_transform`` of the preceding steps while each is
+    exact (a scaler: the comparison is in the data's own space), and the
+    held-out data forward through the others (a feature selector, a
+    transformer without inverse: the comparison is in the space after it).
+    Samples returned in another array namespace or on another device are moved
+    to those of ``X``.
 
     Parameters
     ----------
@@ -191,6 +197,14 @@ def make_mmd_scorer(
         The Gaussian kernel, the only one implemented.
     block_size : int, default=1024
         Rows per block of the Gram matrices.
+    space : {"auto", "data", "model"}, default="auto"
+        Where samples and held-out data are compared, for a Pipeline
+        (:func:`comparison_samples`): ``"auto"`` the earliest space both
+        reach exactly, ``"data"`` the data's space (samples back through
+        every ``inverse_transform``), ``"model"`` the final step's input
+        space (held-out data forward through every ``transform``). A bare
+        model is always compared in the data's space. The median-heuristic
+        width is taken in the comparison space.
 
     Returns
     -------
@@ -201,6 +215,7 @@ def make_mmd_scorer(
     See Also
     --------
     neg_mmd_scorer : ``make_mmd_scorer()`` with the defaults.
+    comparison_samples : The held-out data and samples the scorer compares.
 
     Examples
     --------
@@ -215,6 +230,18 @@ def make_mmd_scorer(
     ...                       {"n_components": [1, 2]}, scoring=make_mmd_scorer())
     >>> search.fit(X).best_params_
     {'n_components': 2}
+
+    A pipeline is scored in the data's own space when its steps invert
+    exactly:
+
+    >>> from sklearn.pipeline import Pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> pipe = Pipeline([("scale", StandardScaler()),
+    ...                  ("gm", GaussianMixture(random_state=0))])
+    >>> search = GridSearchCV(pipe, {"gm__n_components": [1, 2]},
+    ...                       scoring=make_mmd_scorer(), error_score="raise")
+    >>> search.fit(100.0 * X).best_params_
+    {'gm__n_components': 2}
     """
     return _MMDScorer(
         n_samples=n_samples,
@@ -223,6 +250,7 @@ def make_mmd_scorer(
         estimator=estimator,
         kernel=kernel,
         block_size=block_size,
+        space=space,
     )
 
 

@@ -21,7 +21,12 @@ from scipy.stats import norm
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from ..utils._array_api import to_namespace, to_numpy
+from ..utils._array_api import (
+    _is_array,
+    get_namespace_and_device,
+    to_namespace,
+    to_numpy,
+)
 from ._mmd import (
     _BANDWIDTH_CONSTRAINT,
     _POWER_MIN_SAMPLES,
@@ -38,8 +43,20 @@ from ._mmd import (
     _split_halves,
     _sq_dists,
 )
+from ._sampling import (
+    SPACES,
+    _comparison_samples,
+    _float_array,
+    _round_trip_rtol,
+)
 
-__all__ = ["MMDTestResult", "RelativeMMDTestResult", "mmd_test", "relative_mmd_test"]
+__all__ = [
+    "MMDTestResult",
+    "RelativeMMDTestResult",
+    "mmd_test",
+    "relative_mmd_test",
+    "relative_mmd_test_estimators",
+]
 
 #: Entries of the (n_pooled, batch) permutation indicator matrix handled at once:
 #: 2^22 float64 entries are 32 MiB, and a batch of many permutations turns the
@@ -448,4 +465,138 @@ def relative_mmd_test(
         mmd2_xy=mmd2_xy,
         mmd2_xz=mmd2_xz,
         bandwidth=float(sigma),
+    )
+
+
+def _same_space(A, B):
+    """Whether two representations of the held-out data are the same points."""
+    if A is B:
+        return True
+    xp, device = get_namespace_and_device(A if _is_array(A) else None)
+    A, B = _float_array(A, xp, device), _float_array(B, xp, device)
+    if A.shape != B.shape:
+        return False
+    if A.shape[0] == 0:
+        return True
+    scale = float(xp.max(xp.abs(A)))
+    error = float(xp.max(xp.abs(A - xp.astype(B, A.dtype))))
+    return error <= _round_trip_rtol(A.dtype, xp) * scale
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "estimator_y": [object],
+        "estimator_z": [object],
+        "n_samples": [Interval(Integral, 2, None, closed="left"), None],
+        "space": [StrOptions(set(SPACES))],
+        "kernel": [StrOptions({"rbf"})],
+        "bandwidth": [StrOptions({"median"}), _BANDWIDTH_CONSTRAINT],
+        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def relative_mmd_test_estimators(
+    X,
+    estimator_y,
+    estimator_z,
+    *,
+    n_samples=None,
+    space="auto",
+    kernel="rbf",
+    bandwidth="median",
+    block_size=DEFAULT_BLOCK_SIZE,
+    random_state=0,
+):
+    """Relative MMD test between two fitted generative models (or pipelines).
+
+    :func:`relative_mmd_test` on held-out data ``X`` and samples of the two
+    models: is ``estimator_z`` significantly closer to the data than
+    ``estimator_y``? Each estimator is a generative model or a
+    :class:`~sklearn.pipeline.Pipeline` ending in one; its samples and ``X``
+    are brought to one space by :func:`comparison_samples` (by default:
+    samples back through the preceding steps' exact ``inverse_transform``,
+    ``X`` forward through the other steps). Both models must compare in the
+    **same** space, in which ``X`` is the reference: pipelines whose
+    preprocessing is exactly invertible (compared in the data's space), or
+    which share the same non-invertible steps. Otherwise a ValueError.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix of shape (m, n_features)
+        Held-out data, as the estimators take it; at least 3 rows.
+    estimator_y : object
+        The first fitted model (the null hypothesis says it is at least as
+        close to the data as ``estimator_z``).
+    estimator_z : object
+        The second fitted model.
+    n_samples : int or None, default=None
+        Samples drawn from each model; ``None`` draws as many as ``X`` has
+        rows.
+    space : {"auto", "data", "model"}, default="auto"
+        The comparison space (:func:`comparison_samples`).
+    kernel : {"rbf"}, default="rbf"
+        The Gaussian kernel.
+    bandwidth : "median" or float, default="median"
+        As in :func:`relative_mmd_test`, taken in the comparison space.
+    block_size : int, default=1024
+        Rows per block of the Gram matrices.
+    random_state : int, RandomState instance or None, default=0
+        Draws the two seeds passed to the models' ``sample`` (independent
+        draws for ``Y`` and ``Z``, as the test assumes) and the median
+        subsample.
+
+    Returns
+    -------
+    result : RelativeMMDTestResult
+        As returned by :func:`relative_mmd_test`; a small ``pvalue`` means
+        ``estimator_z`` is significantly closer to the data.
+
+    See Also
+    --------
+    relative_mmd_test : The test on arrays of samples.
+    comparison_samples : The data and samples each model is compared with.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.mixture import GaussianMixture
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_ddchm.metrics import relative_mmd_test_estimators
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.concatenate([rng.normal(-3, 1, (300, 1)), rng.normal(3, 1, (300, 1))])
+    >>> X_train, X_test = X[::2], X[1::2]
+    >>> one = make_pipeline(StandardScaler(), GaussianMixture(1, random_state=0))
+    >>> two = make_pipeline(StandardScaler(), GaussianMixture(2, random_state=0))
+    >>> result = relative_mmd_test_estimators(
+    ...     X_test, one.fit(X_train), two.fit(X_train))
+    >>> bool(result.pvalue < 0.05)  # two components are significantly closer
+    True
+    """
+    rng = check_random_state(random_state)
+    seed_y, seed_z = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=2))
+    X_y, Y = _comparison_samples(estimator_y, X, n_samples, space, seed_y)
+    X_z, Z = _comparison_samples(estimator_z, X, n_samples, space, seed_z)
+    if not _same_space(X_y, X_z):
+        raise ValueError(
+            "estimator_y and estimator_z compare with the data in different spaces "
+            f"(space={space!r}): their steps before the model differ and are not "
+            "exactly invertible. Give both the same preprocessing, or invertible "
+            "preprocessing."
+        )
+    (X_y,), xp, device = _check_samples(
+        [X_y], ["X"], min_samples=_RELATIVE_MIN_X, reason="the relative test"
+    )
+    Y = to_namespace(Y, xp, device, dtype=X_y.dtype)
+    Z = to_namespace(Z, xp, device, dtype=X_y.dtype)
+    return relative_mmd_test(
+        X_y,
+        Y,
+        Z,
+        kernel=kernel,
+        bandwidth=bandwidth,
+        block_size=block_size,
+        random_state=rng,
     )
