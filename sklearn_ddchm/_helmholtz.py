@@ -424,7 +424,21 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
 
     # -- posterior side ---------------------------------------------------------
     def _posterior_means(self, X):
-        return ws.posterior_means(self._hidden(X), self.recognition_coefs_)
+        """DDC means ``r_l(x)`` of new data, inside the range of ``E[T_l(z_l)]``.
+
+        With sigmoid encodings an expectation lies in ``[0, 1]``; the linear
+        recognition regression on ReLU features extrapolates without bound for
+        rows far from the training data (a row of 1e300 gave 5.5e298), and
+        latents drawn from such means overflow the model's densities. The clip
+        only moves an estimate towards the true expectation. Training uses
+        the unclipped regression (``_gradient_step``).
+        """
+        R = ws.posterior_means(self._hidden(X), self.recognition_coefs_)
+        xp = get_namespace(R[0])
+        return [
+            xp.clip(r, min=0.0, max=1.0) if enc.activation == "sigmoid" else r
+            for r, enc in zip(R, self.encoders_, strict=True)
+        ]
 
     def _check_X(self, X, method):
         check_is_fitted(self)
@@ -440,6 +454,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+
+        With sigmoid encodings (the default) the values are clipped to
+        ``[0, 1]``, the range of an expectation of a sigmoid: ``r_l`` is a
+        linear regression on ReLU features of ``x`` and, for rows far outside
+        the training data, would extrapolate without bound. The clip only
+        moves an estimate towards the true expectation.
 
         Returns
         -------

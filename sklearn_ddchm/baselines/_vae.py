@@ -167,7 +167,11 @@ class _BaseReparameterisedEstimator(BaseDeepGenerativeEstimator):
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "n_jobs": [None, numbers.Integral],
+        "n_jobs": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Interval(numbers.Integral, None, -1, closed="right"),
+            None,
+        ],
     }
 
     #: prefix of the output feature names

@@ -366,7 +366,11 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
             DeepExponentialFamily,
         ],
         "n_particles": [Interval(numbers.Integral, 2, None, closed="left")],
-        "n_jobs": [None, numbers.Integral],
+        "n_jobs": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Interval(numbers.Integral, None, -1, closed="right"),
+            None,
+        ],
     }
 
     _criterion_name = "VIMCO bound"
