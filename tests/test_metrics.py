@@ -334,6 +334,26 @@ def test_mmd2_and_median_are_scale_invariant(backend, log2_scale):
     assert mmd2(Xc, Yc, bandwidth=1.7 * c) == pytest.approx(reference, abs=1e-12)
 
 
+@pytest.mark.parametrize("offset", [1e6, 1e8, 1e12, -1e200])
+def test_mmd2_of_offset_data_matches_exact_reference(backend, offset):
+    # ||a||^2 + ||b||^2 - 2 a.b in the original units loses everything to
+    # rounding when |a| >> ||a - b|| (1e8 + N(0, 1) gave -0.042 for -0.021):
+    # such samples are centred first. A second cluster 1e9 away is computed
+    # through differences.
+    X, Y = _data(37, [(9, 3), (8, 3)])
+    Y += 0.3
+    X += offset
+    Y += offset
+    expected = _brute_mmd2(X, Y, 1.0, "unbiased", k=_k_exact)
+    got = mmd2(backend.asarray(X), backend.asarray(Y), bandwidth=1.0)
+    assert got == pytest.approx(expected, abs=1e-9)
+    X[:3] += 1e9
+    Y[:2] += 1e9
+    expected = _brute_mmd2(X, Y, 1.0, "unbiased", k=_k_exact)
+    got = mmd2(backend.asarray(X), backend.asarray(Y), bandwidth=1.0, block_size=4)
+    assert got == pytest.approx(expected, abs=1e-9)
+
+
 def test_float32_beyond_its_squares_agrees_with_float64(backend):
     # float32 squares overflow beyond 1.8e19: such samples are computed in
     # float64 and agree with the float64 result.

@@ -166,15 +166,24 @@ class _GramStats:
     sq_total: float | None = None  # sum of K**2
 
 
-#: Headroom, as a power of two, below the dtype's largest float for the terms
-#: of the expansion gamma * (||a||^2 + ||b||^2 - 2 a.b): a row is on the
-#: expansion path when n_features * gamma * max|value|^2 (frame units) is at
-#: most finfo.max * 2^-24, which leaves 2^20 for the sums.
-_EXPANSION_HEADROOM_LOG2 = 24
+#: Largest error, in the kernel's exponent, allowed to the expansion
+#: gamma * (||a||^2 + ||b||^2 - 2 a.b) of a pair: its rounding error is about
+#: eps * gamma * (||a||^2 + ||b||^2) (float64's eps, whatever the dtype: float32
+#: keeps float32's own precision). Rows farther from the frame's centre go
+#: through differences. 2^-20 is 1e-6 in a kernel value; for data and widths
+#: of one scale (the median heuristic, the power grid) every row is far
+#: inside (|x - centre| / sigma < ~6.7e4 / sqrt(n_features)).
+_EXPANSION_ERROR = 2.0**-20
 
-#: Widths within 2^+-16 are used in the original units (a frame unit of 1, no
-#: copy of the data); others in units of a power of two near them.
+#: ... and never closer than 2^-24 of the dtype's largest float to overflow.
+_OVERFLOW_HEADROOM = 2.0**-24
+
+#: Widths within 2^+-16 are used in the original units (a frame unit of 1);
+#: others in units of a power of two near them.
 _UNIT_FRAME_LOG2 = 16
+
+#: Rows of the pooled sample whose per-feature median is the frame's centre.
+_CENTRE_MAX_SAMPLES = 256
 
 #: Entries of the (rows, columns, n_features) difference tensor formed at once
 #: on the direct path: 2^21 float64 entries are 16 MiB.
@@ -193,31 +202,37 @@ def _pow2_at_most(value):
 
 
 class _Frame:
-    """Samples measured in units of a power of two ``s``: overflow-free distances.
+    """Samples centred and measured in units of a power of two ``s``.
 
-    A Gaussian kernel depends on ``||x - y|| / sigma`` only, so dividing the
-    points and ``sigma`` by a common factor leaves it unchanged. Widths within
-    ``2^+-16`` keep the original units (``s = 1``); others are measured in
+    A Gaussian kernel depends on ``||x - y|| / sigma`` only, so moving the
+    points by a common centre ``c`` and dividing them and ``sigma`` by a
+    common factor leave it unchanged. The centre, used only when some value
+    is beyond the moderate range below, is the per-feature median of (up to
+    256 evenly spaced rows of) the pooled samples, robust to outliers;
+    widths within
+    ``2^+-16`` keep the original units (``s = 1``), others are measured in
     units of a power of two near them, where the division is exact and the
     exponent ``gamma = s^2 / (2 sigma^2)`` is of order one whatever ``sigma``
     (1e-300 and 1e300 included).
 
     Two paths give ``||a - b||^2 / s^2``:
 
-    - the expansion ``||a||^2 + ||b||^2 - 2 a.b`` (one matrix product, BLAS or
-      GPU speed) for pairs of *moderate* rows, whose largest |value| is small
-      enough that nothing in the expansion or its exponent can overflow
-      (``_EXPANSION_HEADROOM_LOG2``). Every row of ordinary data is moderate,
-      and then the result is bitwise the one of the same expansion in the
-      original units;
-    - the differences ``(a - b) / s``, squared and summed, for every pair
-      with a *large* row (an outlier of 1e300, or a width far below the
-      data's scale). They overflow only to ``+inf``, where the distance
-      exceeds the float range and the kernel is 0, never to NaN.
-      O(n_large * n * n_features) elementwise work, in chunks.
+    - the expansion ``||a'||^2 + ||b'||^2 - 2 a'.b'`` of the centred rows
+      ``a' = (a - c) / s`` (one matrix product, BLAS or GPU speed) for pairs
+      of *moderate* rows: those whose centred values are small enough that the
+      expansion's rounding error stays below ``_EXPANSION_ERROR`` in the
+      kernel's exponent and nothing in it overflows. Centring is what keeps
+      data with an offset (values 1e8 + N(0, 1)) accurate: uncentred, the
+      rounding error of ||a||^2 ~ 1e16 swamped distances of order 1;
+    - the differences ``(a - b) / s`` of the original rows, squared and
+      summed, for every pair with a *large* row (an outlier, a width far
+      below the data's spread). Exact to rounding; they overflow only to
+      ``+inf``, where the distance exceeds the float range and the kernel is
+      0, never to NaN. O(n_large * n * n_features) elementwise work, in
+      chunks.
 
     float32 samples are computed in float64 when float32 cannot hold the
-    frame (a unit beyond 2^+-100 or a large row in float32).
+    frame (a unit beyond 2^+-100, or values whose squares overflow it).
 
     Parameters
     ----------
@@ -235,33 +250,68 @@ class _Frame:
         else:
             self.s = _pow2_at_most(math.sqrt(low) * math.sqrt(high))
         max_gamma = max(1.0, self.gamma(low))
-        n_features = arrays[0].shape[1]
-        maxima = [float(xp.max(xp.abs(A))) for A in arrays]
-        if arrays[0].dtype == xp.float32 and not (
-            2.0**-100 <= self.s <= 2.0**100
-            and max(maxima) <= self._limit(xp.float32, n_features, max_gamma)
+        n_features = max(arrays[0].shape[1], 1)
+        if arrays[0].dtype == xp.float32 and not self._float32_holds(
+            arrays, n_features
         ):
             arrays = [xp.astype(A, xp.float64) for A in arrays]
         self.arrays = arrays
-        limit = self._limit(arrays[0].dtype, n_features, max_gamma)
-        self.large, self.large_idx = [], []
-        for A, maximum in zip(arrays, maxima, strict=True):
-            if maximum <= limit:
-                self.large.append(None)
-                self.large_idx.append(None)
-            else:
-                large = xp.max(xp.abs(A), axis=1) > limit
-                self.large.append(large)
-                self.large_idx.append(np.flatnonzero(to_numpy(large)))
+        fmax = float(xp.finfo(arrays[0].dtype).max)
+        eps = float(np.finfo(np.float64).eps)
+        # largest (centred) |value| of a moderate row, in frame units
+        self.limit = math.sqrt(
+            min(_EXPANSION_ERROR / eps, fmax * _OVERFLOW_HEADROOM)
+            / (n_features * max_gamma)
+        )
+        self.large = [None] * len(arrays)
+        self.large_idx = [None] * len(arrays)
+        # Data already near the origin (standardised, pixels in [0, 1], ...)
+        # need no centre: no copy, and the same rounding as ever.
+        self.centre = None
+        if all(float(xp.max(xp.abs(A))) / self.s <= self.limit for A in arrays):
+            return
+        self.centre = self._median_centre(arrays)
+        for k, A in enumerate(arrays):
+            row_max = self._centred_row_max(A)
+            if float(xp.max(row_max)) > self.limit:
+                self.large[k] = row_max > self.limit
+                self.large_idx[k] = np.flatnonzero(to_numpy(self.large[k]))
 
-    def _limit(self, dtype, n_features, max_gamma):
-        """Largest |value| (original units) of a row on the expansion path.
+    def _float32_holds(self, arrays, n_features):
+        xp = self.xp
+        if not 2.0**-100 <= self.s <= 2.0**100:
+            return False
+        # squares of every value (centred or not) stay far from overflow
+        fmax = float(xp.finfo(xp.float32).max)
+        bound = math.sqrt(fmax * _OVERFLOW_HEADROOM / (4 * n_features))
+        return all(float(xp.max(xp.abs(A))) <= bound for A in arrays)
 
-        A Python float: ``inf`` when it overflows (then no row is large).
-        """
-        fmax = float(self.xp.finfo(dtype).max)
-        headroom = fmax * 2.0**-_EXPANSION_HEADROOM_LOG2
-        return math.sqrt(headroom / (max(n_features, 1) * max_gamma)) * self.s
+    def _median_centre(self, arrays):
+        """Per-feature median of up to ``_CENTRE_MAX_SAMPLES`` evenly spaced rows."""
+        xp = self.xp
+        n_total = sum(A.shape[0] for A in arrays)
+        step = max(1, math.ceil(n_total / _CENTRE_MAX_SAMPLES))
+        P = xp.concat([A[::step, ...] for A in arrays], axis=0)
+        P = xp.sort(P, axis=0)
+        # "lower" median: a value of the data, never an average that overflows
+        return P[(P.shape[0] - 1) // 2, ...]
+
+    def _centred(self, A):
+        """``(A - centre) / s``; overflow gives inf (those rows are large)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.centre is not None:
+                A = A - self.centre
+            return A if self.s == 1.0 else A / self.s
+
+    def _centred_row_max(self, A):
+        xp = self.xp
+        out = []
+        # in blocks: no centred copy of the whole array
+        step = max(1, _DIRECT_CHUNK_ENTRIES // max(1, A.shape[1]))
+        for i0 in range(0, A.shape[0], step):
+            block = self._centred(A[i0 : min(i0 + step, A.shape[0]), ...])
+            out.append(xp.max(xp.abs(block), axis=1))
+        return xp.concat(out) if len(out) > 1 else out[0]
 
     def gamma(self, sigma):
         """``s^2 / (2 sigma^2)``: the kernel's exponent per squared frame unit."""
@@ -269,12 +319,11 @@ class _Frame:
         return 1.0 / (2.0 * ratio * ratio)
 
     def _rows(self, k, i0, i1):
-        """Rows ``i0:i1`` of array ``k`` in frame units, large rows zeroed; their
-        squared norms; the positions of the large rows in the block (or None)."""
+        """Rows ``i0:i1`` of array ``k`` centred, in frame units, large rows
+        zeroed; their squared norms; the positions of the large rows in the
+        block (or None)."""
         xp = self.xp
-        A = self.arrays[k][i0:i1, ...]
-        with np.errstate(over="ignore"):
-            As = A if self.s == 1.0 else A / self.s
+        As = self._centred(self.arrays[k][i0:i1, ...])
         local = None
         if self.large_idx[k] is not None:
             idx = self.large_idx[k]
