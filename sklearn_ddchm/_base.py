@@ -16,7 +16,7 @@ import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 
 import numpy as np
 from joblib import effective_n_jobs
@@ -40,6 +40,8 @@ from .utils._array_api import (
 )
 from .utils._optim import Adam
 from .utils._random import make_device_random
+from .utils._state import restored_on_error
+from .utils._validation import IntInterval
 
 #: rows per chunk in score_samples: n_importance * chunk latents live at once
 SCORE_CHUNK_ROWS = 256
@@ -87,24 +89,6 @@ def accepted_scale(dtype, xp):
     )
 
 
-@contextmanager
-def _restored_on_error(estimator):
-    """Put the estimator's attributes back as they were if the block raises.
-
-    Wraps validation and initialisation in ``fit`` / ``partial_fit``: they
-    rebind attributes (``n_features_in_``, ``model_``, ...) and never modify
-    the objects the attributes held, so a shallow copy of ``__dict__`` is
-    enough to undo them.
-    """
-    state = dict(estimator.__dict__)
-    try:
-        yield
-    except BaseException:
-        estimator.__dict__.clear()
-        estimator.__dict__.update(state)
-        raise
-
-
 def _call_in_worker(config, func, *args):
     # scikit-learn's configuration and NumPy's error state are thread-local:
     # a worker gets the caller's, so a diverging step stays silent there too.
@@ -121,17 +105,17 @@ class BaseDeepGenerativeEstimator(
         "model": [StrOptions(set(MODEL_NAMES)), DeepExponentialFamily],
         "latent_dims": [
             "array-like",
-            Interval(numbers.Integral, 1, None, closed="left"),
+            IntInterval(1, None, closed="left"),
         ],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "device_random": ["boolean"],
         "learning_rate_decay": [Interval(numbers.Real, 0, 1, closed="right")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [IntInterval(1, None, closed="left")],
+        "max_iter": [IntInterval(1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter_no_change": [IntInterval(1, None, closed="left")],
         "fit_prior": ["boolean"],
-        "n_importance": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_importance": [IntInterval(1, None, closed="left")],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -227,17 +211,37 @@ class BaseDeepGenerativeEstimator(
     def fit(self, X, y=None):
         """Fit the generative model to ``X`` for ``max_iter`` epochs.
 
+        With ``warm_start=True`` and a fitted model, training continues from
+        it, and ``X`` must match it (feature count and names, support).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Dense, finite, with its largest absolute value within
+            ``sklearn_ddchm._base.accepted_scale`` of its dtype (or all zero).
         y : Ignored
 
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            For X the model cannot take (NaN/inf, wrong width, values beyond
+            the accepted scale, non-binary X for a Bernoulli observation
+            layer) and for invalid hyper-parameters. A failed call leaves the
+            estimator as it was.
+        TypeError
+            For sparse or non-numeric X and hyper-parameters of the wrong type.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When ``tol`` is set and ``max_iter`` epochs end unconverged.
         """
         # Nothing of a previous fit changes until X and the model are checked.
-        with _restored_on_error(self):
+        with restored_on_error(self):
             warm = self.warm_start and hasattr(self, "model_")
             try:
                 X = self._validate_X(X, reset=not warm)
@@ -260,11 +264,14 @@ class BaseDeepGenerativeEstimator(
     def partial_fit(self, X, y=None):
         """One pass over ``X`` at the constant ``learning_rate`` (initialises first).
 
+        Validates ``X`` like :meth:`fit` (against the fitted model after the
+        first call); a failed call leaves the estimator as it was.
+
         Returns
         -------
         self : object
         """
-        with _restored_on_error(self):
+        with restored_on_error(self):
             first = not hasattr(self, "model_")
             X = self._validate_X(X, reset=first)
             if first:

@@ -22,6 +22,7 @@ from .utils._array_api import (
     to_namespace,
 )
 from .utils._random import draw
+from .utils._validation import IntInterval
 
 #: sleep samples drawn once after training for the final recognition model and
 #: the weights behind ``posterior_expectation``: cheap once, and much less
@@ -202,10 +203,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         **BaseDeepGenerativeEstimator._parameter_constraints,
         "n_encoding": [
             "array-like",
-            Interval(numbers.Integral, 1, None, closed="left"),
+            IntInterval(1, None, closed="left"),
         ],
-        "n_hidden": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_sleep_samples": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_hidden": [IntInterval(1, None, closed="left")],
+        "n_sleep_samples": [IntInterval(2, None, closed="left")],
         "ridge": [Interval(numbers.Real, 0, None, closed="neither")],
         "encoding": [StrOptions({"sigmoid", "linear"})],
         "gradient_split": [StrOptions({"paper", "child"})],

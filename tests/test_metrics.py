@@ -347,6 +347,13 @@ def test_mmd2_of_offset_data_matches_exact_reference(backend, offset):
     expected = _brute_mmd2(X, Y, 1.0, "unbiased", k=_k_exact)
     got = mmd2(backend.asarray(X), backend.asarray(Y), bandwidth=1.0)
     assert got == pytest.approx(expected, abs=1e-9)
+    # the median distance too (it was 1.8e-5 off at 1e6 + N(0, 1)); at
+    # -1e200 the points coincide in float64 and the median is an error
+    if abs(offset) < 1e15:
+        median = median_heuristic(backend.asarray(X), backend.asarray(Y))
+        assert median == pytest.approx(
+            _brute_median(np.concatenate([X, Y]), exact=True), rel=1e-9
+        )
     X[:3] += 1e9
     Y[:2] += 1e9
     expected = _brute_mmd2(X, Y, 1.0, "unbiased", k=_k_exact)

@@ -14,6 +14,13 @@ and the masked diagonal block), i.e. 40 MiB in float64 with the default
 number of samples. The accumulators are float64 whatever the input
 dtype, so that sums over 10^10 kernel values keep their precision in float32.
 
+Scales. Any finite input and positive finite width give a finite answer: the
+distances are computed in units of a power of two near the width, from
+centred points when the data lie far from the origin, and through
+differences for rows the expansion ||a||^2 + ||b||^2 - 2 a.b cannot serve
+(see ``_Frame``). Those rows (outliers, widths far below the spread) cost
+O(n_rows * n * d) elementwise work instead of a matrix product.
+
 References
 ----------
 .. [Gretton2012] A. Gretton, K. M. Borgwardt, M. J. Rasch, B. Schölkopf and
@@ -31,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import array_api_compat
@@ -46,6 +53,7 @@ from ..utils._array_api import (
     to_namespace,
     to_numpy,
 )
+from ..utils._validation import IntInterval
 
 __all__ = ["mmd2", "median_heuristic", "optimize_bandwidth"]
 
@@ -201,6 +209,16 @@ def _pow2_at_most(value):
     return math.ldexp(1.0, exponent - 1)
 
 
+def _median_centre(arrays, xp):
+    """Per-feature median of up to ``_CENTRE_MAX_SAMPLES`` evenly spaced rows."""
+    n_total = sum(A.shape[0] for A in arrays)
+    step = max(1, math.ceil(n_total / _CENTRE_MAX_SAMPLES))
+    P = xp.concat([A[::step, ...] for A in arrays], axis=0)
+    P = xp.sort(P, axis=0)
+    # "lower" median: a value of the data, never an average that overflows
+    return P[(P.shape[0] - 1) // 2, ...]
+
+
 class _Frame:
     """Samples centred and measured in units of a power of two ``s``.
 
@@ -242,7 +260,7 @@ class _Frame:
         for distances alone, a typical distance.
     """
 
-    def __init__(self, arrays, sigmas, xp, device):
+    def __init__(self, arrays, sigmas, xp, device, centre=None):
         self.xp, self.device = xp, device
         low, high = min(sigmas), max(sigmas)
         if 2.0**-_UNIT_FRAME_LOG2 <= low and high <= 2.0**_UNIT_FRAME_LOG2:
@@ -265,12 +283,13 @@ class _Frame:
         )
         self.large = [None] * len(arrays)
         self.large_idx = [None] * len(arrays)
-        # Data already near the origin (standardised, pixels in [0, 1], ...)
-        # need no centre: no copy, and the same rounding as ever.
-        self.centre = None
-        if all(float(xp.max(xp.abs(A))) / self.s <= self.limit for A in arrays):
-            return
-        self.centre = self._median_centre(arrays)
+        self.centre = centre
+        if centre is None:
+            # Data already near the origin (standardised, pixels in [0, 1],
+            # ...) need no centre: no copy, and the same rounding as ever.
+            if all(float(xp.max(xp.abs(A))) / self.s <= self.limit for A in arrays):
+                return
+            self.centre = _median_centre(arrays, xp)
         for k, A in enumerate(arrays):
             row_max = self._centred_row_max(A)
             if float(xp.max(row_max)) > self.limit:
@@ -285,16 +304,6 @@ class _Frame:
         fmax = float(xp.finfo(xp.float32).max)
         bound = math.sqrt(fmax * _OVERFLOW_HEADROOM / (4 * n_features))
         return all(float(xp.max(xp.abs(A))) <= bound for A in arrays)
-
-    def _median_centre(self, arrays):
-        """Per-feature median of up to ``_CENTRE_MAX_SAMPLES`` evenly spaced rows."""
-        xp = self.xp
-        n_total = sum(A.shape[0] for A in arrays)
-        step = max(1, math.ceil(n_total / _CENTRE_MAX_SAMPLES))
-        P = xp.concat([A[::step, ...] for A in arrays], axis=0)
-        P = xp.sort(P, axis=0)
-        # "lower" median: a value of the data, never an average that overflows
-        return P[(P.shape[0] - 1) // 2, ...]
 
     def _centred(self, A):
         """``(A - centre) / s``; overflow gives inf (those rows are large)."""
@@ -566,18 +575,25 @@ def _subsample_rows(arrays, max_samples, rng, *, xp, device):
 def _median_distance(P, *, xp, device):
     """Median of the Euclidean distances between distinct rows of ``P`` (n >= 2).
 
-    Computed in a :class:`_Frame` whose unit is the typical size of a row (the
-    median of the rows' largest |values|), so that outliers of any finite size
-    neither overflow the distances of the other points nor make the bulk of
-    them underflow. Returns ``inf`` when the median distance exceeds the float
-    range.
+    Computed in a :class:`_Frame` centred on the per-feature median, whose
+    unit is the typical size of a centred row (the median of the rows'
+    largest |values|), so that outliers of any finite size neither overflow
+    the distances of the other points nor make the bulk of them underflow,
+    and data far from the origin keep their precision. Returns ``inf`` when
+    the median distance exceeds the float range.
     """
     n = P.shape[0]
-    row_max = to_numpy(xp.max(xp.abs(P), axis=1))
+    # Always centred: the precision that matters here is relative to the
+    # distances, and data far from the origin (1e6 + N(0, 1)) would lose it.
+    centre = _median_centre([P], xp)
+    with np.errstate(over="ignore", invalid="ignore"):
+        row_max = to_numpy(xp.max(xp.abs(P - centre), axis=1))
     positive = row_max[row_max > 0]
     # "lower": a value of the sample, never an average that could overflow
     scale = float(np.percentile(positive, 50, method="lower")) if positive.size else 1
-    frame = _Frame([P], [scale], xp, device)
+    if not math.isfinite(scale):
+        return math.inf
+    frame = _Frame([P], [scale], xp, device, centre=centre)
     _, _, _, _, d2 = frame.block(0, 0, n, 0, 0, n, True)
     # Exact symmetry, so that the n(n-1) ordered pairs hold every unordered pair
     # twice with the same value: their median is the median over unordered pairs.
@@ -615,7 +631,7 @@ def _median_bandwidth(arrays, *, max_samples, random_state, xp, device):
     {
         "X": ["array-like"],
         "Y": ["array-like", None],
-        "max_samples": [Interval(Integral, 2, None, closed="left")],
+        "max_samples": [IntInterval(2, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -788,10 +804,10 @@ _POWER_MIN_SAMPLES = 4
     {
         "X": ["array-like"],
         "Y": ["array-like"],
-        "n_grid": [Interval(Integral, 1, None, closed="left")],
+        "n_grid": [IntInterval(1, None, closed="left")],
         "random_state": ["random_state"],
         "reg": [Interval(Real, 0, None, closed="left")],
-        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [IntInterval(1, None, closed="left")],
     },
     prefer_skip_nested_validation=True,
 )
@@ -900,7 +916,7 @@ def optimize_bandwidth(
         "kernel": [StrOptions({"rbf"})],
         "bandwidth": [StrOptions({"median"}), _BANDWIDTH_CONSTRAINT],
         "estimator": [StrOptions(set(_ESTIMATORS))],
-        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [IntInterval(1, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,

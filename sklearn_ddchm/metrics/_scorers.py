@@ -13,9 +13,10 @@ import inspect
 from numbers import Integral
 
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import StrOptions, validate_params
 
 from ..utils._array_api import to_namespace
+from ..utils._validation import IntInterval
 from ._mmd import (
     _BANDWIDTH_CONSTRAINT,
     _ESTIMATORS,
@@ -138,12 +139,12 @@ class _MMDScorer:
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "n_samples": [IntInterval(1, None, closed="left"), None],
         "bandwidth": [StrOptions({"median"}), _BANDWIDTH_CONSTRAINT],
         "random_state": ["random_state"],
         "estimator": [StrOptions(set(_ESTIMATORS))],
         "kernel": [StrOptions({"rbf"})],
-        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [IntInterval(1, None, closed="left")],
     },
     prefer_skip_nested_validation=True,
 )

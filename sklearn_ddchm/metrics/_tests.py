@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 from scipy.stats import norm
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import StrOptions, validate_params
 
 from ..utils._array_api import to_namespace, to_numpy
+from ..utils._validation import IntInterval
 from ._mmd import (
     _BANDWIDTH_CONSTRAINT,
     _POWER_MIN_SAMPLES,
@@ -163,9 +163,9 @@ def _permutation_statistics(X, Y, sigma, n_permutations, rng, *, xp, device):
         "Y": ["array-like"],
         "kernel": [StrOptions({"rbf"})],
         "bandwidth": [StrOptions({"median", "power"}), _BANDWIDTH_CONSTRAINT],
-        "n_permutations": [Interval(Integral, 1, None, closed="left")],
+        "n_permutations": [IntInterval(1, None, closed="left")],
         "random_state": ["random_state"],
-        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [IntInterval(1, None, closed="left")],
     },
     prefer_skip_nested_validation=True,
 )
@@ -332,7 +332,7 @@ def _relative_variance(st_yy, st_zz, st_xy, st_xz, m, n, r, *, xp):
         "Z": ["array-like"],
         "kernel": [StrOptions({"rbf"})],
         "bandwidth": [StrOptions({"median"}), _BANDWIDTH_CONSTRAINT],
-        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [IntInterval(1, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
