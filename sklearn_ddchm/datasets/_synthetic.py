@@ -66,9 +66,11 @@ def make_sparse_model(
         )
     for name, value in [("m", m), ("sigma", sigma), ("noise_variance", noise_variance)]:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name} must be a real number, got {value!r}.")
+            raise TypeError(f"{name} must be a real number, got {name}={value!r}.")
         if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
+            raise ValueError(
+                f"{name} must be a finite number > 0, got {name}={value!r}."
+            )
     dims = (n_features, *latent_dims)
     layers = []
     # Observation: unit-norm loading directions spread over the half circle so
