@@ -17,11 +17,11 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_ddchm import DDCHelmholtzEstimator
+from sklearn_ddchm import DDCHelmholtzEstimator, RandomSigmoidFeatures
 from sklearn_ddchm import _wake_sleep as ws
 from sklearn_ddchm._base import accepted_scale
 from sklearn_ddchm.baselines import IWAEEstimator, VAEEstimator, VIMCOEstimator
-from sklearn_ddchm.datasets import binarize, load_idx
+from sklearn_ddchm.datasets import binarize, load_idx, make_sparse_hierarchical
 from sklearn_ddchm.metrics import (
     median_heuristic,
     mmd2,
@@ -356,3 +356,67 @@ def test_tol_without_convergence_warns_once(make_estimator):
             warnings.simplefilter("error", ConvergenceWarning)
             estimator.set_params(**params).fit(X)
             estimator.partial_fit(X)
+
+
+# ---------------------------------------------------------------------------
+# Found by the property-based tests (test_properties.py)
+
+
+def test_failed_refit_of_the_encoding_functions_leaves_them_as_they_were():
+    # a NaN DataFrame reset feature_names_in_ before check_array raised
+    pd = pytest.importorskip("pandas")
+    X = np.random.RandomState(9).normal(size=(10, 2))
+    enc = RandomSigmoidFeatures(n_components=3, random_state=0).fit(X)
+    before = _state(enc)
+    bad = pd.DataFrame(np.vstack([X, [[np.nan, 1.0]]]), columns=["a", "b"])
+    with pytest.raises(ValueError, match="NaN"):
+        enc.fit(bad)
+    assert _state(enc) == before
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.array([[1e308], [-1e308]]), "range"),
+        (np.array([[1.7e308, 1.7e308], [1e308, 1.6e308]]), "biases"),
+    ],
+)
+def test_encoding_functions_reject_x_that_overflows_them(X, match):
+    # the anchors' range overflowed to inf, the biases to NaN: NaN features
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=match):
+            RandomSigmoidFeatures(n_components=3, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: VIMCOEstimator(n_importance=True).fit(np.zeros((4, 2))),
+        lambda: DDCHelmholtzEstimator(n_hidden=True).fit(np.zeros((4, 2))),
+        lambda: mmd_test(np.zeros((4, 2)), np.ones((4, 2)), n_permutations=True),
+    ],
+    ids=["n_importance", "n_hidden", "n_permutations"],
+)
+def test_a_bool_is_not_a_count(call):
+    # n_importance=True passed validation and failed in np.broadcast_to
+    with pytest.raises(InvalidParameterError, match="must be an int.*Got True"):
+        call()
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(m=1e155), ValueError, "overflow float64"),
+        (dict(sigma=float("inf")), ValueError, "sigma must be a finite number"),
+        (dict(m="3"), TypeError, "m must be a real number"),
+        (dict(noise_variance=True), TypeError, "noise_variance must be a real"),
+    ],
+)
+def test_synthetic_data_with_parameters_that_overflow(params, error, match):
+    # m=1e155 gave overflow RuntimeWarnings and samples of inf; m="3" a
+    # comparison TypeError from inside
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(error, match=match):
+            make_sparse_hierarchical(5, **params, random_state=0)
