@@ -390,10 +390,11 @@ class BaseDeepGenerativeEstimator(
         if scheduled and self.tol is not None and not self.converged_:
             # fit only: one partial_fit epoch is not meant to converge
             warnings.warn(
-                f"{type(self).__name__} did not converge: the training criterion "
-                f"still improved by at least tol={self.tol} within "
-                f"n_iter_no_change={self.n_iter_no_change} epochs when max_iter="
-                f"{self.max_iter} was reached. Increase max_iter, or raise tol.",
+                f"{type(self).__name__} did not converge in max_iter="
+                f"{self.max_iter} epochs: the training criterion never went "
+                f"n_iter_no_change={self.n_iter_no_change} epochs in a row "
+                f"without improving by tol={self.tol}. Increase max_iter, or "
+                "raise tol.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
