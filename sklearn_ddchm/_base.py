@@ -40,6 +40,8 @@ from .utils._array_api import (
 )
 from .utils._optim import Adam
 from .utils._random import make_device_random
+from .utils._state import restored_on_error
+from .utils._validation import IntInterval
 
 #: rows per chunk in score_samples: n_importance * chunk latents live at once
 SCORE_CHUNK_ROWS = 256
@@ -56,6 +58,17 @@ VERBOSE_LINES_PER_EPOCH = 10
 
 #: the clock of the verbose lines (a module attribute, so tests can replace it)
 _clock = time.perf_counter
+
+#: Headroom, as a power of two, of the range of X's largest |value| the
+#: estimators accept: [tiny^(1/4) * 2^8, max^(1/4) * 2^-8] of the dtype's
+#: floats, about [3.1e-75, 4.5e74] in float64 and [8.4e-8, 1.7e7] in float32.
+#: The models square the data (Gaussian log-densities, the standardisation of
+#: the recognition inputs) and divide by variances of its scale; the
+#: optimiser squares those gradients: fourth powers of X's scale, with 2^32
+#: to spare for sums over features and rows. Beyond the range the models
+#: overflow (measured: RuntimeWarnings and -inf scores from 1e100 in float64,
+#: 1e14 in float32; divergence for 1e-160 in float64).
+X_SCALE_HEADROOM_LOG2 = 8
 
 #: one thread pool per size, per process (a forked child makes its own)
 _THREAD_POOLS: dict = {}
@@ -152,6 +165,19 @@ class _Progress:
         )
 
 
+def accepted_scale(dtype, xp):
+    """``(low, high)``: the range of X's largest |value| the estimators accept.
+
+    See ``X_SCALE_HEADROOM_LOG2``; X that is all zero is accepted too.
+    """
+    info = xp.finfo(dtype)
+    headroom = 2.0**X_SCALE_HEADROOM_LOG2
+    return (
+        float(info.smallest_normal) ** 0.25 * headroom,
+        float(info.max) ** 0.25 / headroom,
+    )
+
+
 def _call_in_worker(config, func, *args):
     # scikit-learn's configuration and NumPy's error state are thread-local:
     # a worker gets the caller's, so a diverging step stays silent there too.
@@ -168,7 +194,7 @@ class BaseDeepGenerativeEstimator(
         "model": [StrOptions(set(MODEL_NAMES)), DeepExponentialFamily],
         "latent_dims": [
             "array-like",
-            Interval(numbers.Integral, 1, None, closed="left"),
+            IntInterval(1, None, closed="left"),
         ],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "device_random": ["boolean"],
@@ -177,12 +203,12 @@ class BaseDeepGenerativeEstimator(
             Interval(numbers.Real, 0, None, closed="neither"),
             None,
         ],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [IntInterval(1, None, closed="left")],
+        "max_iter": [IntInterval(1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter_no_change": [IntInterval(1, None, closed="left")],
         "fit_prior": ["boolean"],
-        "n_importance": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_importance": [IntInterval(1, None, closed="left")],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -221,9 +247,34 @@ class BaseDeepGenerativeEstimator(
 
     # -- validation -------------------------------------------------------------
     def _validate_X(self, X, reset):
+        """``validate_data``; for a fitted model (``reset=False``) also the
+        model's support (e.g. binary X for a Bernoulli observation layer) and
+        X's scale (:meth:`_check_scale`)."""
         xp = get_namespace(X)
         X = validate_data(self, X, reset=reset, dtype=[xp.float64, xp.float32])
+        if not reset and hasattr(self, "model_"):
+            self._check_model_matches(X)
+            self._check_scale(X)
         return X
+
+    def _check_scale(self, X):
+        """Raise ValueError, naming X's scale and the remedy, when X's largest
+        |value| is outside the range the models can square and divide by
+        without overflow (:func:`accepted_scale`)."""
+        if not (X.shape[0] and X.shape[1]):
+            return
+        xp = get_namespace(X)
+        largest = float(xp.max(xp.abs(X)))
+        low, high = accepted_scale(X.dtype, xp)
+        if largest > high or 0 < largest < low:
+            raise ValueError(
+                f"X's largest absolute value is {largest:.3g}; for {X.dtype} "
+                f"data {type(self).__name__} needs it within [{low:.3g}, "
+                f"{high:.3g}] (or X all zero): the models square the data and "
+                "divide by variances of its scale, which overflows beyond that "
+                "range. Standardise X first (e.g. with "
+                "sklearn.preprocessing.StandardScaler)."
+            )
 
     def _check_model_matches(self, X):
         model = self.model_
@@ -253,18 +304,49 @@ class BaseDeepGenerativeEstimator(
     def fit(self, X, y=None):
         """Fit the generative model to ``X`` for ``max_iter`` epochs.
 
+        With ``warm_start=True`` and a fitted model, training continues from
+        it, and ``X`` must match it (feature count and names, support).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Dense, finite, with its largest absolute value within
+            ``sklearn_ddchm._base.accepted_scale`` of its dtype (or all zero).
         y : Ignored
 
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            For X the model cannot take (NaN/inf, wrong width, values beyond
+            the accepted scale, non-binary X for a Bernoulli observation
+            layer) and for invalid hyper-parameters. A failed call leaves the
+            estimator as it was.
+        TypeError
+            For sparse or non-numeric X and hyper-parameters of the wrong type.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When ``tol`` is set and ``max_iter`` epochs end unconverged.
         """
-        X = self._validate_X(X, reset=True)
-        if not (self.warm_start and hasattr(self, "model_")):
-            self._initialize(X)
+        # Nothing of a previous fit changes until X and the model are checked.
+        with restored_on_error(self):
+            warm = self.warm_start and hasattr(self, "model_")
+            try:
+                X = self._validate_X(X, reset=not warm)
+            except ValueError as exc:
+                if warm and "features" in str(exc):
+                    raise ValueError(
+                        f"{exc} warm_start=True continues the fitted model; set "
+                        "warm_start=False to fit a new model to X."
+                    ) from exc
+                raise
+            if not warm:
+                self._initialize(X)
         noise = self._noise_source(X)
         with self._blas_threads(X):
             self._run(X, self.max_iter, scheduled=True, noise=noise)
@@ -288,14 +370,18 @@ class BaseDeepGenerativeEstimator(
         X : array-like of shape (n_samples, n_features)
         y : Ignored
 
+        Validates ``X`` like :meth:`fit` (against the fitted model after the
+        first call); a failed call leaves the estimator as it was.
+
         Returns
         -------
         self : object
         """
-        first = not hasattr(self, "model_")
-        X = self._validate_X(X, reset=first)
-        if first:
-            self._initialize(X)
+        with restored_on_error(self):
+            first = not hasattr(self, "model_")
+            X = self._validate_X(X, reset=first)
+            if first:
+                self._initialize(X)
         noise = self._noise_source(X)
         with self._blas_threads(X):
             self._run(X, 1, scheduled=False, noise=noise)
@@ -330,6 +416,7 @@ class BaseDeepGenerativeEstimator(
         self.random_state_ = check_random_state(self.random_state)
         self.model_ = self._make_model(X, self.random_state_)
         self._check_model_matches(X)
+        self._check_scale(X)
         self._initialize_algorithm(X, self.random_state_)
         self.optimizer_ = Adam(self.learning_rate)
         self.n_iter_ = 0
@@ -425,6 +512,17 @@ class BaseDeepGenerativeEstimator(
                     break
         if self.verbose:
             progress.done(epoch + 1, step)
+        if scheduled and self.tol is not None and not self.converged_:
+            # fit only: one partial_fit epoch is not meant to converge
+            warnings.warn(
+                f"{type(self).__name__} did not converge in max_iter="
+                f"{self.max_iter} epochs: the training criterion never went "
+                f"n_iter_no_change={self.n_iter_no_change} epochs in a row "
+                f"without improving by tol={self.tol}. Increase max_iter, or "
+                "raise tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     # -- data-parallel gradients (used by the baselines) --------------------------
     def _n_gradient_threads(self, X):
@@ -564,6 +662,11 @@ class BaseDeepGenerativeEstimator(
         low with 100 samples; raise ``n_importance`` and prefer MMD for
         comparing such models.
 
+        A proposal draw at which the model's density under- or overflows (a
+        Laplace scale rounding to 0 for a row far from the training data, say)
+        gets importance weight 0, silently: the other draws carry the
+        estimate. A row at which every draw does so gets ``-inf``.
+
         Returns
         -------
         log_likelihood : array of shape (n_samples,)
@@ -573,23 +676,26 @@ class BaseDeepGenerativeEstimator(
             X, self, attribute=self._namespace_attribute, method="score_samples"
         )
         X = self._validate_X(X, reset=False)
-        self._check_model_matches(X)
         xp = get_namespace(X)
         out = []
         for start in range(0, X.shape[0], SCORE_CHUNK_ROWS):
             chunk = X[start : min(start + SCORE_CHUNK_ROWS, X.shape[0]), ...]
             # a fresh generator per chunk: same noise for every row
             rng = np.random.RandomState(_score_seed(self.random_state))
-            out.append(
-                importance_log_likelihood(
-                    self.model_,
-                    chunk,
-                    self._proposal(chunk),
-                    self.n_importance,
-                    rng,
-                    n_adapt=SCORE_ADAPT_ROUNDS,
+            # Draws outside the model's numerical range get log-weight -inf
+            # (importance_log_likelihood maps NaN there too): by design, so
+            # NumPy's warnings about them would only be noise.
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                out.append(
+                    importance_log_likelihood(
+                        self.model_,
+                        chunk,
+                        self._proposal(chunk),
+                        self.n_importance,
+                        rng,
+                        n_adapt=SCORE_ADAPT_ROUNDS,
+                    )
                 )
-            )
         return xp.concat(out) if len(out) > 1 else out[0]
 
     def score(self, X, y=None):

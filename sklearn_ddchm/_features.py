@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 
+import numpy as np
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -24,8 +25,11 @@ from .utils._array_api import (
     get_namespace,
     get_namespace_and_device,
     sigmoid,
+    to_numpy,
 )
 from .utils._random import draw
+from .utils._state import restored_on_error
+from .utils._validation import IntInterval
 
 __all__ = ["RandomSigmoidFeatures"]
 
@@ -178,7 +182,7 @@ class RandomSigmoidFeatures(
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [IntInterval(1, None, closed="left")],
         "activation": [StrOptions({"sigmoid", "linear"})],
         "weight_scale": [
             StrOptions({"auto"}),
@@ -224,6 +228,11 @@ class RandomSigmoidFeatures(
         self : object
             Fitted transformer.
         """
+        # a failed fit leaves a fitted transformer as it was
+        with restored_on_error(self):
+            return self._fit(X)
+
+    def _fit(self, X):
         xp, _ = get_namespace_and_device(X)
         X = validate_data(self, X, dtype=[xp.float64, xp.float32])
         xp, device = get_namespace_and_device(X)
@@ -253,6 +262,7 @@ class RandomSigmoidFeatures(
         if self.bias == "anchor":
             low = xp.min(X, axis=0)
             high = xp.max(X, axis=0)
+            _check_range(X, low, high, xp)
             unit = draw(
                 rng,
                 "uniform",
@@ -262,7 +272,14 @@ class RandomSigmoidFeatures(
                 dtype=dtype,
             )
             self.anchors_ = low + (high - low) * unit
-            self.biases_ = -xp.sum(self.anchors_ * self.weights_.T, axis=1)
+            with np.errstate(over="ignore"):  # reported just below
+                self.biases_ = -xp.sum(self.anchors_ * self.weights_.T, axis=1)
+            if not bool(xp.all(xp.isfinite(self.biases_))):
+                raise ValueError(
+                    "X is too large for the encoding functions: the biases "
+                    f"-sum(anchor * weight) overflow {dtype} (largest |value| of X "
+                    f"{float(xp.max(xp.abs(X))):.3g}). Rescale X."
+                )
         else:
             self.biases_ = self.bias_scale * draw(
                 rng,
@@ -337,3 +354,17 @@ class RandomSigmoidFeatures(
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.array_api_support = True
         return tags
+
+
+def _check_range(X, low, high, xp):
+    """Raise ValueError when X's per-feature range overflows its dtype."""
+    fmax = float(xp.finfo(X.dtype).max)
+    # Python floats: an overflow is inf, without NumPy's warning
+    pairs = zip(to_numpy(high).tolist(), to_numpy(low).tolist(), strict=True)
+    widest = max(float(h) - float(l) for h, l in pairs)
+    if not widest <= fmax:
+        raise ValueError(
+            f"X's per-feature range (max - min up to {widest:.3g}) overflows "
+            f"{X.dtype}: the encoding functions place their anchors in it. "
+            "Rescale X."
+        )

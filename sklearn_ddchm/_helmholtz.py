@@ -22,6 +22,7 @@ from .utils._array_api import (
     to_namespace,
 )
 from .utils._random import draw
+from .utils._validation import IntInterval
 
 #: sleep samples drawn once after training for the final recognition model and
 #: the weights behind ``posterior_expectation``: cheap once, and much less
@@ -221,10 +222,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         **BaseDeepGenerativeEstimator._parameter_constraints,
         "n_encoding": [
             "array-like",
-            Interval(numbers.Integral, 1, None, closed="left"),
+            IntInterval(1, None, closed="left"),
         ],
-        "n_hidden": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_sleep_samples": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_hidden": [IntInterval(1, None, closed="left")],
+        "n_sleep_samples": [IntInterval(2, None, closed="left")],
         "ridge": [Interval(numbers.Real, 0, None, closed="neither")],
         "encoding": [StrOptions({"sigmoid", "linear"})],
         "gradient_split": [StrOptions({"paper", "child"})],
@@ -445,7 +446,21 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
 
     # -- posterior side ---------------------------------------------------------
     def _posterior_means(self, X):
-        return ws.posterior_means(self._hidden(X), self.recognition_coefs_)
+        """DDC means ``r_l(x)`` of new data, inside the range of ``E[T_l(z_l)]``.
+
+        With sigmoid encodings an expectation lies in ``[0, 1]``; the linear
+        recognition regression on ReLU features extrapolates without bound for
+        rows far from the training data (a row of 1e300 gave 5.5e298), and
+        latents drawn from such means overflow the model's densities. The clip
+        only moves an estimate towards the true expectation. Training uses
+        the unclipped regression (``_gradient_step``).
+        """
+        R = ws.posterior_means(self._hidden(X), self.recognition_coefs_)
+        xp = get_namespace(R[0])
+        return [
+            xp.clip(r, min=0.0, max=1.0) if enc.activation == "sigmoid" else r
+            for r, enc in zip(R, self.encoders_, strict=True)
+        ]
 
     def _check_X(self, X, method):
         check_is_fitted(self)
@@ -461,6 +476,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+
+        With sigmoid encodings (the default) the values are clipped to
+        ``[0, 1]``, the range of an expectation of a sigmoid: ``r_l`` is a
+        linear regression on ReLU features of ``x`` and, for rows far outside
+        the training data, would extrapolate without bound. The clip only
+        moves an estimate towards the true expectation.
 
         Returns
         -------

@@ -67,7 +67,16 @@ def _gram(A, B, sigma):
     return np.array([[_k(a, b, sigma) for b in B] for a in A])
 
 
-def _brute_mmd2(X, Y, sigma, estimator):
+def _k_exact(a, b, sigma):
+    # math.dist scales its sum internally: exact for any finite points (inf only
+    # beyond the float range), so this reference never overflows; exp(-r^2 / 2)
+    # underflows to 0 well before r = 40.
+    r = math.dist(a, b) / sigma
+    return math.exp(-0.5 * r * r) if r < 40.0 else 0.0
+
+
+def _brute_mmd2(X, Y, sigma, estimator, k=None):
+    _k = globals()["_k"] if k is None else k
     m, n = len(X), len(Y)
     if estimator == "linear":
         m2 = min(m, n) // 2
@@ -87,9 +96,9 @@ def _brute_mmd2(X, Y, sigma, estimator):
     return (s_xx + m) / m**2 + (s_yy + n) / n**2 - 2 * s_xy / (m * n)
 
 
-def _brute_median(Z):
+def _brute_median(Z, exact=False):
     d = [
-        math.sqrt(float(np.sum((Z[i] - Z[j]) ** 2)))
+        math.dist(Z[i], Z[j]) if exact else math.sqrt(float(np.sum((Z[i] - Z[j]) ** 2)))
         for i in range(len(Z))
         for j in range(len(Z))
         if i != j
@@ -257,6 +266,190 @@ def test_dispatch_off_converts_to_numpy():
 
 
 # ---------------------------------------------------------------------------
+# Large and small scales: no finite input and no positive width overflows
+
+
+def _with_outliers():
+    X, Y = _data(30, [(7, 3), (9, 3)])
+    Y += 0.4
+    X[0, 0] = 1e300  # squares overflow float64
+    X[2, 1] = -1e300
+    Y[1, 2] = 1e160  # the case: NaN before
+    Y[3, :] = [1e100, -1e100, 1e100]  # squares fine, far from everything
+    Y[5, :] = X[0, :]  # an outlier shared by both samples: k = 1
+    return X, Y
+
+
+@pytest.mark.parametrize("estimator", ["unbiased", "biased", "linear"])
+def test_mmd2_with_huge_values_matches_exact_reference(backend, estimator):
+    X, Y = _with_outliers()
+    for bandwidth in (1.3, "median"):
+        sigma = bandwidth
+        if bandwidth == "median":
+            sigma = _brute_median(np.concatenate([X, Y]), exact=True)
+        expected = _brute_mmd2(X, Y, sigma, estimator, k=_k_exact)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = mmd2(
+                backend.asarray(X),
+                backend.asarray(Y),
+                bandwidth=bandwidth,
+                estimator=estimator,
+                block_size=4,
+            )
+        assert got == pytest.approx(expected, rel=0, abs=1e-12)
+
+
+@pytest.mark.parametrize("estimator", ["unbiased", "biased", "linear"])
+@pytest.mark.parametrize("bandwidth", [5e-324, 1e-300, 1e-160, 1e160, 1e300, 1e308])
+def test_mmd2_extreme_bandwidths_match_exact_reference(backend, estimator, bandwidth):
+    # 1e-300 raised ZeroDivisionError and 1e-160 gave NaN: the kernel is 1 on
+    # coinciding points and 0 elsewhere for a tiny width, 1 everywhere for a
+    # huge one, and MMD^2 follows from that exactly.
+    X, Y = _data(31, [(6, 2), (8, 2)])
+    Y[2] = X[1]  # coinciding points count for tiny widths
+    Y[4] = X[3]
+    expected = _brute_mmd2(X, Y, bandwidth, estimator, k=_k_exact)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = mmd2(
+            backend.asarray(X),
+            backend.asarray(Y),
+            bandwidth=bandwidth,
+            estimator=estimator,
+        )
+    assert got == pytest.approx(expected, rel=0, abs=1e-12)
+
+
+@pytest.mark.parametrize("log2_scale", [-1000, -520, 0, 520, 1000])
+def test_mmd2_and_median_are_scale_invariant(backend, log2_scale):
+    # Scaling the points and the width by a power of two changes nothing in the
+    # frame of the width: the results are bitwise equal, even where the
+    # squares of the scaled points under- or overflow.
+    c = 2.0**log2_scale
+    X, Y = _data(32, [(11, 3), (8, 3)])
+    Y[:, 1] += 0.7
+    Xb, Yb = backend.asarray(X), backend.asarray(Y)
+    Xc, Yc = backend.asarray(X * c), backend.asarray(Y * c)
+    reference = mmd2(Xb, Yb, bandwidth=1.7, block_size=5)
+    assert mmd2(Xc, Yc, bandwidth=1.7 * c, block_size=5) == reference
+    assert median_heuristic(Xc, Yc) == median_heuristic(Xb, Yb) * c
+    # ... and by a factor that is not a power of two, up to rounding
+    c = 10.0**250 if log2_scale > 0 else 10.0**-250
+    Xc, Yc = backend.asarray(X * c), backend.asarray(Y * c)
+    assert mmd2(Xc, Yc, bandwidth=1.7 * c) == pytest.approx(reference, abs=1e-12)
+
+
+@pytest.mark.parametrize("offset", [1e6, 1e8, 1e12, -1e200])
+def test_mmd2_of_offset_data_matches_exact_reference(backend, offset):
+    # ||a||^2 + ||b||^2 - 2 a.b in the original units loses everything to
+    # rounding when |a| >> ||a - b|| (1e8 + N(0, 1) gave -0.042 for -0.021):
+    # such samples are centred first. A second cluster 1e9 away is computed
+    # through differences.
+    X, Y = _data(37, [(9, 3), (8, 3)])
+    Y += 0.3
+    X += offset
+    Y += offset
+    expected = _brute_mmd2(X, Y, 1.0, "unbiased", k=_k_exact)
+    got = mmd2(backend.asarray(X), backend.asarray(Y), bandwidth=1.0)
+    assert got == pytest.approx(expected, abs=1e-9)
+    # the median distance too (it was 1.8e-5 off at 1e6 + N(0, 1)); at
+    # -1e200 the points coincide in float64 and the median is an error
+    if abs(offset) < 1e15:
+        median = median_heuristic(backend.asarray(X), backend.asarray(Y))
+        assert median == pytest.approx(
+            _brute_median(np.concatenate([X, Y]), exact=True), rel=1e-9
+        )
+    X[:3] += 1e9
+    Y[:2] += 1e9
+    expected = _brute_mmd2(X, Y, 1.0, "unbiased", k=_k_exact)
+    got = mmd2(backend.asarray(X), backend.asarray(Y), bandwidth=1.0, block_size=4)
+    assert got == pytest.approx(expected, abs=1e-9)
+
+
+def test_float32_beyond_its_squares_agrees_with_float64(backend):
+    # float32 squares overflow beyond 1.8e19: such samples are computed in
+    # float64 and agree with the float64 result.
+    X, Y = _data(33, [(9, 2), (7, 2)])
+    X *= 1e25
+    Y *= 1.3e25
+    r64 = mmd2(backend.asarray(X), backend.asarray(Y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r32 = mmd2(backend.asarray(X, np.float32), backend.asarray(Y, np.float32))
+    assert math.isfinite(r32)
+    assert r32 == pytest.approx(r64, abs=FLOAT32_ATOL)
+
+
+def test_tests_with_huge_values_match_exact_reference(backend):
+    # mmd_test returned statistic=nan with the smallest p-value for one 1e300.
+    X, Y = _with_outliers()
+    sigma = _brute_median(np.concatenate([X, Y]), exact=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = mmd_test(
+            backend.asarray(X), backend.asarray(Y), n_permutations=30, random_state=0
+        )
+    assert res.bandwidth == pytest.approx(sigma, rel=1e-12)
+    expected = _brute_mmd2(X, Y, sigma, "unbiased", k=_k_exact)
+    assert res.statistic == pytest.approx(expected, abs=1e-12)
+    assert 1 / 31 <= res.pvalue <= 1
+    (Z,) = _data(34, [(10, 3)])
+    Z[4, 1] = -1e250
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rel = relative_mmd_test(
+            backend.asarray(X), backend.asarray(Y), backend.asarray(Z), bandwidth=1.5
+        )
+    assert rel.mmd2_xy == pytest.approx(
+        _brute_mmd2(X, Y, 1.5, "unbiased", k=_k_exact), abs=1e-12
+    )
+    assert rel.mmd2_xz == pytest.approx(
+        _brute_mmd2(X, Z, 1.5, "unbiased", k=_k_exact), abs=1e-12
+    )
+    assert math.isfinite(rel.std) and 0 <= rel.pvalue <= 1
+
+
+def test_optimize_bandwidth_with_outlier_as_with_a_moderate_one(backend):
+    # An outlier at 1e300 (squares overflow) and one at 1e100 (squares fine)
+    # are both at kernel value 0 from every other point and last in every
+    # sorted list of distances: the selected width is the same.
+    X, Y = _data(35, [(20, 2), (20, 2)])
+    Y *= 2.0
+    widths = []
+    for outlier in (1e100, 1e300):
+        X[3, 0] = outlier
+        widths.append(optimize_bandwidth(backend.asarray(X), backend.asarray(Y)))
+    assert math.isfinite(widths[1])
+    assert widths[1] == pytest.approx(widths[0], rel=1e-12)
+
+
+def test_median_heuristic_beyond_the_float_range_is_an_error():
+    X = np.array([[1e308], [-1e308], [1e308], [-1e308]])
+    with pytest.raises(ValueError, match="bandwidth=inf"):
+        median_heuristic(X)
+
+
+def test_no_pvalue_with_a_non_finite_statistic(monkeypatch):
+    from sklearn_ddchm.metrics import _tests
+
+    def broken(X, Y, sigma, n_permutations, rng, *, xp, device):
+        return float("nan"), np.zeros(n_permutations)
+
+    monkeypatch.setattr(_tests, "_permutation_statistics", broken)
+    X, Y = _data(36, [(5, 2), (5, 2)])
+    with pytest.raises(FloatingPointError, match="statistic is not finite"):
+        mmd_test(X, Y, n_permutations=10)
+
+    def nan_variance(*args, **kwargs):
+        return float("nan")
+
+    monkeypatch.setattr(_tests, "_relative_variance", nan_variance)
+    with pytest.raises(FloatingPointError, match="variance is not finite"):
+        relative_mmd_test(X, Y, Y + 1.0)
+
+
+# ---------------------------------------------------------------------------
 # Bandwidths
 
 
@@ -333,9 +526,9 @@ def test_eq5_variance_monte_carlo():
     for _ in range(reps):
         X = rng.normal(size=(m, 2))
         Y = 1.5 * rng.normal(size=(m, 2))
-        (a,) = _gram_stats(X, None, [0.5], **kw)
-        (b,) = _gram_stats(Y, None, [0.5], **kw)
-        (c,) = _gram_stats(X, Y, [0.5], cols=True, **kw)
+        (a,) = _gram_stats(X, None, [1.0], **kw)
+        (b,) = _gram_stats(Y, None, [1.0], **kw)
+        (c,) = _gram_stats(X, Y, [1.0], cols=True, **kw)
         e, v = _mmd2_u_and_variance(a, b, c, m, xp=xp)
         est.append(e)
         var.append(v)

@@ -32,7 +32,7 @@ import math
 import numbers
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import BaseDeepGenerativeEstimator
@@ -44,6 +44,7 @@ from ..utils._array_api import (
     logsumexp,
 )
 from ..utils._random import draw
+from ..utils._validation import IntInterval
 from ._mlp import ACTIVATIONS, mlp_backward, mlp_forward, mlp_init
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -164,10 +165,14 @@ class _BaseReparameterisedEstimator(BaseDeepGenerativeEstimator):
         **BaseDeepGenerativeEstimator._parameter_constraints,
         "hidden_layer_sizes": [
             "array-like",
-            Interval(numbers.Integral, 1, None, closed="left"),
+            IntInterval(1, None, closed="left"),
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "n_jobs": [None, numbers.Integral],
+        "n_jobs": [
+            IntInterval(1, None, closed="left"),
+            IntInterval(None, -1, closed="right"),
+            None,
+        ],
     }
 
     #: prefix of the output feature names
@@ -451,7 +456,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
 
     _parameter_constraints: dict = {
         **_BaseReparameterisedEstimator._parameter_constraints,
-        "n_particles": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_particles": [IntInterval(1, None, closed="left")],
     }
 
     _criterion_name = "IWAE bound"

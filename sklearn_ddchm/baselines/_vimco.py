@@ -24,10 +24,9 @@ estimator (their Eq. 5, 8, 10), the gradient of the surrogate
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import BaseDeepGenerativeEstimator
@@ -42,6 +41,7 @@ from ..utils._array_api import (
     sigmoid,
 )
 from ..utils._random import draw
+from ..utils._validation import IntInterval
 
 # ---------------------------------------------------------------------------
 # The bound and its gradient estimator as functions of arrays
@@ -387,8 +387,12 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
             StrOptions(set(MODEL_NAMES) | {"sbn_gaussian"}),
             DeepExponentialFamily,
         ],
-        "n_particles": [Interval(numbers.Integral, 2, None, closed="left")],
-        "n_jobs": [None, numbers.Integral],
+        "n_particles": [IntInterval(2, None, closed="left")],
+        "n_jobs": [
+            IntInterval(1, None, closed="left"),
+            IntInterval(None, -1, closed="right"),
+            None,
+        ],
     }
 
     _criterion_name = "VIMCO bound"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +37,20 @@ def load_idx(path):
     Parameters
     ----------
     path : str or path-like
+        A name ending in ``.gz`` is read through gzip.
 
     Returns
     -------
     array : ndarray
         With the file's dimensions and a native-endian dtype.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file is not a complete IDX file (a truncated or corrupt gzip
+        stream, a header or payload shorter than announced), naming the path.
 
     Examples
     --------
@@ -51,20 +63,37 @@ def load_idx(path):
     array([7, 8, 9], dtype=uint8)
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as f:
+            try:
+                data = f.read()
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                raise ValueError(
+                    f"{path} is not a complete gzip file (truncated or corrupt: {exc})."
+                ) from exc
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path} is not an IDX file: its first two bytes must be 0.")
+        raise ValueError(
+            f"{path} is not an IDX file: it must start with two zero bytes, a "
+            f"type code and a dimension count (it has {len(data)} bytes)."
+        )
     code, n_dims = data[2], data[3]
     if code not in _IDX_DTYPES:
         raise ValueError(f"{path}: unknown IDX type code 0x{code:02x}.")
     header = 4 + 4 * n_dims
+    if len(data) < header:
+        raise ValueError(
+            f"{path}: the header announces {n_dims} dimensions ({header} header "
+            f"bytes), the file has {len(data)} bytes."
+        )
     shape = tuple(
         int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)
     )
     dtype = _IDX_DTYPES[code]
-    expected = header + int(np.prod(shape)) * dtype.itemsize
+    # math.prod: Python integers, which cannot overflow as np.prod's int64 can
+    expected = header + math.prod(shape) * dtype.itemsize
     if len(data) != expected:
         raise ValueError(
             f"{path}: the header announces shape {shape} ({expected} bytes in all), "
@@ -117,15 +146,77 @@ def binarize(X, random_state=None):
 
     Parameters
     ----------
-    X : array-like of uint8 intensities in [0, 255]
+    X : array-like of intensities in [0, 255]
+        Integers or floats, as MNIST's uint8 pixels. Boolean X (already
+        binary) is rejected: ``np.asarray(X, dtype=float)`` is its binary form.
     random_state : int, RandomState or None
 
     Returns
     -------
     X_binary : ndarray of float64 in {0, 1}, the shape of ``X``
+
+    Raises
+    ------
+    TypeError
+        If X is sparse, boolean, or not numbers (strings, complex).
+    ValueError
+        If X holds NaN or values outside [0, 255].
+
+    Warns
+    -----
+    UserWarning
+        If X's values all lie in [0, 1] and are not all 0: they look like
+        intensities already scaled to [0, 1] (or binary data), of which
+        ``X / 255`` would keep a few ones; pass ``X * 255`` for scaled
+        intensities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ddchm.datasets import binarize
+    >>> binarize(np.array([[0, 255, 255]], dtype=np.uint8), random_state=0)
+    array([[0., 1., 1.]])
     """
+    if hasattr(X, "toarray") or hasattr(X, "todense"):
+        raise TypeError(
+            "binarize needs a dense array of intensities, got a sparse matrix; "
+            "pass X.toarray()."
+        )
     X = np.asarray(X)
+    if X.dtype.kind == "b":
+        raise TypeError(
+            "X is boolean, i.e. already binary: binarize draws pixels with "
+            "probability X / 255 from intensities in [0, 255]. Use "
+            "np.asarray(X, dtype=float) as the binary data instead."
+        )
+    if X.dtype.kind in "USVcmM" or (
+        X.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in X.flat)
+    ):
+        raise TypeError(
+            f"X must hold numbers (intensities in [0, 255]), got dtype {X.dtype}."
+        )
+    if X.dtype.kind not in "iuf":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"X must hold numbers (intensities in [0, 255]), got dtype {X.dtype}."
+            ) from exc
+    if X.dtype.kind == "f" and X.size and np.isnan(X).any():
+        raise ValueError("X contains NaN; binarize needs intensities in [0, 255].")
     if X.size and (X.min() < 0 or X.max() > 255):
-        raise ValueError("X must hold intensities in [0, 255].")
+        raise ValueError(
+            f"X must hold intensities in [0, 255], got values in [{X.min()}, "
+            f"{X.max()}]."
+        )
+    if X.size and 0 < X.max() <= 1:
+        warnings.warn(
+            "All of X lies in [0, 1]: binarize expects intensities in [0, 255] "
+            "and draws ones with probability X / 255, so this X gives at most "
+            f"{100 / 255:.2g}% ones. For intensities scaled to [0, 1] pass "
+            "X * 255; binary data needs no binarisation.",
+            UserWarning,
+            stacklevel=2,
+        )
     rng = check_random_state(random_state)
     return (rng.random_sample(X.shape) < X / 255.0).astype(np.float64)

@@ -64,11 +64,13 @@ def make_sparse_model(
             f"latent_dims must have at least 2 entries (Laplace layers and a "
             f"mixture prior), got {latent_dims!r}."
         )
-    if not m > 0 or not sigma > 0 or not noise_variance > 0:
-        raise ValueError(
-            f"m, sigma and noise_variance must be > 0, got m={m}, sigma={sigma}, "
-            f"noise_variance={noise_variance}."
-        )
+    for name, value in [("m", m), ("sigma", sigma), ("noise_variance", noise_variance)]:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {name}={value!r}.")
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(
+                f"{name} must be a finite number > 0, got {name}={value!r}."
+            )
     dims = (n_features, *latent_dims)
     layers = []
     # Observation: unit-norm loading directions spread over the half circle so
@@ -181,5 +183,14 @@ def make_sparse_hierarchical(
         noise_variance=noise_variance,
         random_state=rng,
     )
-    X, latents = model.sample(n_samples, random_state=rng)
+    # The model's values grow like m^2 (a Laplace scale softplus(m * m / 3)):
+    # large parameters overflow, which is reported once, below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        X, latents = model.sample(n_samples, random_state=rng)
+    if not all(np.isfinite(a).all() for a in (X, *latents)):
+        raise ValueError(
+            f"m={m}, sigma={sigma} and noise_variance={noise_variance} give samples "
+            "that overflow float64 (the latents grow like m^2 and the "
+            "observations with them); use smaller values."
+        )
     return X, latents, model

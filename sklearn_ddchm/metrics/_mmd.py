@@ -14,6 +14,13 @@ and the masked diagonal block), i.e. 40 MiB in float64 with the default
 number of samples. The accumulators are float64 whatever the input
 dtype, so that sums over 10^10 kernel values keep their precision in float32.
 
+Scales. Any finite input and positive finite width give a finite answer: the
+distances are computed in units of a power of two near the width, from
+centred points when the data lie far from the origin, and through
+differences for rows the expansion ||a||^2 + ||b||^2 - 2 a.b cannot serve
+(see ``_Frame``). Those rows (outliers, widths far below the spread) cost
+O(n_rows * n * d) elementwise work instead of a matrix product.
+
 References
 ----------
 .. [Gretton2012] A. Gretton, K. M. Borgwardt, M. J. Rasch, B. Schölkopf and
@@ -31,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import array_api_compat
@@ -44,7 +51,9 @@ from ..utils._array_api import (
     get_namespace_and_device,
     is_numpy_namespace,
     to_namespace,
+    to_numpy,
 )
+from ..utils._validation import IntInterval
 
 __all__ = ["mmd2", "median_heuristic", "optimize_bandwidth"]
 
@@ -165,11 +174,229 @@ class _GramStats:
     sq_total: float | None = None  # sum of K**2
 
 
+#: Largest error, in the kernel's exponent, allowed to the expansion
+#: gamma * (||a||^2 + ||b||^2 - 2 a.b) of a pair: its rounding error is about
+#: eps * gamma * (||a||^2 + ||b||^2) (float64's eps, whatever the dtype: float32
+#: keeps float32's own precision). Rows farther from the frame's centre go
+#: through differences. 2^-20 is 1e-6 in a kernel value; for data and widths
+#: of one scale (the median heuristic, the power grid) every row is far
+#: inside (|x - centre| / sigma < ~6.7e4 / sqrt(n_features)).
+_EXPANSION_ERROR = 2.0**-20
+
+#: ... and never closer than 2^-24 of the dtype's largest float to overflow.
+_OVERFLOW_HEADROOM = 2.0**-24
+
+#: Widths within 2^+-16 are used in the original units (a frame unit of 1);
+#: others in units of a power of two near them.
+_UNIT_FRAME_LOG2 = 16
+
+#: Rows of the pooled sample whose per-feature median is the frame's centre.
+_CENTRE_MAX_SAMPLES = 256
+
+#: Entries of the (rows, columns, n_features) difference tensor formed at once
+#: on the direct path: 2^21 float64 entries are 16 MiB.
+_DIRECT_CHUNK_ENTRIES = 2**21
+
+
+def _pow2_at_most(value):
+    """The largest power of two <= ``value`` (finite, > 0).
+
+    Dividing by it is exact (barring underflow), so a computation in units of
+    it rounds exactly as the same computation in the original units would
+    where that one does not overflow.
+    """
+    _, exponent = math.frexp(value)
+    return math.ldexp(1.0, exponent - 1)
+
+
+def _median_centre(arrays, xp):
+    """Per-feature median of up to ``_CENTRE_MAX_SAMPLES`` evenly spaced rows."""
+    n_total = sum(A.shape[0] for A in arrays)
+    step = max(1, math.ceil(n_total / _CENTRE_MAX_SAMPLES))
+    P = xp.concat([A[::step, ...] for A in arrays], axis=0)
+    P = xp.sort(P, axis=0)
+    # "lower" median: a value of the data, never an average that overflows
+    return P[(P.shape[0] - 1) // 2, ...]
+
+
+class _Frame:
+    """Samples centred and measured in units of a power of two ``s``.
+
+    A Gaussian kernel depends on ``||x - y|| / sigma`` only, so moving the
+    points by a common centre ``c`` and dividing them and ``sigma`` by a
+    common factor leave it unchanged. The centre, used only when some value
+    is beyond the moderate range below, is the per-feature median of (up to
+    256 evenly spaced rows of) the pooled samples, robust to outliers;
+    widths within
+    ``2^+-16`` keep the original units (``s = 1``), others are measured in
+    units of a power of two near them, where the division is exact and the
+    exponent ``gamma = s^2 / (2 sigma^2)`` is of order one whatever ``sigma``
+    (1e-300 and 1e300 included).
+
+    Two paths give ``||a - b||^2 / s^2``:
+
+    - the expansion ``||a'||^2 + ||b'||^2 - 2 a'.b'`` of the centred rows
+      ``a' = (a - c) / s`` (one matrix product, BLAS or GPU speed) for pairs
+      of *moderate* rows: those whose centred values are small enough that the
+      expansion's rounding error stays below ``_EXPANSION_ERROR`` in the
+      kernel's exponent and nothing in it overflows. Centring is what keeps
+      data with an offset (values 1e8 + N(0, 1)) accurate: uncentred, the
+      rounding error of ||a||^2 ~ 1e16 swamped distances of order 1;
+    - the differences ``(a - b) / s`` of the original rows, squared and
+      summed, for every pair with a *large* row (an outlier, a width far
+      below the data's spread). Exact to rounding; they overflow only to
+      ``+inf``, where the distance exceeds the float range and the kernel is
+      0, never to NaN. O(n_large * n * n_features) elementwise work, in
+      chunks.
+
+    float32 samples are computed in float64 when float32 cannot hold the
+    frame (a unit beyond 2^+-100, or values whose squares overflow it).
+
+    Parameters
+    ----------
+    arrays : list of 2-D arrays of one namespace, dtype and feature count
+    sigmas : list of float
+        The kernel widths to be evaluated (their geometric middle sets ``s``);
+        for distances alone, a typical distance.
+    """
+
+    def __init__(self, arrays, sigmas, xp, device, centre=None):
+        self.xp, self.device = xp, device
+        low, high = min(sigmas), max(sigmas)
+        if 2.0**-_UNIT_FRAME_LOG2 <= low and high <= 2.0**_UNIT_FRAME_LOG2:
+            self.s = 1.0
+        else:
+            self.s = _pow2_at_most(math.sqrt(low) * math.sqrt(high))
+        max_gamma = max(1.0, self.gamma(low))
+        n_features = max(arrays[0].shape[1], 1)
+        if arrays[0].dtype == xp.float32 and not self._float32_holds(
+            arrays, n_features
+        ):
+            arrays = [xp.astype(A, xp.float64) for A in arrays]
+        self.arrays = arrays
+        fmax = float(xp.finfo(arrays[0].dtype).max)
+        eps = float(np.finfo(np.float64).eps)
+        # largest (centred) |value| of a moderate row, in frame units
+        self.limit = math.sqrt(
+            min(_EXPANSION_ERROR / eps, fmax * _OVERFLOW_HEADROOM)
+            / (n_features * max_gamma)
+        )
+        self.large = [None] * len(arrays)
+        self.large_idx = [None] * len(arrays)
+        self.centre = centre
+        if centre is None:
+            # Data already near the origin (standardised, pixels in [0, 1],
+            # ...) need no centre: no copy, and the same rounding as ever.
+            if all(float(xp.max(xp.abs(A))) / self.s <= self.limit for A in arrays):
+                return
+            self.centre = _median_centre(arrays, xp)
+        for k, A in enumerate(arrays):
+            row_max = self._centred_row_max(A)
+            if float(xp.max(row_max)) > self.limit:
+                self.large[k] = row_max > self.limit
+                self.large_idx[k] = np.flatnonzero(to_numpy(self.large[k]))
+
+    def _float32_holds(self, arrays, n_features):
+        xp = self.xp
+        if not 2.0**-100 <= self.s <= 2.0**100:
+            return False
+        # squares of every value (centred or not) stay far from overflow
+        fmax = float(xp.finfo(xp.float32).max)
+        bound = math.sqrt(fmax * _OVERFLOW_HEADROOM / (4 * n_features))
+        return all(float(xp.max(xp.abs(A))) <= bound for A in arrays)
+
+    def _centred(self, A):
+        """``(A - centre) / s``; overflow gives inf (those rows are large)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.centre is not None:
+                A = A - self.centre
+            return A if self.s == 1.0 else A / self.s
+
+    def _centred_row_max(self, A):
+        xp = self.xp
+        out = []
+        # in blocks: no centred copy of the whole array
+        step = max(1, _DIRECT_CHUNK_ENTRIES // max(1, A.shape[1]))
+        for i0 in range(0, A.shape[0], step):
+            block = self._centred(A[i0 : min(i0 + step, A.shape[0]), ...])
+            out.append(xp.max(xp.abs(block), axis=1))
+        return xp.concat(out) if len(out) > 1 else out[0]
+
+    def gamma(self, sigma):
+        """``s^2 / (2 sigma^2)``: the kernel's exponent per squared frame unit."""
+        ratio = sigma / self.s
+        return 1.0 / (2.0 * ratio * ratio)
+
+    def _rows(self, k, i0, i1):
+        """Rows ``i0:i1`` of array ``k`` centred, in frame units, large rows
+        zeroed; their squared norms; the positions of the large rows in the
+        block (or None)."""
+        xp = self.xp
+        As = self._centred(self.arrays[k][i0:i1, ...])
+        local = None
+        if self.large_idx[k] is not None:
+            idx = self.large_idx[k]
+            idx = idx[(idx >= i0) & (idx < i1)] - i0
+            if idx.size:
+                local = idx
+                mask = self.large[k][i0:i1]
+                As = xp.where(mask[:, None], xp.zeros_like(As), As)
+        return As, xp.vecdot(As, As, axis=-1), local
+
+    def _direct(self, A, B):
+        """``||a - b||^2 / s^2`` for every pair of rows, from the differences."""
+        xp = self.xp
+        rows = max(1, _DIRECT_CHUNK_ENTRIES // max(1, B.shape[0] * B.shape[1]))
+        out = []
+        with np.errstate(over="ignore"):
+            for r0 in range(0, A.shape[0], rows):
+                r1 = min(r0 + rows, A.shape[0])
+                diff = (A[r0:r1, None, :] - B[None, :, :]) / self.s
+                out.append(xp.sum(diff * diff, axis=2))
+        return xp.concat(out, axis=0) if len(out) > 1 else out[0]
+
+    def _take(self, A, idx):
+        return self.xp.take(A, to_namespace(idx, self.xp, self.device), axis=0)
+
+    def _gather(self, D, local, n, axis):
+        """``D`` (one entry per large row along ``axis``) spread over ``n`` rows."""
+        xp = self.xp
+        where = np.zeros(n, dtype=np.int64)
+        where[local] = np.arange(local.size)
+        return xp.take(D, to_namespace(where, xp, self.device), axis=axis)
+
+    def block(self, ka, i0, i1, kb, j0, j1, need_sq_dists):
+        """One block of the pair (array ``ka`` rows ``i0:i1``, ``kb`` rows ``j0:j1``).
+
+        Returns ``(As, a_sq, Bs, b_sq, d2)``: the blocks in frame units with
+        large rows zeroed and their squared norms (for :func:`_rbf_block`), and
+        the squared distances in frame units, computed when ``need_sq_dists``
+        or when the block holds a large row (else None).
+        """
+        xp = self.xp
+        As, a_sq, a_large = self._rows(ka, i0, i1)
+        Bs, b_sq, b_large = self._rows(kb, j0, j1)
+        if not need_sq_dists and a_large is None and b_large is None:
+            return As, a_sq, Bs, b_sq, None
+        d2 = _sq_dists(As, Bs, a_sq, b_sq, xp)
+        A = self.arrays[ka][i0:i1, ...]
+        B = self.arrays[kb][j0:j1, ...]
+        if a_large is not None:
+            D = self._direct(self._take(A, a_large), B)
+            mask = self.large[ka][i0:i1]
+            d2 = xp.where(mask[:, None], self._gather(D, a_large, i1 - i0, 0), d2)
+        if b_large is not None:
+            D = self._direct(A, self._take(B, b_large))
+            mask = self.large[kb][j0:j1]
+            d2 = xp.where(mask[None, :], self._gather(D, b_large, j1 - j0, 1), d2)
+        return As, a_sq, Bs, b_sq, d2
+
+
 def _sq_dists(A, B, a_sq, b_sq, xp):
     # ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b turns the block into one matrix
     # product (BLAS / GPU friendly) instead of an (n, m, d) difference tensor.
     # Cancellation can leave tiny negative values for near-identical points,
-    # hence the clip at 0.
+    # hence the clip at 0. Overflow-free for moderate rows only (_Frame).
     d2 = a_sq[:, None] + b_sq[None, :] - 2.0 * (A @ B.T)
     return xp.clip(d2, min=0.0)
 
@@ -189,28 +416,29 @@ def _rbf_block(A, B, a_sq, b_sq, gamma, xp):
 
 
 def _gram_stats(
-    A, B, gammas, *, xp, device, block_size, rows=False, cols=False, squares=False
+    A, B, sigmas, *, xp, device, block_size, rows=False, cols=False, squares=False
 ):
-    """Sums of the RBF Gram matrices k_gamma(A, B) = exp(-gamma ||a - b||^2).
+    """Sums of the RBF Gram matrices k(a, b) = exp(-||a - b||^2 / (2 sigma^2)).
 
     ``B=None`` means the self Gram matrix K(A, A) with its diagonal excluded: only
     the blocks on and above the diagonal are computed (symmetry), and the
     diagonal of the diagonal blocks is zeroed exactly instead of trusting
-    exp(-clip(~0)) = 1. One distance block serves every ``gamma`` (the power
-    criterion's grid), so the matrix products are paid once.
+    exp(-clip(~0)) = 1. One distance block serves every width (the power
+    criterion's grid), so the matrix products are paid once. Distances are
+    computed in the units of a :class:`_Frame`, so no finite input and no
+    positive finite width overflows.
 
-    Returns a list of :class:`_GramStats`, one per gamma.
+    Returns a list of :class:`_GramStats`, one per width in ``sigmas``.
     """
     self_gram = B is None
-    if self_gram:
-        B = A
+    frame = _Frame([A] if self_gram else [A, B], sigmas, xp, device)
+    ka, kb = (0, 0) if self_gram else (0, 1)
+    n_a = A.shape[0]
+    n_b = n_a if self_gram else B.shape[0]
     f64 = xp.float64
-    # vecdot, not sum(A * A): no temporary the size of the input (200 MB for
-    # 100,000 x 256 in float64).
-    a_sq = xp.vecdot(A, A, axis=-1)
-    b_sq = a_sq if self_gram else xp.vecdot(B, B, axis=-1)
-    a_starts = list(range(0, A.shape[0], block_size))
-    b_starts = list(range(0, B.shape[0], block_size))
+    gammas = [frame.gamma(s) for s in sigmas]
+    a_starts = list(range(0, n_a, block_size))
+    b_starts = list(range(0, n_b, block_size))
     n_g = len(gammas)
     totals = [0.0] * n_g
     sq_totals = [0.0] * n_g
@@ -219,27 +447,26 @@ def _gram_stats(
     masks = {}
     for bi, i0 in enumerate(a_starts):
         # Slice stops must stay in bounds: the array API leaves them unspecified.
-        i1 = min(i0 + block_size, A.shape[0])
-        Ai, ai_sq = A[i0:i1, :], a_sq[i0:i1]
+        i1 = min(i0 + block_size, n_a)
         for bj, j0 in enumerate(b_starts):
             if self_gram and bj < bi:
                 continue
             diag_block = self_gram and bi == bj
             # Off-diagonal blocks of a symmetric matrix stand for their mirror too.
             weight = 2.0 if self_gram and not diag_block else 1.0
-            j1 = min(j0 + block_size, B.shape[0])
-            if n_g > 1:
-                # One distance block for the whole grid of widths.
-                d2 = _sq_dists(Ai, B[j0:j1, :], ai_sq, b_sq[j0:j1], xp)
+            j1 = min(j0 + block_size, n_b)
+            # One distance block for the whole grid of widths (or when the
+            # block holds a large row: then the expansion alone cannot serve).
+            As, a_sq, Bs, b_sq, d2 = frame.block(ka, i0, i1, kb, j0, j1, n_g > 1)
             if diag_block:
                 size = i1 - i0
                 if size not in masks:
-                    masks[size] = 1.0 - xp.eye(size, dtype=A.dtype, device=device)
+                    masks[size] = 1.0 - xp.eye(size, dtype=As.dtype, device=device)
             for g, gamma in enumerate(gammas):
-                if n_g > 1:
+                if d2 is not None:
                     K = xp.exp(d2 * (-gamma))
                 else:
-                    K = _rbf_block(Ai, B[j0:j1, :], ai_sq, b_sq[j0:j1], gamma, xp)
+                    K = _rbf_block(As, Bs, a_sq, b_sq, gamma, xp)
                 if diag_block:
                     K = K * masks[K.shape[0]]
                 totals[g] = totals[g] + weight * xp.sum(K, dtype=f64)
@@ -264,9 +491,13 @@ def _gram_stats(
     return out
 
 
-def _gamma(sigma):
-    # k(x, y) = exp(-||x - y||^2 / (2 sigma^2)) [Gretton2012].
-    return 1.0 / (2.0 * sigma * sigma)
+def _pooled_kernel(P, sigma, *, xp, device):
+    """The full Gram matrix of the rows of ``P``, diagonal zeroed (overflow-free)."""
+    n = P.shape[0]
+    frame = _Frame([P], [sigma], xp, device)
+    _, _, _, _, d2 = frame.block(0, 0, n, 0, 0, n, True)
+    K = xp.exp(d2 * (-frame.gamma(sigma)))
+    return K * (1.0 - xp.eye(n, dtype=K.dtype, device=device))
 
 
 def _mmd2_from_sums(s_xx, s_yy, s_xy, m, n, estimator):
@@ -277,36 +508,41 @@ def _mmd2_from_sums(s_xx, s_yy, s_xy, m, n, estimator):
     return (s_xx + m) / (m * m) + (s_yy + n) / (n * n) - 2.0 * s_xy / (m * n)
 
 
-def _linear_mmd2(X, Y, gamma, *, xp, block_size):
+def _linear_mmd2(X, Y, sigma, *, xp, block_size):
     """Linear-time MMD^2_l ([Gretton2012], Lemma 14) on m2 = min(m, n) // 2 pairs."""
     m2 = min(X.shape[0], Y.shape[0]) // 2
+    # Differences in the units of a power of two near sigma: exact, overflow
+    # only to +inf (a kernel value of 0), and gamma of order one.
+    s = _pow2_at_most(sigma)
+    ratio = sigma / s
+    gamma = 1.0 / (2.0 * ratio * ratio)
 
     def k(a, b):
         # Direct differences: exact, and only O(chunk * d) memory here.
-        diff = a - b
+        diff = (a - b) / s
         return xp.exp(xp.sum(diff * diff, axis=1) * (-gamma))
 
     total = 0.0
     # Pairs are processed in chunks so that the (chunk, d) differences stay small.
-    for p0 in range(0, m2, block_size):
-        p1 = min(p0 + block_size, m2)
-        x1 = X[2 * p0 : 2 * p1 : 2, :]
-        x2 = X[2 * p0 + 1 : 2 * p1 : 2, :]
-        y1 = Y[2 * p0 : 2 * p1 : 2, :]
-        y2 = Y[2 * p0 + 1 : 2 * p1 : 2, :]
-        h = k(x1, x2) + k(y1, y2) - k(x1, y2) - k(x2, y1)
-        total = total + xp.sum(h, dtype=xp.float64)
+    with np.errstate(over="ignore"):
+        for p0 in range(0, m2, block_size):
+            p1 = min(p0 + block_size, m2)
+            x1 = X[2 * p0 : 2 * p1 : 2, :]
+            x2 = X[2 * p0 + 1 : 2 * p1 : 2, :]
+            y1 = Y[2 * p0 : 2 * p1 : 2, :]
+            y2 = Y[2 * p0 + 1 : 2 * p1 : 2, :]
+            h = k(x1, x2) + k(y1, y2) - k(x1, y2) - k(x2, y1)
+            total = total + xp.sum(h, dtype=xp.float64)
     return float(total) / m2
 
 
 def _mmd2(X, Y, sigma, estimator, *, xp, device, block_size):
-    gamma = _gamma(sigma)
     if estimator == "linear":
-        return _linear_mmd2(X, Y, gamma, xp=xp, block_size=block_size)
+        return _linear_mmd2(X, Y, sigma, xp=xp, block_size=block_size)
     kw = dict(xp=xp, device=device, block_size=block_size)
-    (s_xx,) = _gram_stats(X, None, [gamma], **kw)
-    (s_yy,) = _gram_stats(Y, None, [gamma], **kw)
-    (s_xy,) = _gram_stats(X, Y, [gamma], **kw)
+    (s_xx,) = _gram_stats(X, None, [sigma], **kw)
+    (s_yy,) = _gram_stats(Y, None, [sigma], **kw)
+    (s_xy,) = _gram_stats(X, Y, [sigma], **kw)
     return _mmd2_from_sums(
         s_xx.total, s_yy.total, s_xy.total, X.shape[0], Y.shape[0], estimator
     )
@@ -337,26 +573,52 @@ def _subsample_rows(arrays, max_samples, rng, *, xp, device):
 
 
 def _median_distance(P, *, xp, device):
-    """Median of the Euclidean distances between distinct rows of ``P`` (n >= 2)."""
+    """Median of the Euclidean distances between distinct rows of ``P`` (n >= 2).
+
+    Computed in a :class:`_Frame` centred on the per-feature median, whose
+    unit is the typical size of a centred row (the median of the rows'
+    largest |values|), so that outliers of any finite size neither overflow
+    the distances of the other points nor make the bulk of them underflow,
+    and data far from the origin keep their precision. Returns ``inf`` when
+    the median distance exceeds the float range.
+    """
     n = P.shape[0]
-    sq = xp.sum(P * P, axis=1)
-    d2 = _sq_dists(P, P, sq, sq, xp)
+    # Always centred: the precision that matters here is relative to the
+    # distances, and data far from the origin (1e6 + N(0, 1)) would lose it.
+    centre = _median_centre([P], xp)
+    with np.errstate(over="ignore", invalid="ignore"):
+        row_max = to_numpy(xp.max(xp.abs(P - centre), axis=1))
+    positive = row_max[row_max > 0]
+    # "lower": a value of the sample, never an average that could overflow
+    scale = float(np.percentile(positive, 50, method="lower")) if positive.size else 1
+    if not math.isfinite(scale):
+        return math.inf
+    frame = _Frame([P], [scale], xp, device, centre=centre)
+    _, _, _, _, d2 = frame.block(0, 0, n, 0, 0, n, True)
     # Exact symmetry, so that the n(n-1) ordered pairs hold every unordered pair
     # twice with the same value: their median is the median over unordered pairs.
-    d2 = 0.5 * (d2 + d2.T)
-    d2 = d2 * (1.0 - xp.eye(n, dtype=d2.dtype, device=device))
+    d2 = 0.5 * d2 + 0.5 * d2.T
+    eye = xp.eye(n, dtype=xp.bool, device=device)
+    d2 = xp.where(eye, xp.zeros_like(d2), d2)
     dist = xp.sort(xp.reshape(xp.sqrt(d2), (-1,)))
     # The n diagonal zeros are among the n smallest values (distances are >= 0 and
     # ties are interchangeable), so dropping them leaves the off-diagonal pairs.
     dist = dist[n:]
     half = dist.shape[0] // 2  # n(n-1) is even: average of the two middle values
-    return 0.5 * (float(dist[half - 1]) + float(dist[half]))
+    median = 0.5 * float(dist[half - 1]) + 0.5 * float(dist[half])
+    return median * frame.s
 
 
 def _median_bandwidth(arrays, *, max_samples, random_state, xp, device):
     rng = check_random_state(random_state)
     P = _subsample_rows(arrays, max_samples, rng, xp=xp, device=device)
     sigma = _median_distance(P, xp=xp, device=device)
+    if not math.isfinite(sigma):
+        raise ValueError(
+            "The median heuristic gave bandwidth=inf: the median distance between "
+            "the pooled points exceeds the largest float. Rescale X and Y (their "
+            "values span more orders of magnitude than float64 distances can)."
+        )
     if not sigma > 0:
         raise ValueError(
             "The median heuristic gave bandwidth=0: more than half of the pooled "
@@ -369,7 +631,7 @@ def _median_bandwidth(arrays, *, max_samples, random_state, xp, device):
     {
         "X": ["array-like"],
         "Y": ["array-like", None],
-        "max_samples": [Interval(Integral, 2, None, closed="left")],
+        "max_samples": [IntInterval(2, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -481,11 +743,10 @@ def _mmd2_u_and_variance(stats_xx, stats_yy, stats_xy, m, *, xp):
 
 def _power_criteria(X, Y, sigmas, *, reg, xp, device, block_size):
     """MMD^2_u / sqrt(max(Var_H1, 0) + reg) for each width (equal sizes)."""
-    gammas = [_gamma(s) for s in sigmas]
     kw = dict(xp=xp, device=device, block_size=block_size, rows=True, squares=True)
-    st_xx = _gram_stats(X, None, gammas, **kw)
-    st_yy = _gram_stats(Y, None, gammas, **kw)
-    st_xy = _gram_stats(X, Y, gammas, cols=True, **kw)
+    st_xx = _gram_stats(X, None, sigmas, **kw)
+    st_yy = _gram_stats(Y, None, sigmas, **kw)
+    st_xy = _gram_stats(X, Y, sigmas, cols=True, **kw)
     m = X.shape[0]
     crit = []
     for a, b, c in zip(st_xx, st_yy, st_xy, strict=True):
@@ -543,10 +804,10 @@ _POWER_MIN_SAMPLES = 4
     {
         "X": ["array-like"],
         "Y": ["array-like"],
-        "n_grid": [Interval(Integral, 1, None, closed="left")],
+        "n_grid": [IntInterval(1, None, closed="left")],
         "random_state": ["random_state"],
         "reg": [Interval(Real, 0, None, closed="left")],
-        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [IntInterval(1, None, closed="left")],
     },
     prefer_skip_nested_validation=True,
 )
@@ -655,7 +916,7 @@ def optimize_bandwidth(
         "kernel": [StrOptions({"rbf"})],
         "bandwidth": [StrOptions({"median"}), _BANDWIDTH_CONSTRAINT],
         "estimator": [StrOptions(set(_ESTIMATORS))],
-        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [IntInterval(1, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,

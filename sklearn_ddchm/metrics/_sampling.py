@@ -18,10 +18,11 @@ from numbers import Integral
 import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import _num_samples
 
 from ..utils._array_api import _is_array, get_namespace_and_device, to_namespace
+from ..utils._validation import IntInterval
 
 __all__ = ["comparison_samples"]
 
@@ -148,7 +149,7 @@ def _comparison_index(transformers, forward, space):
     {
         "estimator": [object],
         "X": ["array-like", "sparse matrix"],
-        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "n_samples": [IntInterval(1, None, closed="left"), None],
         "space": [StrOptions(set(SPACES))],
         "random_state": ["random_state"],
     },

@@ -11,11 +11,10 @@ of a Pipeline's final step) and the preceding steps' ``transform`` /
 
 from __future__ import annotations
 
-from numbers import Integral
-
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import StrOptions, validate_params
 
 from ..utils._array_api import to_namespace
+from ..utils._validation import IntInterval
 from ._mmd import (
     _BANDWIDTH_CONSTRAINT,
     _ESTIMATORS,
@@ -132,12 +131,12 @@ class _MMDScorer:
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "n_samples": [IntInterval(1, None, closed="left"), None],
         "bandwidth": [StrOptions({"median"}), _BANDWIDTH_CONSTRAINT],
         "random_state": ["random_state"],
         "estimator": [StrOptions(set(_ESTIMATORS))],
         "kernel": [StrOptions({"rbf"})],
-        "block_size": [Interval(Integral, 1, None, closed="left")],
+        "block_size": [IntInterval(1, None, closed="left")],
         "space": [StrOptions(set(SPACES))],
     },
     prefer_skip_nested_validation=True,
