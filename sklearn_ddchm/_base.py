@@ -28,6 +28,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from ._guard import GUARD_EVERY_STEPS, DivergenceGuard
 from ._importance import importance_log_likelihood
 from .models import DeepExponentialFamily
 from .models._presets import MODEL_NAMES, build_model
@@ -208,6 +209,7 @@ class BaseDeepGenerativeEstimator(
         "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
         "n_iter_no_change": [IntInterval(1, None, closed="left")],
         "fit_prior": ["boolean"],
+        "init": [StrOptions({"auto", "data", "random"})],
         "n_importance": [IntInterval(1, None, closed="left")],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -417,11 +419,23 @@ class BaseDeepGenerativeEstimator(
         self.model_ = self._make_model(X, self.random_state_)
         self._check_model_matches(X)
         self._check_scale(X)
+        if self._starts_from_data(X):
+            self.model_.initialize_from_data(X, self.random_state_)
         self._initialize_algorithm(X, self.random_state_)
         self.optimizer_ = Adam(self.learning_rate)
         self.n_iter_ = 0
         self.n_samples_seen_ = 0
         self.training_curve_ = []
+
+    def _starts_from_data(self, X):
+        """Whether ``init`` asks for a data-dependent start of ``model_``."""
+        if not isinstance(self.model, str) and self.model.layers[0].is_initialized:
+            return False  # the user's parameters
+        if self.init == "auto":
+            # with D <= D_1 a PCA of X leaves no noise subspace to separate; a
+            # random start measured better there (benchmarks/bench_ddc_defaults.py)
+            return X.shape[1] > self.model_.latent_dims[0]
+        return self.init == "data"
 
     def _step_size(self, step, total_steps, scheduled):
         """Step size of minibatch step ``step`` (0-based) of a run.
@@ -461,7 +475,9 @@ class BaseDeepGenerativeEstimator(
         step = 0
         best, no_improvement = -math.inf, 0
         self.converged_ = False
-        self._previous_parameters = None
+        self.diverged_ = False
+        guard = DivergenceGuard(self, X)
+        recent, n_recent = 0.0, 0
         progress = _Progress(self, n_epochs, n_batches, partial=not scheduled)
         for epoch in range(n_epochs):
             order = to_namespace(rng.permutation(n), xp, device)
@@ -471,22 +487,22 @@ class BaseDeepGenerativeEstimator(
                 idx = order[b * batch_size : min((b + 1) * batch_size, n)]
                 X_batch = xp.take(X, idx, axis=0)
                 learning_rate = self._step_size(step, total_steps, scheduled)
-                diverged = self._step(X_batch, noise, learning_rate)
-                if diverged is not None:
-                    warnings.warn(
-                        f"{type(self).__name__} diverged at epoch {self.n_iter_ + 1} "
-                        f"(non-finite {diverged}); stopped and kept the last finite "
-                        "parameters. Lower learning_rate.",
-                        ConvergenceWarning,
-                        stacklevel=3,
-                    )
-                    if self.n_iter_ == 0:
-                        self.n_iter_ = 1
-                        self.training_curve_.append(float("nan"))
+                reason = self._step(X_batch, noise, learning_rate)
+                if reason is None:
+                    criterion = criterion + self._last_criterion
+                    recent, n_recent = recent + self._last_criterion, n_recent + 1
+                    step += 1
+                    self.n_samples_seen_ += int(X_batch.shape[0])
+                    if (
+                        step % GUARD_EVERY_STEPS == 0 or b + 1 == n_batches
+                    ) and n_recent:
+                        reason = guard.check(float(recent / n_recent))
+                        recent, n_recent = 0.0, 0
+                        if reason is None:
+                            guard.save(step)
+                if reason is not None:
+                    self._stop_diverged(guard, reason, epoch, step, learning_rate)
                     return
-                criterion = criterion + self._last_criterion
-                step += 1
-                self.n_samples_seen_ += int(X_batch.shape[0])
                 if self.verbose >= 2:
                     progress.step(epoch, b, criterion, learning_rate, step)
             value = float(criterion / n_batches)
@@ -523,6 +539,26 @@ class BaseDeepGenerativeEstimator(
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+    def _stop_diverged(self, guard, reason, epoch, step, learning_rate):
+        """End a run that failed a divergence check: restore the last sane
+        parameters and warn once, saying what happened and what to change."""
+        guard.restore()
+        self.diverged_ = True
+        warnings.warn(
+            f"{type(self).__name__} diverged in epoch {self.n_iter_ + 1} (step "
+            f"{step + 1} of this run): {reason}. Stopped, and restored the "
+            f"parameters after step {guard.saved_step}, the last that passed the "
+            f"divergence checks. Lower learning_rate (the step size was "
+            f"{learning_rate:.3g}).",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+        if self.n_iter_ == 0:
+            # the first epoch was started: count it (n_iter_ >= 1 after a
+            # fit), its criterion unknown
+            self.n_iter_ = 1
+            self.training_curve_.append(float("nan"))
 
     # -- data-parallel gradients (used by the baselines) --------------------------
     def _n_gradient_threads(self, X):
@@ -580,12 +616,7 @@ class BaseDeepGenerativeEstimator(
         return model_grads, extra_grads, weighted([r[2] for r in results])
 
     def _step(self, X_batch, rng, learning_rate):
-        """One Adam step; ``None``, or what was non-finite.
-
-        On a non-finite gradient the parameters go back to those of the
-        previous step, the last ones whose gradient was finite: the current
-        ones are finite but produced the overflow.
-        """
+        """One Adam step; ``None``, or what was non-finite (no step is taken)."""
         # Overflow inside a diverging step is reported once, by the guard below
         # (a ConvergenceWarning), not as a cascade of NumPy RuntimeWarnings.
         with np.errstate(all="ignore"):
@@ -596,17 +627,14 @@ class BaseDeepGenerativeEstimator(
         for g in (*model_grads.values(), *extra_grads.values()):
             check = check + xp.sum(g)
         if not bool(xp.isfinite(check)):
-            if self._previous_parameters is not None:
-                params, extra = self._previous_parameters
-                if params:
-                    self.model_.set_parameters(params)
-                if extra:
-                    self._set_extra_parameters(extra)
-            return "gradients" if bool(xp.isfinite(criterion)) else "training criterion"
+            # the driver restores the last parameters that passed its checks
+            return (
+                "non-finite gradients"
+                if bool(xp.isfinite(criterion))
+                else "non-finite training criterion"
+            )
         params = self.model_.trainable_parameters()
         extra = self._get_extra_parameters()
-        # references, not copies: every update below creates new arrays
-        self._previous_parameters = (params, extra)
         new = self.optimizer_.step(
             {**params, **{"extra." + k: v for k, v in extra.items()}},
             {**model_grads, **{"extra." + k: v for k, v in extra_grads.items()}},

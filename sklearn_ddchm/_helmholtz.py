@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -24,6 +25,8 @@ from .utils._array_api import (
 from .utils._random import draw
 from .utils._validation import IntInterval
 
+#: relative penalty of the encoding regressions when ``ridge="gcv"``
+ENCODING_RIDGE = 1e-3
 #: sleep samples drawn once after training for the final recognition model and
 #: the weights behind ``posterior_expectation``: cheap once, and much less
 #: noisy than a training-time sleep set of a few hundred samples.
@@ -35,6 +38,19 @@ FINAL_SLEEP_SAMPLES = 2000
 VARIANCE_FLOOR_FRACTION = 0.5
 #: ... and never below this fraction of the layer's marginal variance
 MARGINAL_FLOOR_FRACTION = 1e-3
+
+
+class _SleepPhase(NamedTuple):
+    """What one sleep phase produces (see ``DDCHelmholtzEstimator._sleep``)."""
+
+    sleep: list  # [X_s, z_1, ..., z_L]
+    H_sleep: object  # hidden features h(X_s)
+    coefs: list  # recognition coefficients phi_l
+    features_aug: list  # [T_l(z_l), 1]
+    grams: list  # their regularised Gram matrices
+    mean_coefs: object  # z_1 regressed on [h(x), 1], or None
+    hidden_system: tuple  # (A, G): Gram matrix of [h(x), 1], and regularised
+    refreshed: bool  # whether the encodings (and penalties) were just re-placed
 
 
 class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
@@ -52,6 +68,18 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     solve the ridge regressions of the recognition model and of the gradient
     approximators in closed form; take a minibatch of data; step the model
     parameters with Adam along the approximate free-energy gradient.
+
+    The defaults go beyond the paper where its algorithm fails from a random
+    start (see the User Guide, "From a random start"): the encodings follow
+    the model (``encoding_refresh``), every recognition layer reads the
+    hidden features (``recognition="hidden"``), ridge penalties are relative
+    to the features' variance (``ridge_reference``), the gradient of a
+    Gaussian observation layer is computed from posterior moments
+    (``observation_gradient``), latent conditionals use one consistent
+    regression (``gradient_split="child"``) and the observation layer starts
+    from the data (``init``). The paper's algorithm is
+    ``encoding_refresh=None, recognition="predicted", ridge_reference="trace",
+    observation_gradient="weights", gradient_split="paper", init="random"``.
 
     Parameters
     ----------
@@ -72,19 +100,11 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         recognition model (Eq. 8).
     n_sleep_samples : int, default=1000
         Joint samples from the model drawn every step; every regression is
-        solved afresh on them with the relative ``ridge`` penalty. The paper's
-        synthetic run used 200; started at the true parameters of the paper's
-        synthetic model (20 epochs, learning rate 1e-3, two seeds), the learnt
-        model's MMD^2 to held-out data was 4.4e-4 / 3.3e-4 with 200 samples,
-        3.1e-4 / 2.4e-4 with 200 samples and ``sleep_decay=0.9``, and
-        1.6e-4 / 9.7e-5 with 1000 (``benchmarks/bench_sleep_options.py``).
+        solved afresh on them (the paper's synthetic run used 200; 1000 gave
+        half the MMD^2 from the true parameters, ``benchmarks/bench_sleep_options.py``).
     learning_rate : float, default=1e-2
-        Initial Adam step size. On the synthetic sparse model from a random
-        start (4,000 points, 30 epochs, decay 0.1) the samples' MMD^2 to held-out
-        data was 2.4e-3 with 1e-2, 3.4e-3 with 3e-2, 1.9e-2 with 3e-3 and 0.14
-        with 1e-3 (not converged); a Gaussian fit gives 2.0e-2. Starting at
-        good parameters (the paper's protocol) calls for a smaller step, e.g.
-        1e-4 to 1e-3.
+        Initial Adam step size. Starting at good parameters (the paper's
+        protocol) calls for a smaller step, e.g. 1e-4 to 1e-3.
     learning_rate_decay : float in (0, 1], default=0.1
         Ratio of the final to the initial step size, decayed geometrically
         every step: over the ``max_iter`` epochs of :meth:`fit`, and over
@@ -112,35 +132,81 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``n_iter_no_change`` epochs. ``None`` runs all ``max_iter`` epochs
         (the criterion is a noisy minibatch estimate).
     n_iter_no_change : int, default=10
-    ridge : float, default=1e-3
-        Relative ridge penalty of every sleep-phase regression:
-        ``lambda = ridge * trace(F^T F) / K`` for a design ``F`` with ``K``
-        columns (the constant column is not penalised).
+    ridge : float or "gcv", default=1e-3
+        Relative ridge penalty of the sleep-phase regressions, ``lambda =
+        ridge * n * mean_k Var(F_k)`` for ``n`` samples of a design ``F``
+        (see ``ridge_reference``; the constant column is not penalised).
+        ``"gcv"`` chooses the recognition regressions' penalty by generalised
+        cross-validation on the sleep samples at every ``encoding_refresh``
+        (the encoding regressions keep 1e-3): smoother recognition maps,
+        which learnt more slowly on image patches.
+    ridge_reference : {"variance", "trace"}, default="variance"
+        What ``ridge`` is relative to: the features' variance, or their
+        uncentred second moment ``trace(F^T F) / (n K)`` (the original rule,
+        up to 237x larger for sigmoid features far from 0, which shrinks the
+        small-variance directions that carry the latent layers' gradients).
     sleep_decay : float in [0, 1), default=0.0
         Forgetting factor of the recognition model's regression statistics:
         0 solves on each step's fresh sleep samples alone; ``d > 0``
         accumulates them (recursive least squares), an effective
         ``n_sleep_samples / (1 - d)`` samples. The gradient approximators
         always use the fresh samples (the weight identity needs them).
-    recognition : {"predicted", "sampled"}, default="predicted"
+    recognition : {"hidden", "predicted", "sampled"}, default="hidden"
         How the recognition maps of layers above the first are fitted:
-        ``"predicted"`` regresses ``T_l(z_l^s)`` on the predicted
-        ``r_{l-1}(x^s)`` (the paper's Eq. 8); ``"sampled"`` regresses it on the
-        sampled ``T_{l-1}(z_{l-1}^s)``, reusing the Gram matrix of the
-        gradient approximators (cheaper when ``K`` is large). Both are
-        consistent on a chain model.
+        ``"hidden"`` regresses ``T_l(z_l^s)`` on the hidden features
+        ``[h(x^s), 1]`` like the first layer (the design ``[h(x),
+        r_{l-1}(x)]``, a network between layers, spans the same functions);
+        ``"predicted"`` on the predicted ``r_{l-1}(x^s)`` (the paper's Eq. 8);
+        ``"sampled"`` on the sampled ``T_{l-1}(z_{l-1}^s)``, reusing the Gram
+        matrix of the gradient approximators. All are consistent on a chain
+        model; through ``r_1`` alone ``E[z_2 | x]`` had 4x the error.
     encoding : {"sigmoid", "linear"}, default="sigmoid"
         ``"sigmoid"``: random sigmoid encodings (Eq. 4, see
         :class:`RandomSigmoidFeatures`). ``"linear"``: ``T(z) = z``, the
         mean-field posterior of the classic Helmholtz machine.
-    gradient_split : {"paper", "child"}, default="paper"
+    encoding_refresh : int or None, default=10
+        Every ``encoding_refresh`` steps the sigmoid encodings of continuous
+        latent layers are re-placed on the current sleep samples (same random
+        directions, anchors spread over the latents' current range), so that
+        they keep resolving the latents as the model moves; ``None`` keeps
+        the encodings drawn on the initial model (the paper).
+    gradient_split : {"child", "paper"}, default="child"
         How the gradient of each latent conditional ``p(z_l | z_{l+1})`` is
-        approximated: ``"paper"`` regresses the sufficient-statistic term on
-        ``T(z_l)`` and the log-normaliser term on ``T(z_{l+1})`` (Eq. 26, 32);
-        ``"child"`` regresses the whole gradient on ``T(z_l)``. Both are
-        consistent.
+        approximated: ``"child"`` regresses the whole gradient on ``T(z_l)``,
+        consistent because ``q(z_l, z_{l+1} | x) = p(z_{l+1} | z_l) q(z_l |
+        x)``; ``"paper"`` regresses the sufficient-statistic term on
+        ``T(z_l)`` and the log-normaliser term on ``T(z_{l+1})`` (Eq. 26,
+        32), whose two estimates of the same expectation come from different
+        regressions and do not cancel when those disagree.
+    observation_gradient : {"moments", "weights"}, default="moments"
+        For an observation layer whose log-density is quadratic in ``z_1``
+        (Gaussian with a linear mean), ``"moments"`` computes Eq. 19 from the
+        posterior mean and covariance of ``z_1``: the mean from the
+        recognition's regression of ``z_1`` on ``[h(x), 1]``, the covariance
+        from that regression's residuals at the sleep pairs. ``"weights"``
+        contracts the data with the DDC weights (the paper), whose expected
+        squared residuals can come out negative for narrow posteriors and
+        let the noise variance collapse. Other layers always use weights.
+    expectations : {"encodings", "embedding"}, default="encodings"
+        How posterior expectations enter the wake phase: ``"encodings"``
+        through the encoding functions (Eq. 5, 12); ``"embedding"`` through
+        the conditional mean embedding of the sleep samples in the hidden
+        features, ``w(x) = [h_s, 1] G^{-1} [h(x), 1]``, the limit of
+        infinitely many encoding functions (the paper's Section 8). The
+        features of :meth:`transform` are DDC means either way.
     fit_prior : bool, default=False
         Whether the top prior's parameters are learnt (Eq. 21) or kept fixed.
+    init : {"auto", "data", "random"}, default="auto"
+        How the observation layer starts: ``"data"`` fits it to ``X`` (a
+        probabilistic PCA of ``X`` for Gaussian observations, the data's means
+        for Bernoulli ones, see
+        :meth:`~sklearn_ddchm.models.DeepExponentialFamily.initialize_from_data`)
+        so that the model's first samples cover the data; ``"random"`` draws
+        it at random like the layers above; ``"auto"`` is ``"data"`` when
+        ``X`` has more features than the first latent layer (a PCA then
+        separates a latent subspace from noise) and ``"random"`` otherwise.
+        An observation layer of a ``model`` instance that carries parameters
+        keeps them either way.
     n_importance : int, default=100
         Importance samples per datum in :meth:`score_samples`.
     warm_start : bool, default=False
@@ -183,6 +249,13 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     training_curve_ : list of float
         Per-epoch mean of the DDC estimate of ``E_q[log p(x, z)]`` per datum.
     converged_ : bool
+    diverged_ : bool
+        Whether the last :meth:`fit` or :meth:`partial_fit` stopped at a
+        divergence check (non-finite numbers, a parameter beyond 1e4 times its
+        starting scale, samples spread beyond 1e3 times the data's, or a
+        training criterion no sane model reaches). A ``ConvergenceWarning``
+        says which, and the parameters are those of the last check that
+        passed.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -226,11 +299,18 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ],
         "n_hidden": [IntInterval(1, None, closed="left")],
         "n_sleep_samples": [IntInterval(2, None, closed="left")],
-        "ridge": [Interval(numbers.Real, 0, None, closed="neither")],
+        "ridge": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            StrOptions({"gcv"}),
+        ],
         "encoding": [StrOptions({"sigmoid", "linear"})],
         "gradient_split": [StrOptions({"paper", "child"})],
         "sleep_decay": [Interval(numbers.Real, 0, 1, closed="left")],
-        "recognition": [StrOptions({"predicted", "sampled"})],
+        "recognition": [StrOptions(set(ws.RECOGNITION_DESIGNS))],
+        "ridge_reference": [StrOptions({"variance", "trace"})],
+        "encoding_refresh": [IntInterval(1, None, closed="left"), None],
+        "observation_gradient": [StrOptions({"moments", "weights"})],
+        "expectations": [StrOptions({"encodings", "embedding"})],
     }
 
     _criterion_name = "E_q[log p(x,z)]"
@@ -250,11 +330,16 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         tol=None,
         n_iter_no_change=10,
         ridge=1e-3,
+        ridge_reference="variance",
         sleep_decay=0.0,
-        recognition="predicted",
+        recognition="hidden",
         encoding="sigmoid",
-        gradient_split="paper",
+        encoding_refresh=10,
+        gradient_split="child",
+        observation_gradient="moments",
+        expectations="encodings",
         fit_prior=False,
+        init="auto",
         n_importance=100,
         warm_start=False,
         device_random=False,
@@ -274,11 +359,16 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.ridge = ridge
+        self.ridge_reference = ridge_reference
         self.sleep_decay = sleep_decay
         self.recognition = recognition
         self.encoding = encoding
+        self.encoding_refresh = encoding_refresh
         self.gradient_split = gradient_split
+        self.observation_gradient = observation_gradient
+        self.expectations = expectations
         self.fit_prior = fit_prior
+        self.init = init
         self.n_importance = n_importance
         self.warm_start = warm_start
         self.device_random = device_random
@@ -340,7 +430,8 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.recognition_bias_ = draw(
             rng, "standard_normal", (self.n_hidden,), xp=xp, device=device, dtype=dtype
         )
-        # Encoding functions fitted on latents of the initial model.
+        # Encoding functions placed on latents of the initial model; with
+        # encoding_refresh they follow the model (see _sleep).
         _, latents = model.sample(max(self.n_sleep_samples, 2), random_state=rng)
         self.encoders_ = []
         for z, k in zip(latents, n_encoding, strict=True):
@@ -350,7 +441,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
                 random_state=rng.randint(np.iinfo(np.int32).max),
             )
             self.encoders_.append(enc.fit(z))
+        self._recognition_design = self.recognition
         self._recognition_stats = None
+        self._n_sleep_phases = 0
+        self._recognition_ridge = None
+        # degrees of freedom of the recognition regression (moment form)
+        self._residual_dof = None
 
     # -- the algorithm ----------------------------------------------------------
     def _hidden(self, X):
@@ -362,46 +458,148 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             self.input_scale_,
         )
 
-    def _sleep(self, n_samples, rng, accumulate=False):
-        """Sleep phase: samples, features, recognition model and Gram matrices."""
+    def _refresh_encoders(self, latents):
+        """Re-place the encoding functions on fresh latents of the current model.
+
+        Each encoder is refitted with its own seed, so its random directions
+        and relative anchor positions stay and only the box they are placed in
+        follows the latents: encodings placed once, on the initial model, go
+        flat where a moved model puts its latents (13 of 100 still varied on
+        the paper's synthetic model at a random-start plateau). Binary and
+        linear encodings do not depend on the latents' spread and are kept.
+        """
+        for enc, z, layer in zip(
+            self.encoders_, latents, self.model_.layers[1:], strict=True
+        ):
+            if enc.activation == "linear" or layer.is_binary:
+                continue
+            enc.fit(z)
+        # accumulated regression statistics describe the old features
+        self._recognition_stats = None
+
+    def _sleep(self, n_samples, rng, accumulate=False, refresh=False, means=False):
+        """Sleep phase: samples, features, recognition model and Gram matrices.
+
+        ``refresh`` re-places the encodings on this phase's latents first;
+        ``means`` also regresses ``z_1`` on ``[h(x), 1]`` (for the moment form).
+        """
         X_s, latents = self.model_.sample(n_samples, random_state=rng)
+        if refresh:
+            self._refresh_encoders(latents)
+        xp = get_namespace(X_s)
+        centred = self.ridge_reference == "variance"
         features = [
             enc._transform(z) for enc, z in zip(self.encoders_, latents, strict=True)
         ]
+        H_s = self._hidden(X_s)
+        encoding_ridge = recognition_ridge = self.ridge
+        if self.ridge == "gcv":
+            if refresh or self._recognition_ridge is None:
+                targets = features + ([latents[0]] if means else [])
+                self._recognition_ridge = ws.gcv_ridge(H_s, xp.concat(targets, axis=1))
+            recognition_ridge, encoding_ridge = self._recognition_ridge, ENCODING_RIDGE
         features_aug = [ws.augment(T) for T in features]
-        grams = [ws.gram(T, self.ridge) for T in features_aug]
-        coefs, stats = ws.fit_recognition(
-            self._hidden(X_s),
+        grams = [ws.gram(T, encoding_ridge, centred) for T in features_aug]
+        coefs, stats, mean_coefs, hidden_system = ws.fit_recognition(
+            H_s,
             features,
-            self.ridge,
+            recognition_ridge,
             self._recognition_stats if accumulate else None,
             self.sleep_decay,
             sampled_design=(features_aug, grams)
-            if self.recognition == "sampled"
+            if self._recognition_design == "sampled"
             else None,
+            design=self._recognition_design,
+            centred=centred,
+            extra_targets=latents[0] if means else None,
         )
         if accumulate:
             self._recognition_stats = stats
-        return [X_s, *latents], coefs, features_aug, grams
+        return _SleepPhase(
+            [X_s, *latents],
+            H_s,
+            coefs,
+            features_aug,
+            grams,
+            mean_coefs,
+            hidden_system,
+            refresh,
+        )
+
+    def _uses_moments(self):
+        obs = self.model_.layers[0]
+        return (
+            self.observation_gradient == "moments"
+            and obs.supports_moments
+            and bool(obs.trainable)
+        )
 
     def _gradient_step(self, X_batch, rng):
         xp = get_namespace(X_batch)
         model = self.model_
-        sleep, coefs, features_aug, grams = self._sleep(
-            self.n_sleep_samples, rng, accumulate=True
+        refresh = self.encoding_refresh is not None and (
+            self._n_sleep_phases > 0
+            and self._n_sleep_phases % self.encoding_refresh == 0
         )
-        R = ws.posterior_means(self._hidden(X_batch), coefs)
-        W1 = ws.ddc_weights(features_aug[0], grams[0], ws.augment(R[0]))
-        mean_weights = [xp.mean(W1, axis=0)] + [
-            ws.ddc_weights(features_aug[l], grams[l], xp.mean(ws.augment(R[l]), axis=0))
-            for l in range(1, len(R))
-        ]
+        self._n_sleep_phases += 1
+        use_moments = self._uses_moments()
+        phase = self._sleep(
+            self.n_sleep_samples,
+            rng,
+            accumulate=True,
+            refresh=refresh,
+            means=use_moments,
+        )
+        grads, criterion = self._wake(X_batch, phase, use_moments)
+        return grads, {}, criterion
+
+    def _wake(self, X_batch, phase, use_moments):
+        """Wake phase (Eq. 9-12, 36): the free-energy gradient on ``X_batch``
+        from the sleep ``phase``'s regressions, and the training criterion."""
+        xp = get_namespace(X_batch)
+        model = self.model_
+        sleep, features_aug, grams = phase.sleep, phase.features_aug, phase.grams
+        H_batch = self._hidden(X_batch)
+        if self.expectations == "embedding":
+            # one set of weights over the sleep samples for every layer
+            H_sleep_aug = ws.augment(phase.H_sleep)
+            W1 = ws.embedding_weights(
+                H_sleep_aug, phase.hidden_system[1], ws.augment(H_batch)
+            )
+            mean_weights = [xp.mean(W1, axis=0)] * len(features_aug)
+        else:
+            R = ws.posterior_means(H_batch, phase.coefs, self._recognition_design)
+            W1 = ws.ddc_weights(features_aug[0], grams[0], ws.augment(R[0]))
+            mean_weights = [xp.mean(W1, axis=0)] + [
+                ws.ddc_weights(
+                    features_aug[l], grams[l], xp.mean(ws.augment(R[l]), axis=0)
+                )
+                for l in range(1, len(R))
+            ]
+        moments = None
+        if use_moments:
+            # E_q[z_1] from the recognition's regression of z_1 itself on
+            # [h(x), 1] (z_1 as an extra, linear, encoding); the covariance
+            # from the same regression's residuals at the sleep pairs, never
+            # a difference of large second moments (ws.posterior_covariance).
+            H_sleep_aug = ws.augment(phase.H_sleep)
+            residuals = sleep[1] - H_sleep_aug @ phase.mean_coefs
+            if self._residual_dof is None or phase.refreshed:
+                self._residual_dof = ws.ridge_dof(*phase.hidden_system)
+            moments = (
+                ws.augment(H_batch) @ phase.mean_coefs,
+                ws.posterior_covariance(
+                    residuals, mean_weights[0], dof=self._residual_dof
+                ),
+            )
         L = model.n_latent_layers
         grads = {}
         for i, layer in enumerate(model.layers):
             if not layer.trainable:
                 continue
-            if i == 0:
+            if i == 0 and moments is not None:
+                g = ws.observation_gradient_moments(layer, X_batch, *moments)
+            elif i == 0:
                 g = ws.observation_gradient(layer, X_batch, sleep[1], W1)
             elif i < L:
                 g = ws.latent_gradient(
@@ -416,21 +614,24 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
                 g = ws.prior_gradient(layer, sleep[i], mean_weights[i - 1])
             for name in layer.trainable:
                 grads[f"layer{i}.{name}"] = g[name]
-        criterion = ws.expected_log_joint(model, X_batch, sleep, W1, mean_weights)
-        return grads, {}, criterion
+        criterion = ws.expected_log_joint(
+            model, X_batch, sleep, W1, mean_weights, moments=moments
+        )
+        return grads, criterion
 
     def _finalize_fit(self, X, rng):
         n = max(self.n_sleep_samples, FINAL_SLEEP_SAMPLES)
-        sleep, coefs, features_aug, grams = self._sleep(n, rng)
+        phase = self._sleep(n, rng, refresh=self.encoding_refresh is not None)
+        sleep, coefs = phase.sleep, phase.coefs
         self.recognition_coefs_ = coefs
         self.sleep_latents_ = sleep[1:]
-        self._sleep_features_aug = features_aug
-        self._sleep_grams = grams
+        self._sleep_features_aug = phase.features_aug
+        self._sleep_grams = phase.grams
         # Typical posterior variance per latent coordinate, from the sleep data
         # (row-independent, unlike a floor taken from the batch being scored).
         xp = get_namespace(X)
         self._posterior_variance_floor = []
-        R = ws.posterior_means(self._hidden(sleep[0]), coefs)
+        R = ws.posterior_means(phase.H_sleep, coefs, self._recognition_design)
         for l in range(1, len(sleep)):
             _, v = self._moments(R[l - 1], l)
             v_sorted = xp.sort(xp.maximum(v, xp.zeros_like(v)), axis=0)
@@ -455,7 +656,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         only moves an estimate towards the true expectation. Training uses
         the unclipped regression (``_gradient_step``).
         """
-        R = ws.posterior_means(self._hidden(X), self.recognition_coefs_)
+        R = ws.posterior_means(
+            self._hidden(X), self.recognition_coefs_, self._recognition_design
+        )
         xp = get_namespace(R[0])
         return [
             xp.clip(r, min=0.0, max=1.0) if enc.activation == "sigmoid" else r

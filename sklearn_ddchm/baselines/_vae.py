@@ -369,6 +369,17 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
     n_iter_no_change : int, default=10
     fit_prior : bool, default=False
         Whether the top prior's parameters are learnt or kept fixed.
+    init : {"auto", "data", "random"}, default="auto"
+        How the observation layer starts: ``"data"`` fits it to ``X`` (a
+        probabilistic PCA of ``X`` for Gaussian observations, the data's means
+        for Bernoulli ones, see
+        :meth:`~sklearn_ddchm.models.DeepExponentialFamily.initialize_from_data`)
+        so that the model's first samples cover the data; ``"random"`` draws
+        it at random like the layers above; ``"auto"`` is ``"data"`` when
+        ``X`` has more features than the first latent layer (a PCA then
+        separates a latent subspace from noise) and ``"random"`` otherwise.
+        An observation layer of a ``model`` instance that carries parameters
+        keeps them either way.
     n_importance : int, default=100
         Importance samples per datum in :meth:`score_samples`, the package's
         shared estimator: the proposal starts as ``q`` widened to Student-t
@@ -418,6 +429,13 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
     training_curve_ : list of float
         Per-epoch mean of the training bound per datum.
     converged_ : bool
+    diverged_ : bool
+        Whether the last :meth:`fit` or :meth:`partial_fit` stopped at a
+        divergence check (non-finite numbers, a parameter beyond 1e4 times its
+        starting scale, samples spread beyond 1e3 times the data's, or a
+        training criterion no sane model reaches). A ``ConvergenceWarning``
+        says which, and the parameters are those of the last check that
+        passed.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -476,6 +494,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         tol=None,
         n_iter_no_change=10,
         fit_prior=False,
+        init="auto",
         n_importance=100,
         warm_start=False,
         n_jobs=None,
@@ -496,6 +515,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.fit_prior = fit_prior
+        self.init = init
         self.n_importance = n_importance
         self.warm_start = warm_start
         self.n_jobs = n_jobs
@@ -559,6 +579,17 @@ class VAEEstimator(_BaseReparameterisedEstimator):
     n_iter_no_change : int, default=10
     fit_prior : bool, default=False
         Whether the top prior's parameters are learnt or kept fixed.
+    init : {"auto", "data", "random"}, default="auto"
+        How the observation layer starts: ``"data"`` fits it to ``X`` (a
+        probabilistic PCA of ``X`` for Gaussian observations, the data's means
+        for Bernoulli ones, see
+        :meth:`~sklearn_ddchm.models.DeepExponentialFamily.initialize_from_data`)
+        so that the model's first samples cover the data; ``"random"`` draws
+        it at random like the layers above; ``"auto"`` is ``"data"`` when
+        ``X`` has more features than the first latent layer (a PCA then
+        separates a latent subspace from noise) and ``"random"`` otherwise.
+        An observation layer of a ``model`` instance that carries parameters
+        keeps them either way.
     n_importance : int, default=100
         Importance samples per datum in :meth:`score_samples`, the package's
         shared estimator: the proposal starts as ``q`` widened to Student-t
@@ -608,6 +639,13 @@ class VAEEstimator(_BaseReparameterisedEstimator):
     training_curve_ : list of float
         Per-epoch mean of the training bound per datum.
     converged_ : bool
+    diverged_ : bool
+        Whether the last :meth:`fit` or :meth:`partial_fit` stopped at a
+        divergence check (non-finite numbers, a parameter beyond 1e4 times its
+        starting scale, samples spread beyond 1e3 times the data's, or a
+        training criterion no sane model reaches). A ``ConvergenceWarning``
+        says which, and the parameters are those of the last check that
+        passed.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -651,6 +689,7 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         tol=None,
         n_iter_no_change=10,
         fit_prior=False,
+        init="auto",
         n_importance=100,
         warm_start=False,
         n_jobs=None,
@@ -670,6 +709,7 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.fit_prior = fit_prior
+        self.init = init
         self.n_importance = n_importance
         self.warm_start = warm_start
         self.n_jobs = n_jobs

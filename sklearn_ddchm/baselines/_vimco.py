@@ -298,6 +298,17 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
     n_iter_no_change : int, default=10
     fit_prior : bool, default=False
         Whether the top prior's parameters are learnt.
+    init : {"auto", "data", "random"}, default="auto"
+        How the observation layer starts: ``"data"`` fits it to ``X`` (a
+        probabilistic PCA of ``X`` for Gaussian observations, the data's means
+        for Bernoulli ones, see
+        :meth:`~sklearn_ddchm.models.DeepExponentialFamily.initialize_from_data`)
+        so that the model's first samples cover the data; ``"random"`` draws
+        it at random like the layers above; ``"auto"`` is ``"data"`` when
+        ``X`` has more features than the first latent layer (a PCA then
+        separates a latent subspace from noise) and ``"random"`` otherwise.
+        An observation layer of a ``model`` instance that carries parameters
+        keeps them either way.
     n_importance : int, default=100
         Importance samples per datum in :meth:`score_samples`, the package's
         shared estimator, drawn from the layer-wise recognition model (see
@@ -344,6 +355,13 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
     training_curve_ : list of float
         Per-epoch mean of the training bound per datum.
     converged_ : bool
+    diverged_ : bool
+        Whether the last :meth:`fit` or :meth:`partial_fit` stopped at a
+        divergence check (non-finite numbers, a parameter beyond 1e4 times its
+        starting scale, samples spread beyond 1e3 times the data's, or a
+        training criterion no sane model reaches). A ``ConvergenceWarning``
+        says which, and the parameters are those of the last check that
+        passed.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -410,6 +428,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         tol=None,
         n_iter_no_change=10,
         fit_prior=False,
+        init="auto",
         n_importance=100,
         warm_start=False,
         n_jobs=None,
@@ -428,6 +447,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.fit_prior = fit_prior
+        self.init = init
         self.n_importance = n_importance
         self.warm_start = warm_start
         self.n_jobs = n_jobs

@@ -246,6 +246,45 @@ class Layer:
         g_phi = self.grad_log_normalizer(parent, weights)
         return {k: g_nat[k] - g_phi[k] for k in g_nat}
 
+    #: whether :meth:`expected_log_prob_moments` and
+    #: :meth:`expected_grad_params_moments` exist: ``E_q[log p(child | z)]``
+    #: depends on ``q`` only through the mean and covariance of ``z``
+    supports_moments = False
+
+    def expected_log_prob_moments(self, child, parent_mean, parent_cov):
+        """``E_q[log p(child_n | z)]`` for ``q`` with the given moments, shape (n,).
+
+        Only for layers with :attr:`supports_moments`, whose log-density is a
+        quadratic function of the parent: the expectation then depends on
+        ``q(z)`` only through ``parent_mean[n]`` (shape (n, n_parents)) and
+        the covariance ``parent_cov`` (shape (n_parents, n_parents), shared by
+        the rows).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no moment form (supports_moments=False)."
+        )
+
+    def expected_grad_params_moments(self, child, parent_mean, parent_cov):
+        """``sum_n E_q[d log p(child_n | z) / d theta]`` from the moments of ``q``.
+
+        See :meth:`expected_log_prob_moments`. Returns a dict of arrays shaped
+        like the parameters.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no moment form (supports_moments=False)."
+        )
+
+    def initialize_from_data(self, child, parent, random_state=None):
+        """Set parameters so that the model's children resemble ``child``.
+
+        ``parent`` holds draws of the parent variable under the (already
+        initialised) layers above, shape (m, n_parents). The default keeps the
+        parameters as they are; observation families override it (a data
+        dependent start puts the model's first samples where the data are).
+        Returns self.
+        """
+        return self
+
     def grad_child(self, child, parent=None):
         """d log p(child | parent) / d child, shape (n, n_features)."""
         raise NotImplementedError

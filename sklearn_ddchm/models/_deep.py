@@ -90,6 +90,21 @@ class DeepExponentialFamily:
                 layer.initialize(rng, xp=xp, device=device, dtype=dtype)
         return self
 
+    def initialize_from_data(self, X, random_state=None, n_samples=2000):
+        """Start the observation layer from the data; returns self.
+
+        Draws ``n_samples`` latents ``z_1`` from the current model (the layers
+        above keep their parameters) and calls
+        ``layers[0].initialize_from_data(X, z_1)``: for Gaussian observations
+        a probabilistic PCA of ``X`` scaled to the spread of ``z_1``, for
+        Bernoulli ones biases matching the data's means. The model's first
+        samples then cover the data instead of a random region around it.
+        """
+        rng = check_random_state(random_state)
+        _, latents = self.sample(n_samples, random_state=rng)
+        self.layers[0].initialize_from_data(X, latents[0], random_state=rng)
+        return self
+
     # -- parameters -----------------------------------------------------------
     def get_parameters(self) -> dict:
         """All parameters, keyed ``"layer{l}.{name}"`` (l = 0: the observations)."""

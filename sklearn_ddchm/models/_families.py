@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from sklearn.utils import check_random_state
+
 from ..utils._array_api import get_namespace, sigmoid, softplus
 from ..utils._random import draw
 from ._base import Layer, _device, affine
@@ -246,6 +248,118 @@ class GaussianLayer(_AffineLayer):
         grads = self._affine_grads(parent, w * r)
         grads["log_var"] = 0.5 * xp.sum(w * (r * diff - 1.0), axis=0)
         return grads
+
+    @property
+    def supports_moments(self):
+        # quadratic in the parent through the affine mean; a prior has no parent
+        return self.n_parents > 0
+
+    def expected_log_prob_moments(self, child, parent_mean, parent_cov):
+        # E_q (x - W z - b)^2 = (x - W m - b)^2 + diag(W C W^T)
+        self._check_moments()
+        m, v = self._moments(parent_mean)
+        xp = get_namespace(m)
+        r = child - m
+        spread = self._projected_covariance(parent_cov)
+        return -0.5 * xp.sum(
+            (r * r + spread[None, :]) / v + xp.log(v) + _LOG_2PI, axis=1
+        )
+
+    def expected_grad_params_moments(self, child, parent_mean, parent_cov):
+        # d/dtheta of expected_log_prob_moments summed over rows:
+        # W: sum_n (r_n / v) m_n^T - n W C / v;  b: sum_n r_n / v;
+        # log_var: sum_n ((r_n^2 + diag(W C W^T)) / v - 1) / 2
+        self._check_moments()
+        m, v = self._moments(parent_mean)
+        xp = get_namespace(m)
+        n = child.shape[0]
+        r = child - m
+        weights = self.params["weights"]
+        wc = weights @ parent_cov
+        spread = xp.sum(wc * weights, axis=1)
+        grads = self._affine_grads(parent_mean, r / v)
+        grads["weights"] = grads["weights"] - n * wc / v[:, None]
+        grads["log_var"] = 0.5 * xp.sum((r * r + spread[None, :]) / v - 1.0, axis=0)
+        return grads
+
+    def _projected_covariance(self, parent_cov):
+        """``diag(W C W^T)``: the parent's covariance seen through the weights."""
+        xp = get_namespace(parent_cov)
+        weights = self.params["weights"]
+        return xp.sum((weights @ parent_cov) * weights, axis=1)
+
+    def _check_moments(self):
+        if not self.supports_moments:
+            raise NotImplementedError(
+                f"{type(self).__name__} is a prior: it has no moment form."
+            )
+
+    def initialize_from_data(self, child, parent, random_state=None):
+        """Probabilistic PCA of ``child`` (Tipping & Bishop, 1999), scaled to ``parent``.
+
+        The ``k = min(n_parents, n_features)`` leading principal directions
+        ``u_j`` of ``child`` (eigenvalues ``lambda_j``), scaled by
+        ``sqrt(lambda_j - sigma^2)`` and turned by a random rotation ``Q``
+        within their span, become the columns of ``weights``, divided by the
+        spread of ``parent[:, j]``: ``weights[:, :k] = U diag(sqrt(lambda -
+        sigma^2)) Q diag(1 / std(parent))``. The model's covariance is then
+        PPCA's maximum-likelihood fit whatever ``Q``.
+        ``sigma^2`` is the mean of the other eigenvalues (PPCA's maximum
+        likelihood noise), or a tenth of the smallest when ``n_parents >=
+        n_features`` leaves none. The bias puts the model's mean on the data
+        mean; ``log_var`` is each feature's variance left unexplained. Parent
+        coordinates beyond ``n_features`` keep small random directions.
+        """
+        self._check_initialized()
+        random_state = check_random_state(random_state)
+        xp = get_namespace(child)
+        dtype, dev = child.dtype, _device(child)
+        n, d = child.shape
+        mean = xp.mean(child, axis=0)
+        centred = child - mean
+        cov = centred.T @ centred / max(n - 1, 1)
+        eigvals, eigvecs = xp.linalg.eigh(cov)  # ascending
+        eigvals = xp.maximum(eigvals, xp.zeros_like(eigvals))
+        k = min(self.n_parents, d)
+        top = eigvals[d - k :]
+        u = eigvecs[:, d - k :]
+        if d > k:
+            sigma2 = xp.mean(eigvals[: d - k])
+        else:
+            sigma2 = 0.1 * eigvals[0]
+        floor = xp.asarray(1e-6, dtype=dtype, device=dev) * (xp.max(eigvals) + 1e-30)
+        sigma2 = xp.maximum(sigma2, floor)
+        explained = xp.maximum(top - sigma2, floor)
+        parent_mean = xp.mean(parent, axis=0)
+        parent_std = xp.std(parent, axis=0)
+        parent_std = xp.where(parent_std > 0, parent_std, xp.ones_like(parent_std))
+        weights = self.params["weights"]
+        # A random rotation within the principal subspace: the principal axes
+        # themselves are a saddle for sparse (non-Gaussian) latents, whose
+        # directions need not be orthogonal (PCA-aligned starts ended at
+        # MMD^2 3.1e-3 on the paper's synthetic model, random rotations at
+        # 1e-4; benchmarks/bench_init.py).
+        rotation, _ = xp.linalg.qr(
+            draw(
+                random_state, "standard_normal", (k, k), xp=xp, device=dev, dtype=dtype
+            )
+        )
+        scaled = (u * xp.sqrt(explained)[None, :]) @ rotation
+        scaled = scaled / parent_std[None, :k]
+        if self.n_parents > k:
+            # no data direction left: keep the random ones, at the noise's scale
+            extra = weights[:, k:] * xp.sqrt(sigma2) / parent_std[None, k:]
+            scaled = xp.concat([scaled, extra], axis=1)
+        # each feature's variance not explained by the k directions
+        residual = xp.linalg.diagonal(cov) - (u * u) @ explained
+        variance = xp.maximum(residual, 1e-3 * xp.linalg.diagonal(cov) + floor)
+        return self.set_params(
+            {
+                "weights": scaled,
+                "bias": mean - scaled @ parent_mean,
+                "log_var": xp.log(variance),
+            }
+        )
 
     def grad_child(self, child, parent=None):
         m, v = self._moments(parent, child.shape[0])
@@ -550,6 +664,27 @@ class BernoulliLayer(_AffineLayer):
         if weights is not None:
             g_a = weights[:, None] * g_a
         return self._affine_grads(parent, g_a)
+
+    def initialize_from_data(self, child, parent, random_state=None):
+        """Biases matching the data's mean of every unit; weights kept.
+
+        ``bias_i = logit(mean(child_i)) - weights_i . mean(parent)``, the
+        standard start of a sigmoid belief network's bottom layer, with the
+        mean clipped to ``[1/(n+2), 1 - 1/(n+2)]`` so that a pixel that is
+        never on gets a finite bias.
+        """
+        self._check_initialized()
+        xp = get_namespace(child)
+        n = child.shape[0]
+        eps = 1.0 / (n + 2)
+        p = xp.clip(xp.mean(child, axis=0), eps, 1.0 - eps)
+        weights = self.params["weights"]
+        return self.set_params(
+            {
+                "weights": weights,
+                "bias": xp.log(p) - xp.log1p(-p) - weights @ xp.mean(parent, axis=0),
+            }
+        )
 
     def grad_child(self, child, parent=None):
         # log p is linear in x: the derivative of the relaxed density.
