@@ -535,8 +535,6 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         )
 
     def _gradient_step(self, X_batch, rng):
-        xp = get_namespace(X_batch)
-        model = self.model_
         refresh = self.encoding_refresh is not None and (
             self._n_sleep_phases > 0
             and self._n_sleep_phases % self.encoding_refresh == 0

@@ -32,7 +32,7 @@ def augment(F):
 
 
 def ridge_penalty(A, ridge, centred=True):
-    """Penalty ``lambda`` on all but the constant column, relative to the features' scale.
+    """Ridge penalty on all but the constant column, relative to the features' scale.
 
     ``A = [F, 1]^T [F, 1]`` for ``n`` samples of ``K`` features. With
     ``centred=True``, ``lambda = ridge * n * mean_k Var(F_k)``: relative to

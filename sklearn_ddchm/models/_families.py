@@ -295,7 +295,7 @@ class GaussianLayer(_AffineLayer):
             )
 
     def initialize_from_data(self, child, parent, random_state=None):
-        """Probabilistic PCA of ``child`` (Tipping & Bishop, 1999), scaled to ``parent``.
+        """Probabilistic PCA of ``child`` (Tipping & Bishop, 1999) scaled to ``parent``.
 
         The ``k = min(n_parents, n_features)`` leading principal directions
         ``u_j`` of ``child`` (eigenvalues ``lambda_j``), scaled by
@@ -338,7 +338,7 @@ class GaussianLayer(_AffineLayer):
         # themselves are a saddle for sparse (non-Gaussian) latents, whose
         # directions need not be orthogonal (PCA-aligned starts ended at
         # MMD^2 3.1e-3 on the paper's synthetic model, random rotations at
-        # 1e-4; benchmarks/bench_init.py).
+        # 1e-4; benchmarks/bench_ddc_defaults.py).
         rotation, _ = xp.linalg.qr(
             draw(
                 random_state, "standard_normal", (k, k), xp=xp, device=dev, dtype=dtype
