@@ -28,7 +28,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from ._importance import importance_log_likelihood
+from . import _ais
+from ._importance import importance_log_weights
+from ._log_likelihood import (
+    DEFAULT_AIS_CHAINS,
+    LogLikelihoodResult,
+    _warn_if_unreliable,
+)
 from .models import DeepExponentialFamily
 from .models._presets import MODEL_NAMES, build_model
 from .utils._array_api import (
@@ -43,6 +49,9 @@ from .utils._random import make_device_random
 
 #: rows per chunk in score_samples: n_importance * chunk latents live at once
 SCORE_CHUNK_ROWS = 256
+#: chains times rows per block of AIS: each block holds a few arrays of this
+#: many rows times the widest layer (784 pixels: ~25 MB each in float64)
+AIS_CHUNK_CHAIN_ROWS = 4096
 #: adaptive importance-sampling rounds before the scored one. Measured on the
 #: paper's synthetic model at its true parameters (100 rows, exact log p(x) by
 #: quadrature, mean -1.72): with 100 importance samples the estimate is -5.86
@@ -436,36 +445,143 @@ class BaseDeepGenerativeEstimator(
         for p(x), hence biased low for log p(x) by roughly the variance of the
         normalised weights over ``2 n_importance``: for posteriors with sharp,
         mode-dependent structure (the paper's sparse model) it can be nats too
-        low with 100 samples; raise ``n_importance`` and prefer MMD for
-        comparing such models.
+        low with 100 samples. It is the fast estimate model selection calls;
+        to compare models use :func:`sklearn_ddchm.log_likelihood`
+        (annealed importance sampling, with standard errors).
+
+        A non-finite estimate, or a fit flagged as not sane, raises an
+        :class:`~sklearn_ddchm.UnreliableScoreWarning`.
 
         Returns
         -------
         log_likelihood : array of shape (n_samples,)
         """
+        return self._estimate_log_likelihood(
+            X, method="importance", caller="score_samples"
+        ).log_likelihood
+
+    def _fit_sanity_problem(self):
+        """Why the fitted model should not be trusted, or None (hook).
+
+        Scoring warns with this reason (:class:`UnreliableScoreWarning`).
+        The training driver flags a fit by setting ``self._insane_fit`` to a
+        short reason, e.g. ``"diverged at epoch 3"``; a subclass may
+        override this method instead.
+        """
+        return self.__dict__.get("_insane_fit")
+
+    def _estimate_log_likelihood(
+        self,
+        X,
+        *,
+        method,
+        caller,
+        n_samples=None,
+        n_temperatures=1,
+        schedule=None,
+        start="proposal",
+        n_leapfrog=2,
+        n_steps=1,
+        random_state=None,
+    ):
+        """The estimator of log p(x) behind ``score_samples`` and ``log_likelihood``.
+
+        Validates ``X`` as ``caller`` (``ClassName.caller()`` in errors),
+        scores it in blocks of rows and returns a
+        :class:`~sklearn_ddchm.LogLikelihoodResult`.
+
+        - ``"importance"``: ``SCORE_ADAPT_ROUNDS`` adaptive rounds, then
+          ``n_samples`` (default ``n_importance``) draws; the same noise for
+          every row (a fresh generator per block, seeded by ``random_state``,
+          default the estimator's own), so a row's estimate does not depend
+          on the others.
+        - ``"ais"``: :mod:`sklearn_ddchm._ais` with ``n_samples`` chains
+          (default ``DEFAULT_AIS_CHAINS``) per row, independent between rows.
+        """
         check_is_fitted(self)
         check_same_namespace(
-            X, self, attribute=self._namespace_attribute, method="score_samples"
+            X, self, attribute=self._namespace_attribute, method=caller
         )
         X = self._validate_X(X, reset=False)
         self._check_model_matches(X)
         xp = get_namespace(X)
-        out = []
-        for start in range(0, X.shape[0], SCORE_CHUNK_ROWS):
-            chunk = X[start : min(start + SCORE_CHUNK_ROWS, X.shape[0]), ...]
-            # a fresh generator per chunk: same noise for every row
-            rng = np.random.RandomState(_score_seed(self.random_state))
-            out.append(
-                importance_log_likelihood(
+        # None: the estimator's own seed, never drawing from (so changing) a
+        # RandomState instance held in its random_state parameter
+        own = self.random_state
+        if random_state is None:
+            seed_source = own if isinstance(own, numbers.Integral) else 0
+        else:
+            seed_source = random_state
+        estimates, stderrs, esss, accepts = [], [], [], []
+        if method == "importance":
+            k = self.n_importance if n_samples is None else int(n_samples)
+            seed = _score_seed(seed_source)
+            betas = None
+            for start_row in range(0, X.shape[0], SCORE_CHUNK_ROWS):
+                chunk = X[
+                    start_row : min(start_row + SCORE_CHUNK_ROWS, X.shape[0]), ...
+                ]
+                # a fresh generator per chunk: same noise for every row
+                log_w = importance_log_weights(
                     self.model_,
                     chunk,
                     self._proposal(chunk),
-                    self.n_importance,
-                    rng,
+                    k,
+                    np.random.RandomState(seed),
                     n_adapt=SCORE_ADAPT_ROUNDS,
                 )
-            )
-        return xp.concat(out) if len(out) > 1 else out[0]
+                for out, value in zip(
+                    (estimates, stderrs, esss),
+                    _ais.summarize_log_weights(log_w),
+                    strict=True,
+                ):
+                    out.append(value)
+        else:
+            k = DEFAULT_AIS_CHAINS if n_samples is None else int(n_samples)
+            betas = _ais.to_host_schedule(schedule, n_temperatures)
+            rng = check_random_state(seed_source)
+            rows = max(1, AIS_CHUNK_CHAIN_ROWS // k)
+            for start_row in range(0, X.shape[0], rows):
+                chunk = X[start_row : min(start_row + rows, X.shape[0]), ...]
+                proposal = (
+                    _ais.PriorProposal(self.model_, chunk.shape[0])
+                    if start == "prior"
+                    else self._proposal(chunk)
+                )
+                log_w, accept, _ = _ais.annealed_importance_sampling(
+                    self.model_,
+                    chunk,
+                    proposal,
+                    betas,
+                    k,
+                    rng,
+                    n_leapfrog=n_leapfrog,
+                    n_steps=n_steps,
+                )
+                for out, value in zip(
+                    (estimates, stderrs, esss),
+                    _ais.summarize_log_weights(log_w),
+                    strict=True,
+                ):
+                    out.append(value)
+                if accept is not None:
+                    accepts.append(accept)
+
+        def joined(parts):
+            return xp.concat(parts) if len(parts) > 1 else parts[0]
+
+        result = LogLikelihoodResult(
+            joined(estimates),
+            joined(stderrs),
+            joined(esss),
+            method=method,
+            n_samples=k,
+            n_temperatures=1 if betas is None else len(betas) - 1,
+            acceptance_rate=joined(accepts) if accepts else None,
+            n_transitions=0 if betas is None else k * (len(betas) - 2) * n_steps,
+        )
+        _warn_if_unreliable(self, result.log_likelihood, caller)
+        return result
 
     def score(self, X, y=None):
         """Mean estimated log-likelihood per sample, a float (like ``PCA.score``)."""
@@ -484,7 +600,7 @@ class BaseDeepGenerativeEstimator(
 
 
 def _score_seed(random_state):
-    """A fixed seed for scoring: the estimator's own int seed, else 0."""
+    """A fixed seed for scoring: an int as it is, one drawn from a RandomState."""
     if isinstance(random_state, numbers.Integral):
         return int(random_state)
-    return 0
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
