@@ -363,5 +363,6 @@ def importance_log_weights(
             log_w,
         )
         if round_ < n_adapt:
-            proposal = proposal.refined(latents, log_w)
+            with np.errstate(all="ignore"):  # rows whose weights are all zero
+                proposal = proposal.refined(latents, log_w)
     return log_w
