@@ -587,6 +587,7 @@ class _Annealer:
         self.continuous = [l for l, b in enumerate(binary) if not b]
         self.binary_vars = [l + 1 for l, b in enumerate(binary) if b]
         self.n_leapfrog, self.n_steps = int(n_leapfrog), int(n_steps)
+        self.use_independence = True
 
     def proposal_scales(self):
         """The start distribution's scales of the continuous layers, each (n, D_l)."""
@@ -653,7 +654,7 @@ class _Annealer:
         """
         accept = []
         for _ in range(self.n_steps):
-            if not reverse:
+            if not reverse and self.use_independence:
                 state = self.independence(state, beta, random_state)
             if reverse and self.binary_vars:
                 state = self.gibbs(state, beta, random_state, reverse=True)
@@ -662,7 +663,7 @@ class _Annealer:
                 accept.append(a)
             if not reverse and self.binary_vars:
                 state = self.gibbs(state, beta, random_state, reverse=False)
-            if reverse:
+            if reverse and self.use_independence:
                 state = self.independence(state, beta, random_state)
         return state, (sum(accept) / len(accept) if accept else None)
 
@@ -783,8 +784,10 @@ class _Annealer:
             for i in range(d - 1, -1, -1) if reverse else range(d):
                 sweep.update(v, i, u[:, i])
         # exact densities at the new point (the sweep's running totals carry
-        # rounding from hundreds of updates)
-        return self.evaluate(sweep.values[1:])
+        # rounding from hundreds of updates), on fresh arrays: the layers cache
+        # their affine maps by the identity of the parent array, and the sweep
+        # changed these in place
+        return self.evaluate([xp.asarray(z, copy=True) for z in sweep.values[1:]])
 
     # -- the path ---------------------------------------------------------------
     def _rows(self, a):

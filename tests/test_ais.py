@@ -341,6 +341,33 @@ def test_gibbs_sweeps_leave_the_annealed_distribution_invariant():
         assert chi2.pvalue > 1e-3
 
 
+@pytest.mark.parametrize("kind", ["factorised", "layerwise", "prior"])
+def test_states_after_a_kernel_carry_their_exact_densities(kind):
+    """The densities a chain carries are those of its latents, recomputed on
+    fresh arrays (the layers cache affine maps by array identity, and a Gibbs
+    sweep changes its arrays in place)."""
+    model = two_layer_sbn(seed=1)
+    X, _ = model.sample(5, random_state=0)
+    proposal = {
+        "factorised": lambda: factorised_binary_proposal(5),
+        "layerwise": lambda: layerwise_proposal(X),
+        "prior": lambda: PriorProposal(model, 5),
+    }[kind]()
+    annealer = _Annealer(model, X, proposal, 4, n_leapfrog=1, n_steps=2)
+    state = annealer.start(np.random.RandomState(0))
+    for reverse in (False, True):
+        state, _ = annealer.transition(
+            state, 0.4, None, None, np.random.RandomState(1), reverse=reverse
+        )
+        fresh = [z.copy() for z in state.latents]
+        np.testing.assert_allclose(
+            state.log_p, model.log_joint(tile_rows(X, 4), fresh), rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            state.log_q, proposal.log_prob(fresh).reshape(-1), rtol=1e-12
+        )
+
+
 def gaussian_posterior(model, x, beta):
     """Mean and covariance of p(z) p(x | z)^beta (a one-layer linear-Gaussian model)."""
     W = model.layers[0].params["weights"]
