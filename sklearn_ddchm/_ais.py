@@ -928,7 +928,7 @@ def tune_hmc(
     n_chains,
     random_state,
     *,
-    n_leapfrog=5,
+    n_leapfrog=1,
     n_steps=1,
     step_size=0.5,
     target_accept=TARGET_ACCEPT,
@@ -968,7 +968,7 @@ def annealed_importance_sampling(
     n_chains,
     random_state,
     *,
-    n_leapfrog=5,
+    n_leapfrog=1,
     n_steps=1,
     step_size=0.5,
     target_accept=TARGET_ACCEPT,
@@ -986,8 +986,8 @@ def annealed_importance_sampling(
     n_chains : int
         ``K`` chains per row.
     random_state : RandomState
-    n_leapfrog : int, default=5
-        Leapfrog steps per HMC trajectory.
+    n_leapfrog : int, default=1
+        Leapfrog steps per HMC trajectory (1: MALA).
     n_steps : int, default=1
         Kernels per intermediate temperature.
     step_size : float, default=0.5
@@ -1041,7 +1041,7 @@ def reverse_annealed_importance_sampling(
     n_chains,
     random_state,
     *,
-    n_leapfrog=5,
+    n_leapfrog=1,
     n_steps=1,
     tuning=None,
 ):

@@ -130,7 +130,13 @@ class BaseDeepGenerativeEstimator(
 
     @abstractmethod
     def _proposal(self, X):
-        """An importance-sampling proposal for rows of ``X`` (see ``_importance``)."""
+        """An importance-sampling proposal for rows of ``X`` (see ``_importance``).
+
+        It is also the start distribution of annealed importance sampling,
+        so besides ``sample`` and ``refined`` it evaluates ``log_prob``,
+        ``grad_log_prob``, ``scales`` and ``gibbs_components`` at any point
+        (the protocol is in :mod:`sklearn_ddchm._ais`).
+        """
 
     #: name of the per-epoch training criterion in verbose output
     _criterion_name = "objective"
@@ -480,7 +486,7 @@ class BaseDeepGenerativeEstimator(
         n_temperatures=1,
         schedule=None,
         start="proposal",
-        n_leapfrog=2,
+        n_leapfrog=1,
         n_steps=1,
         random_state=None,
     ):
@@ -584,7 +590,23 @@ class BaseDeepGenerativeEstimator(
         return result
 
     def score(self, X, y=None):
-        """Mean estimated log-likelihood per sample, a float (like ``PCA.score``)."""
+        """Mean estimated log-likelihood per sample, a float (like ``PCA.score``).
+
+        The fast importance-sampling estimate of :meth:`score_samples`, what
+        ``GridSearchCV(scoring=None)`` and ``cross_val_score`` use. To compare
+        models, prefer :func:`sklearn_ddchm.log_likelihood` (annealed
+        importance sampling, with standard errors) or its scorer
+        :func:`sklearn_ddchm.make_log_likelihood_scorer`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        score : float
+        """
         xp = get_namespace(X)
         return float(xp.mean(self.score_samples(X)))
 

@@ -130,7 +130,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     fit_prior : bool, default=False
         Whether the top prior's parameters are learnt (Eq. 21) or kept fixed.
     n_importance : int, default=100
-        Importance samples per datum in :meth:`score_samples`.
+        Importance samples per datum in :meth:`score_samples` (the fast
+        estimate; :func:`~sklearn_ddchm.log_likelihood` runs annealed
+        importance sampling from the same proposal).
     warm_start : bool, default=False
         Continue from the previous fit's parameters.
     device_random : bool, default=False

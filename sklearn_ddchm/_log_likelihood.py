@@ -156,7 +156,7 @@ def log_likelihood(
     n_temperatures=500,
     schedule=None,
     start="proposal",
-    n_leapfrog=2,
+    n_leapfrog=1,
     n_steps=1,
     random_state=None,
 ):
@@ -201,8 +201,12 @@ def log_likelihood(
         AIS start distribution: the estimator's scoring proposal, or the
         model's prior (the same for every estimator, and much slower to
         anneal from).
-    n_leapfrog : int, default=2
-        Leapfrog steps per HMC trajectory (continuous latents).
+    n_leapfrog : int, default=1
+        Leapfrog steps per HMC trajectory (continuous latents); 1 is the
+        Metropolis-adjusted Langevin algorithm. With AIS the error falls with
+        the number of temperatures far more than with longer trajectories:
+        on the paper's sparse model one step at 400 temperatures had the
+        standard error of five steps at 800.
     n_steps : int, default=1
         Markov kernels per intermediate temperature.
     random_state : int, RandomState instance or None, default=None
