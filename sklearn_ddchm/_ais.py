@@ -78,6 +78,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from .models import BernoulliLayer
 from .utils._array_api import device as _device
@@ -950,6 +951,9 @@ def tune_hmc(
     tuning : HMCTuning or None
         None when the model has no continuous latent layer or ``T == 1``.
     """
+    # one generator for the whole run: an int would restart the stream at
+    # every draw, and the kernels would reuse the same noise
+    random_state = check_random_state(random_state)
     betas = check_schedule(schedule)
     annealer = _Annealer(
         model, X, proposal, n_chains, n_leapfrog=n_leapfrog, n_steps=n_steps
@@ -985,7 +989,8 @@ def annealed_importance_sampling(
         ``beta_0 = 0 < ... < beta_T = 1``.
     n_chains : int
         ``K`` chains per row.
-    random_state : RandomState
+    random_state : int or RandomState
+        One generator serves the whole run (pilot included).
     n_leapfrog : int, default=1
         Leapfrog steps per HMC trajectory (1: MALA).
     n_steps : int, default=1
@@ -1007,6 +1012,9 @@ def annealed_importance_sampling(
     tuning : HMCTuning or None
         The tuning used (pass it to the paired reverse run).
     """
+    # one generator for the whole run: an int would restart the stream at
+    # every draw, and the kernels would reuse the same noise
+    random_state = check_random_state(random_state)
     betas = check_schedule(schedule)
     annealer = _Annealer(
         model, X, proposal, n_chains, n_leapfrog=n_leapfrog, n_steps=n_steps
@@ -1068,6 +1076,9 @@ def reverse_annealed_importance_sampling(
     -------
     log_w_rev : array of shape (K, n)
     """
+    # one generator for the whole run: an int would restart the stream at
+    # every draw, and the kernels would reuse the same noise
+    random_state = check_random_state(random_state)
     betas = check_schedule(schedule)
     annealer = _Annealer(
         model, X, proposal, n_chains, n_leapfrog=n_leapfrog, n_steps=n_steps
