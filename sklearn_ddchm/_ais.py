@@ -9,32 +9,35 @@
 from a normalised start distribution ``q`` (an estimator's scoring proposal,
 or the model's prior) to the unnormalised posterior ``f_T = p(x, z)``. With
 ``z_0 ~ q`` and ``z_t ~ T_t(. | z_{t-1})`` for ``t = 1 .. T-1``, where the
-kernel ``T_t`` leaves ``f_t`` invariant, the weight (Neal, 2001, Eq. 3)
+kernel ``T_t`` leaves ``f_t`` invariant, the weight (Neal, 2001)
 
     log w = sum_{t=1}^{T} (beta_t - beta_{t-1}) [log p(x, z_{t-1}) - log q(z_{t-1} | x)]
 
 is unbiased for ``p(x)``; ``log mean_k w_k`` is then a stochastic lower
 bound of ``log p(x)``. ``T = 1`` is plain importance sampling from ``q``.
 
-The kernels, each exact for its ``f_t``:
+Each kernel ``T_t`` is a composition of moves, each exact for ``f_t``:
 
+- an independence Metropolis-Hastings move from ``q`` (accepted with
+  probability ``min(1, (w(z') / w(z))^beta)``), which lets a chain change
+  modes where the local moves cannot;
 - continuous latent layers: Hamiltonian Monte Carlo (Neal, 2011) on all of
-  them jointly, ``n_leapfrog`` leapfrog steps with a diagonal mass matrix
-  ``diag(1 / scale^2)`` taken from the start distribution (a preconditioner
-  fixed per row, so the kernel stays reversible) and a Metropolis
-  correction. The gradients are the model library's
-  (:meth:`DeepExponentialFamily.grad_latents`) and the proposal's.
+  them jointly, ``n_leapfrog`` leapfrog steps (one: MALA) with a diagonal
+  mass matrix ``diag(1 / scale^2)`` and a Metropolis correction; the
+  gradients are the model library's
+  (:meth:`DeepExponentialFamily.grad_latents`) and the proposal's;
 - binary latent layers: a systematic Gibbs sweep, every unit drawn from its
   exact conditional under ``f_t``; flipping a unit changes the affine maps
   of the layers it feeds by one column of their weights, so a sweep costs
   about one dense pass per unit's children (the standard sampler for sigmoid
-  belief networks, e.g. Neal, 1992).
+  belief networks, Neal, 1992).
 
-The step size of HMC is adapted per temperature and per row on a *pilot
-run* with its own random numbers (the acceptance probability of the pilot's
-chains steers it towards ``target_accept``); the scored run then uses that
-fixed schedule, so its kernels do not depend on its own chains and the
-weights stay exactly unbiased. The reverse run reuses the same schedule.
+HMC's step size and preconditioner ``scale`` are tuned per temperature and
+per row on a *pilot run* with its own random numbers (:func:`tune_hmc`: the
+step size steered by the acceptance probability towards ``target_accept``,
+``scale`` from the chains' gradients); the scored run then uses that fixed
+schedule, so its kernels do not depend on its own chains and the weights
+stay exactly unbiased. The reverse run reuses the same schedule.
 
 Reverse run (bidirectional Monte Carlo, Grosse, Ghahramani & Adams, 2015,
 Section 4): started at an exact posterior sample ``z_{T-1} ~ p(z | x)``
@@ -66,6 +69,8 @@ shared_noise)`` (latents of shape (n * n_rows, D_l), chain index major, and
 
 References
 ----------
+R. M. Neal. Connectionist learning of belief networks. Artificial
+Intelligence 56, 1992.
 R. M. Neal. Annealed importance sampling. Statistics and Computing 11, 2001.
 R. M. Neal. MCMC using Hamiltonian dynamics. Handbook of MCMC, 2011.
 R. B. Grosse, Z. Ghahramani and R. P. Adams. Sandwiching the marginal
@@ -82,7 +87,7 @@ from sklearn.utils import check_random_state
 
 from .models import BernoulliLayer
 from .utils._array_api import device as _device
-from .utils._array_api import get_namespace, logsumexp, sigmoid, to_namespace
+from .utils._array_api import get_namespace, logsumexp, sigmoid
 from .utils._random import draw
 
 #: acceptance probability the pilot run steers HMC towards (Neal, 2011, Sec. 4.4:
@@ -588,7 +593,6 @@ class _Annealer:
         self.continuous = [l for l, b in enumerate(binary) if not b]
         self.binary_vars = [l + 1 for l, b in enumerate(binary) if b]
         self.n_leapfrog, self.n_steps = int(n_leapfrog), int(n_steps)
-        self.use_independence = True
 
     def proposal_scales(self):
         """The start distribution's scales of the continuous layers, each (n, D_l)."""
@@ -649,13 +653,14 @@ class _Annealer:
     def transition(self, state, beta, step, scales, random_state, reverse=False):
         """``n_steps`` kernels leaving ``f_beta`` invariant; and the HMC acceptance.
 
-        One kernel is HMC on the continuous layers then a Gibbs sweep of the
-        binary ones; its reversal (``reverse=True``) sweeps the units
-        backwards first, then HMC (its own reversal).
+        One kernel is an independence move, HMC on the continuous layers,
+        then a Gibbs sweep of the binary ones; its reversal
+        (``reverse=True``) is the sweep with the units backwards, HMC and the
+        independence move (each their own reversal), in that order.
         """
         accept = []
         for _ in range(self.n_steps):
-            if not reverse and self.use_independence:
+            if not reverse:
                 state = self.independence(state, beta, random_state)
             if reverse and self.binary_vars:
                 state = self.gibbs(state, beta, random_state, reverse=True)
@@ -664,7 +669,7 @@ class _Annealer:
                 accept.append(a)
             if not reverse and self.binary_vars:
                 state = self.gibbs(state, beta, random_state, reverse=False)
-            if reverse and self.use_independence:
+            if reverse:
                 state = self.independence(state, beta, random_state)
         return state, (sum(accept) / len(accept) if accept else None)
 
@@ -1131,8 +1136,3 @@ def to_host_schedule(schedule, n_temperatures):
     if schedule is None:
         return sigmoid_schedule(n_temperatures)
     return check_schedule(schedule)
-
-
-def _as_namespace(a, like):
-    xp = get_namespace(like)
-    return to_namespace(a, xp, device=_device(like), dtype=like.dtype)
