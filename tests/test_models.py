@@ -210,6 +210,26 @@ def test_log_prob_matches_scipy(family, seed):
     )
 
 
+@pytest.mark.parametrize("family", EXP_FAMILIES)
+def test_log_prob_terms_of_the_affine_map_sum_to_log_prob(family):
+    """``log_prob_terms(child, a)`` with ``a`` from ``affine_parameters``: the
+    per-coordinate summands of ``log_prob`` (checked against SciPy above)."""
+    layer = make_layer(family)
+    child, parent = make_inputs(family, n=20)
+    weights, offset = layer.affine_parameters()
+    a = ref_activation(family, layer.params, parent, 20)
+    if parent is None:
+        assert weights is None
+        np.testing.assert_array_equal(np.broadcast_to(offset, a.shape), a)
+    else:
+        np.testing.assert_allclose(parent @ weights.T + offset, a, rtol=1e-12)
+    terms = layer.log_prob_terms(child, a)
+    assert terms.shape == (20, D)
+    np.testing.assert_allclose(
+        terms.sum(axis=1), layer.log_prob(child, parent), rtol=1e-12, atol=1e-12
+    )
+
+
 def test_laplace_scale_is_softplus_of_affine_map():
     layer = make_layer("laplace")
     _, parent = make_inputs("laplace")

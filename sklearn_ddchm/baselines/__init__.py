@@ -5,8 +5,10 @@ array-API backend and training driver as
 :class:`~sklearn_ddchm.DDCHelmholtzEstimator` (same ``model`` /
 ``latent_dims`` specification, Adam schedule, minibatches, ``partial_fit``,
 ``sample``, ``score_samples`` through the shared importance-sampling
-estimator with the algorithm's own recognition model as proposal), so that a
-comparison differs only in the inference and learning algorithm.
+estimator with the algorithm's own recognition model as proposal, and
+:func:`sklearn_ddchm.log_likelihood`'s annealed importance sampling started
+from that proposal), so that a comparison differs only in the inference and
+learning algorithm.
 
 - :class:`VAEEstimator` and :class:`IWAEEstimator` (``n_particles=k``):
   continuous latents (Gaussian and Laplace layers, mixture-of-Gaussians

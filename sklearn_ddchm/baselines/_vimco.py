@@ -196,6 +196,28 @@ def vimco_gradients(model, recognition, X, X_in, latents):
     return xp.mean(bound_b), model_grads, recognition_grads
 
 
+def floored_bernoulli_terms(z, a):
+    """``log Bernoulli(z; p)`` per coordinate, ``p = (1 - f) sigmoid(a) + f / 2``.
+
+    ``f = BERNOULLI_FLOOR``; ``1 - p`` is formed from ``sigmoid(-a)`` so that
+    neither log loses precision in the tails.
+    """
+    xp = get_namespace(a)
+    f = BERNOULLI_FLOOR
+    p1 = (1.0 - f) * sigmoid(a) + 0.5 * f
+    p0 = (1.0 - f) * sigmoid(-a) + 0.5 * f
+    return z * xp.log(p1) + (1.0 - z) * xp.log(p0)
+
+
+def floored_bernoulli_logit(a):
+    """``log p - log(1 - p)`` of :func:`floored_bernoulli_terms`."""
+    xp = get_namespace(a)
+    f = BERNOULLI_FLOOR
+    return xp.log((1.0 - f) * sigmoid(a) + 0.5 * f) - xp.log(
+        (1.0 - f) * sigmoid(-a) + 0.5 * f
+    )
+
+
 class LayerwiseBernoulliProposal:
     """Scoring proposal from a layer-wise Bernoulli recognition model.
 
@@ -210,10 +232,14 @@ class LayerwiseBernoulliProposal:
     def __init__(self, recognition, X_in):
         self.recognition, self.X_in = recognition, X_in
 
-    def sample(self, n_importance, random_state):
-        """Latents, each (n_importance * n, D_l), importance index major; and log q."""
+    def sample(self, n_importance, random_state, shared_noise=True):
+        """Latents, each (n_importance * n, D_l), importance index major; and log q.
+
+        ``shared_noise=False`` draws separate uniforms for every row.
+        """
         xp, device = get_namespace_and_device(self.X_in)
         n = self.X_in.shape[0]
+        rows = 1 if shared_noise else n
         latents, log_q = [], 0.0
         parent = self.X_in
         for layer in self.recognition:
@@ -223,7 +249,7 @@ class LayerwiseBernoulliProposal:
             u = draw(
                 random_state,
                 "uniform",
-                (n_importance, 1, layer.n_features),
+                (n_importance, rows, layer.n_features),
                 xp=xp,
                 device=device,
                 dtype=p.dtype,
@@ -233,6 +259,59 @@ class LayerwiseBernoulliProposal:
             parent = xp.reshape(z, (n_importance * n, layer.n_features))
             latents.append(parent)
         return latents, log_q
+
+    def log_prob(self, latents):
+        """log q at latents of shape (k * n, D_l) (index major); shape (k, n)."""
+        xp = get_namespace(self.X_in)
+        n = self.X_in.shape[0]
+        total = 0.0
+        for l, (layer, z) in enumerate(zip(self.recognition, latents, strict=True)):
+            if l == 0:
+                a = layer.logits(self.X_in)
+                a = xp.reshape(
+                    xp.broadcast_to(a[None, ...], (z.shape[0] // n, *a.shape)),
+                    z.shape,
+                )
+            else:
+                a = layer.logits(latents[l - 1])
+            total = total + xp.sum(floored_bernoulli_terms(z, a), axis=1)
+        return xp.reshape(total, (-1, n))
+
+    def grad_log_prob(self, latents):
+        """All latent layers are binary: no gradient (None per layer)."""
+        return [None] * len(latents)
+
+    def scales(self):
+        """All latent layers are binary: no HMC scale (None per layer)."""
+        return [None] * len(self.recognition)
+
+    def gibbs_components(self, latents):
+        """``q`` as one product of floored-Bernoulli affine factors (for AIS).
+
+        ``q(z_1 | x)`` has fixed logits per row; ``q(z_l | z_{l-1})`` is an
+        affine factor whose parent is latent layer ``l - 1``.
+        """
+        from .._ais import AffineFactor, tile_rows
+
+        xp = get_namespace(self.X_in)
+        n = self.X_in.shape[0]
+        k = latents[0].shape[0] // n
+        factors = []
+        for l, layer in enumerate(self.recognition, start=1):
+            weights, offset = layer.affine_parameters()
+            if l == 1:
+                weights, offset = None, tile_rows(layer.logits(self.X_in), k)
+            factors.append(
+                AffineFactor(
+                    child=l,
+                    parent=None if l == 1 else l - 1,
+                    weights=weights,
+                    offset=offset,
+                    terms=floored_bernoulli_terms,
+                    child_logit=floored_bernoulli_logit,
+                )
+            )
+        return [(xp.reshape(self.log_prob(latents), (-1,)), factors)]
 
     def refined(self, latents, log_w):
         """The same proposal: the adaptive rounds of the shared estimator keep it.

@@ -62,6 +62,24 @@ class _AffineLayer(Layer):
             out["weights"] = g_a.T @ parent
         return out
 
+    def affine_parameters(self):
+        """``(weights, offset)`` of the affine map ``a = parent @ weights.T + offset``.
+
+        ``weights`` is None for a prior (``a`` is then the offset alone). Used
+        by samplers that change one parent coordinate at a time and update
+        ``a`` by a column of ``weights`` instead of recomputing the product.
+        """
+        self._check_initialized()
+        return self._weights(), self.params[self._offset]
+
+    def log_prob_terms(self, child, pre_activation):
+        """log p(child_ni | a_ni) per coordinate, shape (n, n_features).
+
+        The summands of :meth:`log_prob` as a function of the affine map
+        ``a`` (see :meth:`affine_parameters`) instead of the parent.
+        """
+        raise NotImplementedError
+
     def _affine_shapes(self):
         shapes = {self._offset: (self.n_features,)}
         if self.n_parents:
@@ -192,6 +210,12 @@ class GaussianLayer(_AffineLayer):
         xp = get_namespace(m)
         r = child - m
         return -0.5 * xp.sum(r * r / v + xp.log(v) + _LOG_2PI, axis=1)
+
+    def log_prob_terms(self, child, pre_activation):
+        xp = get_namespace(pre_activation)
+        v = xp.exp(self.params["log_var"])
+        r = child - pre_activation
+        return -0.5 * (r * r / v + xp.log(v) + _LOG_2PI)
 
     def sufficient_statistics(self, child):
         xp = get_namespace(child)
@@ -498,6 +522,11 @@ class LaplaceLayer(_AffineLayer):
         xp = get_namespace(s)
         return -xp.sum(xp.abs(child - self.loc) / s + xp.log(2.0 * s), axis=1)
 
+    def log_prob_terms(self, child, pre_activation):
+        xp = get_namespace(pre_activation)
+        s = softplus(pre_activation)
+        return -(xp.abs(child - self.loc) / s + xp.log(2.0 * s))
+
     def sufficient_statistics(self, child):
         return get_namespace(child).abs(child - self.loc)
 
@@ -630,6 +659,9 @@ class BernoulliLayer(_AffineLayer):
         return xp.sum(
             child * a - self._logit_terms(parent, child.shape[0], which=(1,))[1], axis=1
         )
+
+    def log_prob_terms(self, child, pre_activation):
+        return child * pre_activation - softplus(pre_activation)
 
     def sufficient_statistics(self, child):
         return child

@@ -1,0 +1,465 @@
+"""Annealed importance sampling: exact cases, bidirectional bounds and cost.
+
+Four parts, each a sub-command (no sub-command runs ``exact``, ``sparse`` and
+``bdmc`` at their defaults)::
+
+    SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py exact
+    SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py sparse [--rows 40]
+    SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py bdmc [--model est.pkl]
+    SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py score --model a.pkl \\
+        --model b.pkl [--data test.npy | --mnist-dir DIR]
+
+``exact``: log p(x) of models where it is known exactly, by the package's
+``log_likelihood`` (AIS, every estimator's own proposal as start) and by
+``score_samples`` (importance sampling) for comparison: a linear-Gaussian
+model 12-4-2 (closed form) scored through DDC-HM, VAE and IWAE-5, and a
+sigmoid belief network 20-8-4 (enumeration of its 4,096 latent states)
+through DDC-HM and VIMCO-5. The estimators are set at the true generative
+model (DDC-HM by a fit with a zero step; the baselines' recognition models
+trained for a few epochs with the generative model frozen), so the only
+error is the estimator's.
+
+``sparse``: the paper's sparse model (Eq. 13, 2-d) at its true parameters,
+against ``sklearn_ddchm.utils._exact.sparse_quadrature_log_likelihood``
+(closed form in one coordinate, Gauss-Legendre and Gauss-Hermite in the
+others; equal to a 200,000-pair proposal-free Monte Carlo estimate within its
+0.01-nat error, tests/test_ais.py). DDC-HM's proposal (fit with a zero step
+at the truth) starts the chains.
+
+``bdmc``: bidirectional Monte Carlo (Grosse et al., 2015) on images
+simulated from a sigmoid belief network 784-200-200-200: forward AIS (a
+stochastic lower bound) and reverse AIS from the simulated latents (an upper
+bound), with their gap and the cost per image. ``--model PATH`` takes a
+pickled fitted DDCHelmholtzEstimator or VIMCOEstimator (its model and its
+proposal); without it the parameters are random (``--weight-scale``: weights
+``N(0, (scale / sqrt(D_parent))^2)``, biases ``N(0, 1)``), which is NOT a
+learnt model: its posteriors are less structured than a trained SBN's.
+
+``score``: the held-out log-likelihood of saved estimators by the same AIS,
+with standard errors, beside their ``score`` (importance sampling) -- for the
+DDC-HM against VIMCO-50 comparison on MNIST once both are trained
+(``--mnist-dir``: the test images binarised as in paper_mnist_sbn.py, seed 1,
+a random subset by seed 3; or ``--data`` a .npy array).
+
+BLAS runs on one thread (``--threads``): the machine is shared.
+
+Measured 2026-12-01 on this project's 2-core CPU (shared with other jobs, so
+the seconds are upper bounds), float64, NumPy 2.4, one BLAS thread.
+
+``python benchmarks/bench_ais.py exact`` (40 rows; AIS 16 chains x 500
+temperatures, one leapfrog step; "IS": ``score_samples``, 100 importance
+samples; nats against the exact value)::
+
+                          mean err  mean |err|  max |err|  mean stderr  s/row
+    linear-Gaussian 12-4-2 (closed form), mean log p(x) = -16.843
+      DDC-HM   AIS         +0.0038    0.0586     0.2362      0.0727     0.17
+               IS          -0.2025    0.2060     0.5303
+      VAE      AIS         -0.0074    0.0245     0.1015      0.0340     0.12
+               IS          -0.1856    0.1870     1.1835
+      IWAE-5   AIS         +0.0029    0.0301     0.0839      0.0424     0.10
+               IS          -0.1732    0.1779     0.7062
+    sigmoid belief network 20-8-4 (4,096 states), mean log p(x) = -8.278
+      DDC-HM   AIS         -0.0005    0.0176     0.0769      0.0226     0.20
+               IS          -0.0453    0.1250     0.9897
+      VIMCO-5  AIS         -0.0074    0.0522     0.1636      0.0571     0.19
+               IS          -1.3071    1.4999     2.8111
+
+``bench_ais.py sparse --chains 256 --temperatures 4000`` (40 rows, mean log
+p(x) = -1.577 by quadrature, 0.06 s per row)::
+
+      DDC-HM   AIS         +0.0048    0.0183     0.0507      0.0221    15.27
+               IS          -0.8233    1.0380     5.8251
+      AIS: 39/40 rows within 0.05 nat; median |err| / stderr 0.77;
+      1,023,744 transitions per row
+
+and ``--chains 512`` (the machine more loaded)::
+
+      DDC-HM   AIS         -0.0023    0.0108     0.0432      0.0159    24.86
+      AIS: 40/40 rows within 0.05 nat; median |err| / stderr 0.43;
+      2,047,488 transitions per row
+
+With the defaults (64 chains x 400 temperatures, 0.5 s per row) the mean
+standard error is about 0.11 nat: the error falls like ``1 / sqrt(chains x
+temperatures)``; on this model a power schedule ``beta_t = (t / T)^3`` (pass
+``schedule``) had a 20% smaller standard error than the sigmoidal one.
+
+``bench_ais.py bdmc --model ddc_mnist_10min.pkl --images 20 --chains 4
+--temperatures 200``: a DDC-HM trained 10 minutes on binarised MNIST
+(``paper_mnist_sbn.py``'s settings, 2,240 iterations on the shared CPU),
+images simulated from it::
+
+    start the estimator's proposal:
+      lower (forward) -180.749 +- 0.064  upper (reverse) -180.602 +- 0.072
+      gap: mean 0.147, median 0.086, max 1.637 nats; 19/20 images within 1 nat
+      cost per image: forward 4.7 s, reverse 4.1 s; 796 transitions each
+    start the prior (--start prior):
+      lower -180.806 +- 0.051  upper -180.730 +- 0.068; gap mean 0.076, max 0.769; 20/20
+      cost per image: forward 6.8 s, reverse 3.9 s
+
+``bench_ais.py bdmc --images 20 --chains 4 --temperatures 200`` (random
+parameters, weight scale 3; not a learnt model; from the prior)::
+
+      lower -393.494 +- 0.111  upper -392.923 +- 0.105; gap mean 0.571, median
+      0.682, max 1.803 nats; 16/20 images within 1 nat; 3.5 s + 4.1 s per image
+
+``bench_ais.py score --model ddc_mnist_10min.pkl --images 20 --chains 4``
+on real test images: AIS -151.659 +- 0.088 nats per image at 200
+temperatures (4.2 s/image), -151.604 +- 0.042 at 1,000 (19.5 s/image);
+``score`` (importance sampling, 100 samples) -193.976.
+
+A Gibbs sweep of the 600 units of the 784-200-200-200 network costs 4.7 ms
+per chain with blocks of 256 chains x rows, 6.5 ms with 1,024 or 4,096.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import pickle
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
+from sklearn_ddchm._ais import (
+    PriorProposal,
+    annealed_importance_sampling,
+    reverse_annealed_importance_sampling,
+    sigmoid_schedule,
+    summarize_log_weights,
+)
+from sklearn_ddchm.baselines import IWAEEstimator, VAEEstimator, VIMCOEstimator
+from sklearn_ddchm.datasets import make_sparse_hierarchical
+from sklearn_ddchm.models import (
+    BernoulliLayer,
+    BernoulliPrior,
+    DeepExponentialFamily,
+    GaussianLayer,
+    GaussianPrior,
+)
+from sklearn_ddchm.models._presets import build_model
+from sklearn_ddchm.utils._array_api import to_numpy
+from sklearn_ddchm.utils._exact import (
+    enumerated_log_likelihood,
+    linear_gaussian_log_likelihood,
+    sparse_quadrature_log_likelihood,
+)
+
+
+def at_truth(model, X, **kwargs):
+    """DDC-HM whose generative model is ``model`` (one epoch at a zero step)."""
+    params = dict(
+        n_encoding=100,
+        n_hidden=200,
+        n_sleep_samples=1000,
+        max_iter=1,
+        learning_rate=1e-12,
+        random_state=0,
+    )
+    params.update(kwargs)
+    return DDCHelmholtzEstimator(model=model, **params).fit(X)
+
+
+def frozen(model):
+    model = model.copy()
+    for layer in model.layers:
+        layer.trainable = ()
+    return model
+
+
+def report(name, estimate, exact, stderr=None, seconds=None):
+    err = np.asarray(estimate) - exact
+    line = (
+        f"  {name:28s} mean err {np.mean(err):+.4f}  mean |err| "
+        f"{np.mean(np.abs(err)):.4f}  max |err| {np.max(np.abs(err)):.4f}"
+    )
+    if stderr is not None:
+        line += f"  mean stderr {np.mean(stderr):.4f}"
+    if seconds is not None:
+        line += f"  {seconds:.2f} s/row"
+    print(line, flush=True)
+
+
+def ais_row(name, est, X, exact, args):
+    start = time.perf_counter()
+    result = log_likelihood(
+        est,
+        X,
+        n_samples=args.chains,
+        n_temperatures=args.temperatures,
+        n_leapfrog=args.leapfrog,
+        random_state=0,
+    )
+    seconds = (time.perf_counter() - start) / X.shape[0]
+    report(
+        f"{name} AIS",
+        to_numpy(result.log_likelihood),
+        exact,
+        to_numpy(result.stderr),
+        seconds,
+    )
+    start = time.perf_counter()
+    score = to_numpy(est.score_samples(X))
+    report(
+        f"{name} importance ({est.n_importance})",
+        score,
+        exact,
+        seconds=(time.perf_counter() - start) / X.shape[0],
+    )
+    return result
+
+
+def run_exact(args):
+    rng = np.random.RandomState(0)
+    lg = DeepExponentialFamily(
+        [
+            GaussianLayer(
+                12,
+                4,
+                weights=rng.randn(12, 4),
+                bias=rng.randn(12),
+                log_var=np.log(rng.uniform(0.1, 0.5, 12)),
+            ),
+            GaussianLayer(
+                4,
+                2,
+                weights=rng.randn(4, 2),
+                bias=rng.randn(4),
+                log_var=np.log(rng.uniform(0.1, 0.5, 4)),
+            ),
+            GaussianPrior(2, mean=rng.randn(2), log_var=np.zeros(2)),
+        ]
+    )
+    X_train, _ = lg.sample(2000, random_state=1)
+    X, _ = lg.sample(args.rows, random_state=2)
+    exact = linear_gaussian_log_likelihood(lg, X)
+    print(
+        f"linear-Gaussian 12-4-2, {args.rows} rows, mean log p(x) = "
+        f"{np.mean(exact):.3f}; AIS {args.chains} chains x {args.temperatures} "
+        f"temperatures, {args.leapfrog} leapfrog step(s)"
+    )
+    baseline = dict(max_iter=args.epochs, random_state=0, learning_rate=3e-3)
+    for name, est in [
+        ("DDC-HM", at_truth(lg, X_train, latent_dims=(4, 2))),
+        ("VAE", VAEEstimator(model=frozen(lg), **baseline).fit(X_train)),
+        (
+            "IWAE-5",
+            IWAEEstimator(model=frozen(lg), n_particles=5, **baseline).fit(X_train),
+        ),
+    ]:
+        ais_row(name, est, X, exact, args)
+    rng = np.random.RandomState(1)
+    sbn = DeepExponentialFamily(
+        [
+            BernoulliLayer(20, 8, weights=2 * rng.randn(20, 8), bias=rng.randn(20)),
+            BernoulliLayer(8, 4, weights=2 * rng.randn(8, 4), bias=rng.randn(8)),
+            BernoulliPrior(4, logits=rng.randn(4)),
+        ]
+    )
+    X_train, _ = sbn.sample(2000, random_state=1)
+    X, _ = sbn.sample(args.rows, random_state=2)
+    exact = enumerated_log_likelihood(sbn, X)
+    print(
+        f"sigmoid belief network 20-8-4, {args.rows} rows, mean log p(x) = "
+        f"{np.mean(exact):.3f} (enumeration of 4,096 states)"
+    )
+    for name, est in [
+        ("DDC-HM", at_truth(sbn, X_train, latent_dims=(8, 4))),
+        (
+            "VIMCO-5",
+            VIMCOEstimator(
+                model=frozen(sbn), n_particles=5, max_iter=args.epochs, random_state=0
+            ).fit(X_train),
+        ),
+    ]:
+        ais_row(name, est, X, exact, args)
+
+
+def run_sparse(args):
+    X_all, _, model = make_sparse_hierarchical(2000, random_state=0)
+    est = at_truth(model, X_all)
+    X = X_all[: args.rows]
+    start = time.perf_counter()
+    exact = sparse_quadrature_log_likelihood(model, X)
+    quad_seconds = (time.perf_counter() - start) / args.rows
+    print(
+        f"sparse model (Eq. 13) at its true parameters, {args.rows} rows, mean "
+        f"log p(x) = {np.mean(exact):.3f} by quadrature ({quad_seconds:.2f} s/row)"
+    )
+    result = ais_row("DDC-HM", est, X, exact, args)
+    err = to_numpy(result.log_likelihood) - exact
+    print(
+        f"  AIS rows within 0.05 nat: {np.sum(np.abs(err) < 0.05)}/{args.rows}; "
+        f"|err| / stderr: median {np.median(np.abs(err) / to_numpy(result.stderr)):.2f}"
+        f"; transitions per row {result.n_transitions}"
+    )
+
+
+def random_sbn(scale, seed):
+    """SBN 784-200-200-200 with weights N(0, (scale / sqrt(D_parent))^2)."""
+    rng = np.random.RandomState(seed)
+    model = build_model("sbn", 784, (200, 200, 200), trainable_prior=True)
+    model.initialize(rng)
+    params = {}
+    for key, value in model.get_parameters().items():
+        if key.endswith("weights"):
+            params[key] = (
+                rng.standard_normal(value.shape) * scale / math.sqrt(value.shape[1])
+            )
+        else:
+            params[key] = rng.standard_normal(value.shape)
+    return model.set_parameters(params)
+
+
+def run_bdmc(args):
+    if args.model:
+        with open(args.model[0], "rb") as f:
+            est = pickle.load(f)
+        model = est.model_
+        source = f"{type(est).__name__} from {args.model[0]}"
+    else:
+        est = None
+        model = random_sbn(args.weight_scale, args.seed)
+        source = (
+            f"random parameters (weight scale {args.weight_scale}, seed {args.seed};"
+            " not a learnt model)"
+        )
+    n = args.images
+    X, Z = model.sample(n, random_state=args.seed + 1)
+    if est is None or args.start == "prior":
+        proposal, start_name = PriorProposal(model, n), "the prior"
+    else:
+        proposal, start_name = est._proposal(X), "the estimator's proposal"
+    betas = sigmoid_schedule(args.temperatures)
+    print(
+        f"BDMC on {n} images simulated from an SBN "
+        f"{'-'.join(str(d) for d in (model.n_features, *model.latent_dims))}: "
+        f"{source}; start {start_name}; {args.chains} chains x "
+        f"{args.temperatures} temperatures",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    log_w, _, tuning = annealed_importance_sampling(
+        model, X, proposal, betas, args.chains, np.random.RandomState(0)
+    )
+    t1 = time.perf_counter()
+    log_w_rev = reverse_annealed_importance_sampling(
+        model,
+        X,
+        Z,
+        proposal,
+        betas,
+        args.chains,
+        np.random.RandomState(1),
+        tuning=tuning,
+    )
+    t2 = time.perf_counter()
+    lower, lower_se, _ = (to_numpy(a) for a in summarize_log_weights(log_w))
+    upper, upper_se, _ = (to_numpy(a) for a in summarize_log_weights(log_w_rev))
+    upper = -upper
+    gap = upper - lower
+    lower_se = np.sqrt(np.sum(lower_se**2)) / n
+    upper_se = np.sqrt(np.sum(upper_se**2)) / n
+    print(
+        f"  lower (forward) {np.mean(lower):.3f} +- {lower_se:.3f}  upper (reverse) "
+        f"{np.mean(upper):.3f} +- {upper_se:.3f}  nats per image"
+    )
+    print(
+        f"  gap: mean {np.mean(gap):.3f}, median {np.median(gap):.3f}, max "
+        f"{np.max(gap):.3f} nats; images with gap < 1 nat: {np.sum(gap < 1)}/{n}"
+    )
+    transitions = args.chains * (args.temperatures - 1)
+    print(
+        f"  cost per image: forward {(t1 - t0) / n:.1f} s, reverse {(t2 - t1) / n:.1f}"
+        f" s; {transitions} transitions each (a transition = one Gibbs sweep over "
+        f"{sum(model.latent_dims)} units + one independence move)"
+    )
+
+
+def load_images(args):
+    if args.data:
+        return np.load(args.data)
+    from paper_mnist_sbn import fetch_mnist_dir
+
+    from sklearn_ddchm.datasets import binarize, load_mnist
+
+    folder = args.mnist_dir or fetch_mnist_dir(args.cache)
+    _, _, X_test, _ = load_mnist(folder)
+    X_test = binarize(X_test, 1)
+    rng = np.random.RandomState(3)
+    return X_test[rng.permutation(len(X_test))[: args.images]]
+
+
+def run_score(args):
+    X = load_images(args)[: args.images]
+    print(
+        f"{X.shape[0]} held-out images; AIS {args.chains} chains x "
+        f"{args.temperatures} temperatures from each estimator's proposal"
+    )
+    for path in args.model:
+        with open(path, "rb") as f:
+            est = pickle.load(f)
+        start = time.perf_counter()
+        result = log_likelihood(
+            est,
+            X,
+            n_samples=args.chains,
+            n_temperatures=args.temperatures,
+            n_leapfrog=args.leapfrog,
+            random_state=0,
+        )
+        seconds = time.perf_counter() - start
+        print(
+            f"  {type(est).__name__} ({os.path.basename(path)}): AIS "
+            f"{result.mean:.3f} +- {result.mean_stderr:.3f} nats per image "
+            f"({seconds / X.shape[0]:.1f} s/image); score (importance, "
+            f"{est.n_importance}) {est.score(X):.3f}",
+            flush=True,
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "part", nargs="?", choices=["exact", "sparse", "bdmc", "score"], default=None
+    )
+    parser.add_argument("--rows", type=int, default=40)
+    parser.add_argument("--images", type=int, default=10)
+    parser.add_argument("--chains", type=int, default=None)
+    parser.add_argument("--temperatures", type=int, default=None)
+    parser.add_argument("--leapfrog", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--model", action="append", default=[])
+    parser.add_argument("--start", choices=["proposal", "prior"], default="proposal")
+    parser.add_argument("--weight-scale", type=float, default=3.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--mnist-dir", default=None)
+    parser.add_argument("--cache", default=os.path.expanduser("~/.cache/sklearn_ddchm"))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    defaults = {
+        "exact": (16, 500),
+        "sparse": (64, 400),
+        "bdmc": (4, 1000),
+        "score": (16, 1000),
+    }
+    parts = [args.part] if args.part else ["exact", "sparse", "bdmc"]
+    with threadpool_limits(args.threads):
+        for part in parts:
+            chains, temperatures = defaults[part]
+            run_args = argparse.Namespace(**vars(args))
+            run_args.chains = args.chains or chains
+            run_args.temperatures = args.temperatures or temperatures
+            {
+                "exact": run_exact,
+                "sparse": run_sparse,
+                "bdmc": run_bdmc,
+                "score": run_score,
+            }[part](run_args)
+
+
+if __name__ == "__main__":
+    main()

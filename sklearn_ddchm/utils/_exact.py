@@ -1,0 +1,323 @@
+"""Exact and near-exact log-likelihoods of small models, the references of the
+tests and benchmarks of the log-likelihood estimators.
+
+None of them is a Monte Carlo method of the kind they check, except
+:func:`sparse_monte_carlo_log_likelihood`, which is the independent cross-check
+of :func:`sparse_quadrature_log_likelihood`. Host (NumPy) functions on NumPy
+models; move a model with ``model.to(numpy)`` first.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from ..models import (
+    GaussianLayer,
+    GaussianPrior,
+    LaplaceLayer,
+    MixtureOfGaussiansPrior,
+)
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _np(a):
+    from ._array_api import to_numpy
+
+    return np.asarray(to_numpy(a), dtype=np.float64)
+
+
+def linear_gaussian_log_likelihood(model, X):
+    """log p(x) of a chain of :class:`GaussianLayer` under a :class:`GaussianPrior`.
+
+    The marginal of every layer is Gaussian: ``z_L ~ N(m_L, C_L)`` and
+    ``z_l = W_l z_{l+1} + b_l + noise`` give ``m_l = W_l m_{l+1} + b_l``,
+    ``C_l = W_l C_{l+1} W_l^T + diag(v_l)``.
+
+    Parameters
+    ----------
+    model : DeepExponentialFamily
+    X : ndarray of shape (n, n_features)
+
+    Returns
+    -------
+    log_px : ndarray of shape (n,)
+    """
+    prior = model.layers[-1]
+    if not isinstance(prior, GaussianPrior) or not all(
+        type(layer) is GaussianLayer for layer in model.layers[:-1]
+    ):
+        raise ValueError("the model must be GaussianLayers under a GaussianPrior.")
+    mean = _np(prior.params["mean"])
+    cov = np.diag(np.exp(_np(prior.params["log_var"])))
+    for layer in reversed(model.layers[:-1]):
+        W = _np(layer.params["weights"])
+        mean = W @ mean + _np(layer.params["bias"])
+        cov = W @ cov @ W.T + np.diag(np.exp(_np(layer.params["log_var"])))
+    X = _np(X)
+    chol = np.linalg.cholesky(cov)
+    r = np.linalg.solve(chol, (X - mean).T)
+    return (
+        -0.5 * np.sum(r * r, axis=0)
+        - np.sum(np.log(np.diag(chol)))
+        - 0.5 * X.shape[1] * _LOG_2PI
+    )
+
+
+def enumerated_log_likelihood(model, X, max_states=2**16):
+    """log p(x) of a model whose latents are all binary, by summing over every state.
+
+    Parameters
+    ----------
+    model : DeepExponentialFamily
+        Every latent layer binary, ``sum(latent_dims) <= log2(max_states)``.
+    X : ndarray of shape (n, n_features)
+    max_states : int, default=65536
+
+    Returns
+    -------
+    log_px : ndarray of shape (n,)
+    """
+    if not all(layer.is_binary for layer in model.layers[1:]):
+        raise ValueError("every latent layer must be binary.")
+    dims = model.latent_dims
+    n_bits = sum(dims)
+    if 2**n_bits > max_states:
+        raise ValueError(f"2**{n_bits} states exceed max_states={max_states}.")
+    bits = (np.arange(2**n_bits)[:, None] >> np.arange(n_bits)[None, :]) & 1
+    bits = bits.astype(np.float64)
+    latents, start = [], 0
+    for d in dims:
+        latents.append(bits[:, start : start + d])
+        start += d
+    X = _np(X)
+    out = np.empty(X.shape[0])
+    for r, x in enumerate(X):
+        lj = model.log_joint(np.broadcast_to(x, (bits.shape[0], x.shape[0])), latents)
+        out[r] = special.logsumexp(_np(lj))
+    return out
+
+
+def _check_sparse(model):
+    layers = model.layers
+    if not (
+        len(layers) == 3
+        and type(layers[0]) is GaussianLayer
+        and type(layers[1]) is LaplaceLayer
+        and isinstance(layers[2], MixtureOfGaussiansPrior)
+        and layers[0].n_features == layers[0].n_parents
+        and layers[2].n_features == 1
+    ):
+        raise ValueError(
+            "the model must be the sparse model x <- z_1 (Laplace) <- z_2 "
+            "(1-d mixture of Gaussians) with D_x = D_1 (square loadings)."
+        )
+
+
+def _sparse_gaussian_in_z1(model, X):
+    """``p(x | z_1) = |det L|^-1 N(z_1; m(x), S)``: ``(m, S, log|det L|)``."""
+    obs = model.layers[0]
+    L = _np(obs.params["weights"])
+    b = _np(obs.params["bias"])
+    psi = np.exp(_np(obs.params["log_var"]))
+    L_inv = np.linalg.inv(L)
+    m = (_np(X) - b) @ L_inv.T
+    S = L_inv @ np.diag(psi) @ L_inv.T
+    return m, S, np.linalg.slogdet(L)[1]
+
+
+def sparse_monte_carlo_log_likelihood(model, X, n_pairs=200_000, random_state=0):
+    """log p(x) of the sparse model with ``D_x = D_1`` by a proposal-free estimator.
+
+    ``p(x) = |det L|^-1 E[p(z_1 | z_2)]`` with ``z_1 ~ N(L^-1 (x - b), L^-1 Psi
+    L^-T)`` (the observation density as a function of ``z_1``) and ``z_2``
+    from the prior (REFERENCE.md, Sec. 7). The independent cross-check of
+    :func:`sparse_quadrature_log_likelihood`.
+
+    Parameters
+    ----------
+    model : DeepExponentialFamily
+    X : ndarray of shape (n, D_x)
+    n_pairs : int, default=200000
+    random_state : int, default=0
+
+    Returns
+    -------
+    log_px : ndarray of shape (n,)
+    """
+    model = _numpy_model(model)
+    m, S, logdet = _sparse_gaussian_in_z1(model, X)
+    rng = np.random.RandomState(random_state)
+    chol = np.linalg.cholesky(S)
+    lap = model.layers[1]
+    out = np.empty(m.shape[0])
+    for r in range(m.shape[0]):
+        z1 = m[r] + rng.standard_normal((n_pairs, m.shape[1])) @ chol.T
+        z2 = _np(model.layers[2].sample(n_samples=n_pairs, random_state=rng))
+        lp = _np(lap.log_prob(z1, z2))
+        out[r] = special.logsumexp(lp) - math.log(n_pairs) - logdet
+    return out
+
+
+def _log_gauss_laplace(mu, v, s):
+    """``log int N(y; mu, v) Laplace(y; 0, s) dy`` in closed form.
+
+    ``= log[(e^{v/(2 s^2) - mu/s} erfc((v/s - mu)/sqrt(2v))
+    + e^{v/(2 s^2) + mu/s} erfc((v/s + mu)/sqrt(2v))) / (4 s)]``, each
+    ``log erfc(b) = log 2 + log_ndtr(-sqrt(2) b)`` so that nothing overflows.
+    """
+    c = v / (2.0 * s * s)
+    root = math.sqrt(2.0 * v)
+    t1 = (
+        c
+        - mu / s
+        + math.log(2.0)
+        + special.log_ndtr(-(v / s - mu) / root * math.sqrt(2))
+    )
+    t2 = (
+        c
+        + mu / s
+        + math.log(2.0)
+        + special.log_ndtr(-(v / s + mu) / root * math.sqrt(2))
+    )
+    return np.logaddexp(t1, t2) - np.log(4.0 * s)
+
+
+def sparse_quadrature_log_likelihood(model, X, n_hermite=16, panels_per_width=2):
+    """log p(x) of the paper's 2-d sparse model by quadrature (``D_x = D_1 = 2``).
+
+    With square loadings ``L``, ``p(x | z_1) = |det L|^-1 N(z_1; m(x), S)``.
+    Writing ``N(z_1; m, S) = N(y_2; m_2, S_22) N(y_1; mu_1(y_2), v_1)``, the
+    integral over ``y_1 = z_11`` against its Laplace density is closed form
+    (:func:`_log_gauss_laplace`); the one over ``y_2 = z_12`` by composite
+    20-point Gauss-Legendre on panels split at the Laplace cusp and the
+    factors' modes, and the one over ``z_2`` by Gauss-Hermite quadrature on
+    each mixture component. Doubling either resolution changes the result by
+    about 1e-14 on the paper's model.
+
+    Parameters
+    ----------
+    model : DeepExponentialFamily
+        ``make_sparse_hierarchical``'s model with ``n_features=2``,
+        ``latent_dims=(2, 1)``.
+    X : ndarray of shape (n, 2)
+    n_hermite : int, default=16
+        Gauss-Hermite nodes per mixture component.
+    panels_per_width : float, default=2
+        Gauss-Legendre panels per width of the narrowest factor in ``y_2``.
+
+    Returns
+    -------
+    log_px : ndarray of shape (n,)
+    """
+    model = _numpy_model(model)
+    _check_sparse(model)
+    if model.layers[0].n_features != 2:
+        raise ValueError("the quadrature is written for D_x = D_1 = 2.")
+    m, S, logdet = _sparse_gaussian_in_z1(model, X)
+    lap = model.layers[1]
+    B = _np(lap.params["weights"])[:, 0]
+    c = _np(lap.params["bias"])
+    prior = model.layers[2]
+    means = _np(prior.params["means"])[:, 0]
+    sds = np.exp(0.5 * _np(prior.params["log_vars"])[:, 0])
+    log_pi = _np(prior.params["logits"])
+    log_pi = log_pi - special.logsumexp(log_pi)
+    nodes, weights = np.polynomial.hermite.hermgauss(n_hermite)
+    # y_1 | y_2 under N(m, S)
+    slope = S[0, 1] / S[1, 1]
+    v1 = S[0, 0] - slope * S[0, 1]
+    sd2 = math.sqrt(S[1, 1])
+    out = np.empty(m.shape[0])
+    for r in range(m.shape[0]):
+        terms = []
+        for k in range(means.shape[0]):
+            for t, w in zip(nodes, weights, strict=True):
+                z2 = means[k] + math.sqrt(2.0) * sds[k] * t
+                s1, s2 = _softplus(B[0] * z2 + c[0]), _softplus(B[1] * z2 + c[1])
+                log_inner = _log_inner_integral(
+                    m[r], slope, v1, sd2, s1, s2, panels_per_width
+                )
+                terms.append(log_pi[k] + math.log(w / math.sqrt(math.pi)) + log_inner)
+        out[r] = special.logsumexp(terms) - logdet
+    return out
+
+
+def _log_inner_integral(m, slope, v1, sd2, s1, s2, panels_per_width):
+    """``log int N(y_2; m_2, sd2^2) Lap(y_2; s2) I(y_2) dy_2`` (log-concave)."""
+
+    def log_g(y):
+        y = np.asarray(y, dtype=np.float64)
+        mu1 = m[0] + slope * (y - m[1])
+        return (
+            -0.5 * ((y - m[1]) / sd2) ** 2
+            - math.log(sd2)
+            - 0.5 * _LOG_2PI
+            - np.abs(y) / s2
+            - math.log(2.0 * s2)
+            + _log_gauss_laplace(mu1, v1, s1)
+        )
+
+    # The integrand is log-concave (a product of log-concave factors), so its
+    # mode lies between the factors' modes: the Gaussian's m_2, the Laplace's 0
+    # and, where mu_1(y) = 0, the last factor's. The Gaussian factor confines
+    # the mass to a few sd2 around that hull.
+    modes = [m[1], 0.0]
+    if abs(slope) > 1e-8:
+        modes.append(
+            float(np.clip(m[1] - m[0] / slope, m[1] - 40 * sd2, m[1] + 40 * sd2))
+        )
+    width = max(sd2, s2)
+    lo, hi = min(modes) - 40.0 * width, max(modes) + 40.0 * width
+    fine = min(sd2, s2, math.sqrt(v1) + s1) / 20.0
+    grid = np.unique(
+        np.concatenate(
+            [np.linspace(lo, hi, 1001)] + [p + fine * np.arange(-50, 51) for p in modes]
+        )
+    )
+    grid = grid[(grid >= lo) & (grid <= hi)]
+    log_vals = log_g(grid)
+    peak = float(grid[int(np.argmax(log_vals))])
+    shift = float(np.max(log_vals))
+    # integrate where the integrand is above e^-60 of its maximum
+    keep = np.flatnonzero(log_vals > shift - 60.0)
+    a = float(grid[max(keep[0] - 1, 0)])
+    b = float(grid[min(keep[-1] + 1, grid.shape[0] - 1)])
+    # composite Gauss-Legendre between the cusp and the modes (the integrand is
+    # smooth on each piece), panels no wider than half the narrowest factor
+    cuts = sorted({a, b, *(p for p in (*modes, peak) if a < p < b)})
+    panel = (
+        min(sd2, s2, (math.sqrt(v1) + s1) / max(abs(slope), 1e-12)) / panels_per_width
+    )
+    nodes, weights = np.polynomial.legendre.leggauss(20)
+    ys, ws = [], []
+    for left, right in zip(cuts[:-1], cuts[1:], strict=True):
+        k = max(1, min(int(math.ceil((right - left) / panel)), 4000))
+        edges = np.linspace(left, right, k + 1)
+        half = 0.5 * (edges[1:] - edges[:-1])[:, None]
+        mid = 0.5 * (edges[1:] + edges[:-1])[:, None]
+        ys.append((mid + half * nodes[None, :]).ravel())
+        ws.append((half * weights[None, :]).ravel())
+    y, w = np.concatenate(ys), np.concatenate(ws)
+    return float(special.logsumexp(log_g(y), b=w))
+
+
+def _softplus(a):
+    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+
+def _numpy_model(model):
+    import array_api_compat.numpy as xp
+
+    return model.to(xp, "cpu", xp.float64)
+
+
+__all__ = [
+    "linear_gaussian_log_likelihood",
+    "enumerated_log_likelihood",
+    "sparse_monte_carlo_log_likelihood",
+    "sparse_quadrature_log_likelihood",
+]
