@@ -5,6 +5,9 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sklearn_ddchm.datasets import (
     _patches,
@@ -127,7 +130,12 @@ def test_preprocess_ignores_exposure_and_gamma():
         (np.ones((3, 4)), {}, ValueError, "constant"),
         (np.ones(4), {}, ValueError, "shape"),
         (np.ones((3, 1)), {}, ValueError, "shape"),
-        (np.array([["a", "b"]]), {}, ValueError, "real numbers"),
+        (np.full((2, 256), 0.3), {}, ValueError, "constant"),  # rounding only
+        (np.array([["a", "b"]]), {}, TypeError, "real numbers"),
+        (np.array([[True, False]]), {}, TypeError, "real numbers"),
+        (np.array([[1j, 2.0]]), {}, TypeError, "real numbers"),
+        (np.array([[1.0, "a"]], dtype=object), {}, TypeError, "real numbers"),
+        (scipy.sparse.csr_matrix(np.ones((2, 4))), {}, TypeError, "sparse"),
         (np.ones((2, 4)), {"offset": 0.0}, ValueError, "offset"),
         (np.ones((2, 4)), {"offset": "1"}, TypeError, "offset"),
         (np.ones((2, 4)), {"scale": -1.0}, ValueError, "scale"),
@@ -136,6 +144,43 @@ def test_preprocess_ignores_exposure_and_gamma():
 def test_preprocess_rejects_bad_input(patches, kwargs, error, match):
     with pytest.raises(error, match=match):
         preprocess_patches(patches, **kwargs)
+
+
+@settings(
+    max_examples=120,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    shape=st.tuples(st.integers(0, 4), st.integers(0, 5)),
+    exponent=st.integers(-320, 308),
+    dtype=st.sampled_from(["float64", "float32", "float16", "int64", "uint16"]),
+    shift=st.sampled_from([0.0, -0.5, -2.0]),
+    poison=st.sampled_from([None, None, np.nan, np.inf]),
+    offset=st.sampled_from([1.0, 1e-300, 1e300]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_preprocess_on_hostile_input(
+    shape, exponent, dtype, shift, poison, offset, seed
+):
+    """A clear error, or finite patches with zero means and unit variance."""
+    rng = np.random.RandomState(seed)
+    with np.errstate(over="ignore", invalid="ignore"):  # the test's own casts
+        values = (rng.uniform(size=shape) + shift) * 10.0**exponent
+        if poison is not None and values.size:
+            values.flat[0] = poison
+        P = values.astype(dtype)
+    try:
+        X, scale = preprocess_patches(P, offset=offset)
+    except (ValueError, TypeError) as exc:
+        assert str(exc)
+        return
+    assert X.shape == P.shape and np.isfinite(X).all()
+    assert math.isfinite(scale) and scale > 0
+    np.testing.assert_allclose(X.mean(axis=1), 0, atol=1e-9)
+    assert X.std() == pytest.approx(1.0)
 
 
 # -- drawing and splitting ---------------------------------------------------------

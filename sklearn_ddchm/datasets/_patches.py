@@ -30,6 +30,10 @@ _VAN_HATEREN_SUFFIXES = (".iml", ".imc")
 #: ITU-R BT.601 luma weights of R, G, B (what Pillow's ``convert("L")`` uses)
 _LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
+#: Patches whose centred logs have an RMS below this many times the logs'
+#: magnitude are taken as constant (float64 rounding of their means is ~1e-16).
+_CONSTANT_TOLERANCE = 1e-12
+
 #: Above this many candidate positions, distinct positions are drawn by
 #: rejection of repeats instead of a permutation of all of them (a permutation
 #: of the ~3.7e9 positions of the full van Hateren set would need 30 GB).
@@ -131,11 +135,15 @@ def preprocess_patches(patches, *, offset=1.0, scale=None):
 
     Raises
     ------
+    TypeError
+        If ``patches`` is sparse or does not hold real numbers (booleans,
+        complex numbers, strings), or ``offset`` or ``scale`` is not a real
+        number.
     ValueError
         If ``patches`` has the wrong shape, is not finite, or has a value
         with ``value + offset <= 0``; if ``offset`` or ``scale`` is not a
         positive finite number; if ``scale`` is None and every patch is
-        constant (no variance to scale).
+        constant (no variance to scale, up to rounding).
 
     Examples
     --------
@@ -152,9 +160,18 @@ def preprocess_patches(patches, *, offset=1.0, scale=None):
     offset = _positive_float(offset, "offset")
     if scale is not None:
         scale = _positive_float(scale, "scale")
+    if hasattr(patches, "toarray") or hasattr(patches, "todense"):
+        raise TypeError("patches must be a dense array, got a sparse matrix.")
     P = np.asarray(patches)
+    if P.dtype.kind == "O":
+        try:
+            P = P.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"patches must hold real numbers, got dtype {P.dtype}."
+            ) from exc
     if P.dtype.kind not in "iuf":
-        raise ValueError(f"patches must hold real numbers, got dtype {P.dtype}.")
+        raise TypeError(f"patches must hold real numbers, got dtype {P.dtype}.")
     if P.ndim == 3:
         P = P.reshape(P.shape[0], -1)
     if P.ndim != 2 or P.shape[0] < 1 or P.shape[1] < 2:
@@ -171,11 +188,13 @@ def preprocess_patches(patches, *, offset=1.0, scale=None):
             f"patches + offset must be positive for the log; the smallest value "
             f"is {P.min()} and offset={offset}."
         )
-    L = np.log(P + offset)
-    L -= L.mean(axis=1, keepdims=True)
+    logs = np.log(P + offset)
+    L = logs - logs.mean(axis=1, keepdims=True)
     if scale is None:
         scale = float(np.sqrt(np.mean(L * L)))
-        if not scale > 0:
+        # Constant patches leave only the rounding of their means, a few ulps
+        # of the logs: dividing by that would blow rounding noise up to 1.
+        if not scale > _CONSTANT_TOLERANCE * max(1.0, float(np.max(np.abs(logs)))):
             raise ValueError(
                 "every patch is constant: after removing the patch means there "
                 "is no variance to scale to 1."
