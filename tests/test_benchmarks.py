@@ -88,3 +88,76 @@ def test_step_size_follows_the_estimators_schedule():
     assert module._step_size(params, 5000) == pytest.approx(1e-3)
     params["learning_rate_decay_samples"] = None
     assert module._step_size(params, 5000) == pytest.approx(1e-2)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+class StubEstimator:
+    """Takes 1 ms of the fake clock per row; warns on its second call."""
+
+    def __init__(self, clock):
+        self.clock, self.calls = clock, []
+        self.params = {
+            "learning_rate": 1e-2,
+            "learning_rate_decay": 0.1,
+            "learning_rate_decay_samples": None,
+            "batch_size": 100,
+        }
+        self.n_samples_seen_, self.training_curve_ = 0, []
+
+    def get_params(self):
+        return dict(self.params)
+
+    def set_params(self, **params):
+        self.params.update(params)
+
+    def partial_fit(self, X):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        self.calls.append(X[:, 0].copy())
+        self.clock.now += 1e-3 * len(X)
+        self.n_samples_seen_ += len(X)
+        self.training_curve_.append(-1.0)
+        if len(self.calls) == 2:
+            warnings.warn("blew up", ConvergenceWarning, stacklevel=2)
+        return self
+
+    def sample(self, n, random_state=None):
+        return np.random.RandomState(random_state).normal(size=(n, 2))
+
+
+def test_train_for_budget_spends_the_budget_in_whole_passes(monkeypatch):
+    module = load_script()
+    clock = FakeClock()
+    monkeypatch.setattr(module, "time", clock)
+    est = StubEstimator(clock)
+    X = np.column_stack([np.arange(1000.0), np.zeros(1000)])
+    X_curve = np.random.RandomState(0).normal(size=(50, 2))
+    # a pass takes 1 s of the fake clock: two passes, then half of one
+    curve, messages, spent = module.train_for_budget(est, X, X_curve, 2.5)
+    assert [len(rows) for rows in est.calls] == [1000, 1000, 500]
+    for rows in est.calls[:2]:
+        assert sorted(rows) == list(range(1000))  # each pass visits every row
+    assert len(set(est.calls[2])) == 500
+    assert spent == pytest.approx(2.5)
+    assert [p["epochs"] for p in curve] == [1.0, 2.0, 2.5]
+    assert messages == ["blew up"]
+    # the step-size horizon: the samples the budget reaches at this speed
+    assert est.params["learning_rate_decay_samples"] == pytest.approx(2500)
+    # the step size reached: constant until the first horizon is set (2500
+    # samples, from the first pass's speed), then decayed to the floor
+    assert curve[0]["step_size"] == pytest.approx(1e-2)
+    assert curve[1]["step_size"] == pytest.approx(1e-2 * 0.1 ** (2000 / 2500))
+    assert curve[-1]["step_size"] == pytest.approx(1e-3)
+    # blocks: four calls per pass; a zero budget still trains once
+    est = StubEstimator(clock)
+    curve, _, _ = module.train_for_budget(est, X, X_curve, 0.0, blocks_per_epoch=4)
+    assert [len(rows) for rows in est.calls] == [250] and len(curve) == 1
