@@ -562,11 +562,23 @@ def _regions(shapes, patch_size, test_size, split, block_size, rng):
             n_test = min(max(1, round(test_size * n_blocks)), n_blocks - 1)
             held_out = np.zeros(n_blocks, dtype=bool)
             held_out[rng.choice(n_blocks, n_test, replace=False)] = True
-            for b in range(n_blocks):
-                region = (i, (b // cols) * block_size, (b % cols) * block_size)
-                region += (block_size, block_size)
-                (test if held_out[b] else train).append(region)
-    return np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
+            b = np.arange(n_blocks)
+            regions = np.stack(
+                [
+                    np.full(n_blocks, i),
+                    (b // cols) * block_size,
+                    (b % cols) * block_size,
+                    np.full(n_blocks, block_size),
+                    np.full(n_blocks, block_size),
+                ],
+                axis=1,
+            )
+            train.append(regions[~held_out])
+            test.append(regions[held_out])
+    return tuple(
+        np.asarray(np.concatenate(side) if split == "regions" else side, np.int64)
+        for side in (train, test)
+    )
 
 
 def _distinct(rng, total, n):
@@ -606,13 +618,14 @@ def _cut(shapes, read, positions, patch_size):
     """The raw patches at ``positions``, reading each image once."""
     patches = np.empty((len(positions), patch_size, patch_size), dtype=np.float64)
     offsets = np.arange(patch_size)
-    for i in np.unique(positions[:, 0]):
+    by_image = np.argsort(positions[:, 0], kind="stable")
+    images, starts = np.unique(positions[by_image, 0], return_index=True)
+    for i, rows in zip(images, np.split(by_image, starts[1:]), strict=True):
         image = np.asarray(read(int(i)))
         if image.shape != tuple(shapes[i]):
             raise ValueError(
                 f"image {i} has shape {image.shape}, expected {tuple(shapes[i])}."
             )
-        rows = np.flatnonzero(positions[:, 0] == i)
         r = positions[rows, 1][:, None, None] + offsets[None, :, None]
         c = positions[rows, 2][:, None, None] + offsets[None, None, :]
         patches[rows] = image[r, c]
