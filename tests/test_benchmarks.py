@@ -1,0 +1,163 @@
+"""benchmarks/paper_patches.py (the paper's Table 1) runs end to end at a tiny size."""
+
+import csv
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "paper_patches.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("paper_patches", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_paper_patches_quick_run_writes_the_table(tmp_path):
+    # Two images in the van Hateren format, so the test needs no Pillow.
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.RandomState(0)
+    for i in range(2):
+        pixels = rng.randint(1, 4096, size=(1024, 1536))
+        pixels.astype(">u2").tofile(images / f"imk{i:05d}.iml")
+    out = tmp_path / "out"
+    env = {**os.environ, "SCIPY_ARRAY_API": "1"}
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--images", str(images)]
+        + ["--output", str(out), "--seed", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "DDC-HM" in result.stdout and "IWAE-50" in result.stdout
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and (rows[0]["D1"], rows[0]["D2"]) == ("10", "10")
+    for key in ("mmd2_ddchm", "mmd2_iwae50", "mmd2_gmm20", "mmd2_gaussian", "floor"):
+        assert math.isfinite(float(rows[0][key]))
+    for key in ("p_ddc_vs_iwae50", "p_ddc_vs_gmm20"):
+        assert 0 <= float(rows[0][key]) <= 1
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["config"]["n_train"] == 500
+    ddc = saved["config"]["estimators"]["DDC-HM"]
+    assert ddc["n_encoding"] == [500, 100] and ddc["n_hidden"] == 500
+    assert ddc["n_sleep_samples"] == 1000
+    for curve in saved["table"][0]["curves"].values():
+        seconds = [point["seconds"] for point in curve]
+        assert len(curve) >= 1 and seconds == sorted(seconds)
+        assert all(math.isfinite(point["mmd2"]) for point in curve)
+
+
+def test_log10_p_matches_the_p_value_and_survives_underflow():
+    module = load_script()
+    Result = type("Result", (), {})
+    for statistic, std in [(0.3, 1.0), (-2.0, 1.0), (4.0, 0.5)]:
+        r = Result()
+        r.statistic, r.std = statistic, std
+        p = 0.5 * math.erfc(statistic / std / math.sqrt(2))  # Phi(-t / std)
+        assert module._log10_p(r) == pytest.approx(math.log10(p), rel=1e-9)
+    r = Result()
+    r.statistic, r.std = 50.0, 1.0  # p = Phi(-50) underflows to 0 in float64
+    # Mills ratio: log Phi(-z) = -z^2/2 - log(z sqrt(2 pi)) + O(1/z^2)
+    expected = (-(50.0**2) / 2 - math.log(50.0 * math.sqrt(2 * math.pi))) / math.log(10)
+    assert module._log10_p(r) == pytest.approx(expected, abs=1e-3)
+
+
+def test_step_size_follows_the_estimators_schedule():
+    module = load_script()
+    params = {
+        "learning_rate": 1e-2,
+        "learning_rate_decay": 0.1,
+        "learning_rate_decay_samples": 1000,
+    }
+    assert module._step_size(params, 500) == pytest.approx(1e-2 * 0.1**0.5)
+    assert module._step_size(params, 5000) == pytest.approx(1e-3)
+    params["learning_rate_decay_samples"] = None
+    assert module._step_size(params, 5000) == pytest.approx(1e-2)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+class StubEstimator:
+    """Takes 1 ms of the fake clock per row; warns on its second call."""
+
+    def __init__(self, clock):
+        self.clock, self.calls = clock, []
+        self.params = {
+            "learning_rate": 1e-2,
+            "learning_rate_decay": 0.1,
+            "learning_rate_decay_samples": None,
+            "batch_size": 100,
+        }
+        self.n_samples_seen_, self.training_curve_ = 0, []
+
+    def get_params(self):
+        return dict(self.params)
+
+    def set_params(self, **params):
+        self.params.update(params)
+
+    def partial_fit(self, X):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        self.calls.append(X[:, 0].copy())
+        self.clock.now += 1e-3 * len(X)
+        self.n_samples_seen_ += len(X)
+        self.training_curve_.append(-1.0)
+        if len(self.calls) == 2:
+            warnings.warn("blew up", ConvergenceWarning, stacklevel=2)
+        return self
+
+    def sample(self, n, random_state=None):
+        return np.random.RandomState(random_state).normal(size=(n, 2))
+
+
+def test_train_for_budget_spends_the_budget_in_whole_passes(monkeypatch):
+    module = load_script()
+    clock = FakeClock()
+    monkeypatch.setattr(module, "time", clock)
+    est = StubEstimator(clock)
+    X = np.column_stack([np.arange(1000.0), np.zeros(1000)])
+    X_curve = np.random.RandomState(0).normal(size=(50, 2))
+    # a pass takes 1 s of the fake clock: two passes, then half of one
+    curve, messages, spent = module.train_for_budget(est, X, X_curve, 2.5)
+    assert [len(rows) for rows in est.calls] == [1000, 1000, 500]
+    for rows in est.calls[:2]:
+        assert sorted(rows) == list(range(1000))  # each pass visits every row
+    assert len(set(est.calls[2])) == 500
+    assert spent == pytest.approx(2.5)
+    assert [p["epochs"] for p in curve] == [1.0, 2.0, 2.5]
+    assert messages == ["blew up"]
+    # the step-size horizon: the samples the budget reaches at this speed
+    assert est.params["learning_rate_decay_samples"] == pytest.approx(2500)
+    # the step size reached: constant until the first horizon is set (2500
+    # samples, from the first pass's speed), then decayed to the floor
+    assert curve[0]["step_size"] == pytest.approx(1e-2)
+    assert curve[1]["step_size"] == pytest.approx(1e-2 * 0.1 ** (2000 / 2500))
+    assert curve[-1]["step_size"] == pytest.approx(1e-3)
+    # blocks: four calls per pass; a zero budget still trains once
+    est = StubEstimator(clock)
+    curve, _, _ = module.train_for_budget(est, X, X_curve, 0.0, blocks_per_epoch=4)
+    assert [len(rows) for rows in est.calls] == [250] and len(curve) == 1
