@@ -824,5 +824,5 @@ def test_score_warns_when_the_fit_was_flagged_as_not_sane():
     est._insane_fit = "diverged at epoch 3"
     with pytest.warns(UnreliableScoreWarning, match="diverged at epoch 3"):
         est.score(X)
-    with pytest.warns(UnreliableScoreWarning, match="not sane"):
+    with pytest.warns(UnreliableScoreWarning, match="not a converged fit"):
         log_likelihood(est, X, n_samples=2, n_temperatures=2)

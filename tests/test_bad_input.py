@@ -310,7 +310,10 @@ def test_ddc_transform_stays_in_the_range_of_the_encodings():
     # on the training data the clip changes (almost) nothing: the
     # regression's own predictions lie in [0, 1] up to its error
     raw = np.concatenate(
-        ws.posterior_means(est._hidden(X), est.recognition_coefs_), axis=1
+        ws.posterior_means(
+            est._hidden(X), est.recognition_coefs_, est._recognition_design
+        ),
+        axis=1,
     )
     np.testing.assert_allclose(est.transform(X), np.clip(raw, 0, 1))
     linear = DDCHelmholtzEstimator(encoding="linear", **DDC_SMALL, **COMMON).fit(X)

@@ -697,7 +697,9 @@ def _binary_data(n=200, d=6, seed=0):
 
 def test_vimco_sbn_on_binary_data():
     X = _binary_data()
-    est = VIMCOEstimator(latent_dims=(4, 2), n_particles=5, max_iter=30, random_state=0)
+    est = VIMCOEstimator(
+        latent_dims=(4, 2), n_particles=5, max_iter=30, init="random", random_state=0
+    )
     est.fit(X)
     assert est.n_iter_ == 30
     # the bound on these simple data improves

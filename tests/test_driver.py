@@ -209,6 +209,7 @@ def test_streamed_fit_matches_a_full_fit_on_linear_gaussian_data():
             n_sleep_samples=100,
             learning_rate=0.1,
             batch_size=50,
+            init="random",  # a data start is already at the PPCA fit
             random_state=0,
         )
         return DDCHelmholtzEstimator(**{**params, **kw})

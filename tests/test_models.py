@@ -1191,3 +1191,70 @@ def test_laplace_initialize_gives_requested_scale_at_zero_parent():
 def test_layers_are_layer_instances():
     for family in FAMILIES:
         assert isinstance(make_layer(family), Layer)
+
+
+def test_gaussian_initialize_from_data_is_the_ppca_fit(backend):
+    """PPCA start: model mean = data mean, model covariance = the PPCA fit of X."""
+    rng = np.random.RandomState(20)
+    W = rng.randn(6, 2)
+    X = rng.randn(3000, 2) @ W.T + 0.3 * rng.randn(3000, 6) + 5.0
+    parent = rng.laplace(size=(3000, 2)) * np.array([3.0, 0.5]) + 1.0
+    layer = GaussianLayer(6, 2).initialize(rng)
+    layer = layer.to(backend.xp, backend.device)
+    Xb, Pb = backend.asarray(X), backend.asarray(parent)
+    layer.initialize_from_data(Xb, Pb, random_state=0)
+    weights = backend.to_numpy(layer.params["weights"])
+    bias = backend.to_numpy(layer.params["bias"])
+    var = np.exp(backend.to_numpy(layer.params["log_var"]))
+    model_mean = weights @ parent.mean(0) + bias
+    np.testing.assert_allclose(model_mean, X.mean(0), atol=1e-8)
+    model_cov = weights @ np.diag(parent.var(0)) @ weights.T + np.diag(var)
+    data_cov = np.cov(X.T)
+    # the two principal directions exactly, the rest as per-feature noise
+    lam, U = np.linalg.eigh(data_cov)
+    top = U[:, -2:]
+    np.testing.assert_allclose(
+        top.T @ model_cov @ top, top.T @ data_cov @ top, rtol=1e-3, atol=1e-3
+    )
+    np.testing.assert_allclose(np.diag(model_cov), np.diag(data_cov), rtol=0.05)
+
+
+def test_gaussian_initialize_from_data_rotation_is_random_within_the_subspace():
+    rng = np.random.RandomState(21)
+    X = rng.randn(500, 5) @ rng.randn(5, 5)
+    parent = rng.randn(500, 3)
+    a = GaussianLayer(5, 3).initialize(rng).initialize_from_data(X, parent, 0)
+    b = GaussianLayer(5, 3).initialize(rng).initialize_from_data(X, parent, 1)
+    wa, wb = a.params["weights"], b.params["weights"]
+    assert not np.allclose(wa, wb)
+    # different axes, the same model covariance W diag(Var(parent)) W^T
+    d = np.diag(parent.var(0))
+    np.testing.assert_allclose(wa @ d @ wa.T, wb @ d @ wb.T, atol=1e-8)
+
+
+def test_bernoulli_initialize_from_data_matches_the_data_means():
+    rng = np.random.RandomState(22)
+    X = (rng.rand(400, 6) < np.linspace(0.05, 0.9, 6)).astype(float)
+    X[:, 0] = 0.0  # a unit that is never on gets a finite bias
+    parent = (rng.rand(400, 3) < 0.4).astype(float)
+    layer = BernoulliLayer(6, 3).initialize(rng)
+    layer.initialize_from_data(X, parent)
+    p = 1 / (1 + np.exp(-(layer.params["weights"] @ parent.mean(0) + layer.params["bias"])))
+    expected = np.clip(X.mean(0), 1 / 402, 1 - 1 / 402)
+    np.testing.assert_allclose(p, expected, rtol=1e-10)
+
+
+def test_deep_model_initialize_from_data_changes_only_the_observation_layer():
+    model = DeepExponentialFamily(
+        [GaussianLayer(4, 2), LaplaceLayer(2, 1), GaussianPrior(1)]
+    ).initialize(0)
+    before = model.copy()
+    X = np.random.RandomState(23).randn(300, 4) * 7.0 + 3.0
+    model.initialize_from_data(X, random_state=0)
+    for i in (1, 2):
+        for k, v in before.layers[i].params.items():
+            np.testing.assert_array_equal(model.layers[i].params[k], v)
+    samples, _ = model.sample(4000, random_state=1)
+    # the first samples cover the data: same mean and overall spread
+    np.testing.assert_allclose(samples.mean(0), X.mean(0), atol=0.5)
+    np.testing.assert_allclose(samples.std(), X.std(), rtol=0.15)

@@ -1,0 +1,145 @@
+"""The divergence guard: finite blow-ups stop with one warning and sane parameters.
+
+The cases of issue 12's "silent wrong results" (1) live here: a sigmoid belief
+network at ``learning_rate=1e6`` and continuous models at 10-100 ran away
+without any warning, because only non-finite numbers were checked.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_ddchm import DDCHelmholtzEstimator, UnreliableScoreWarning
+from sklearn_ddchm._guard import (
+    PARAMETER_GROWTH_LIMIT,
+    SAMPLE_SCALE_LIMIT,
+    DivergenceGuard,
+)
+from sklearn_ddchm.baselines import IWAEEstimator, VIMCOEstimator
+from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return (load_digits().data[:600] > 7).astype(float)
+
+
+@pytest.fixture(scope="module")
+def sparse_data():
+    X, _, _ = make_sparse_hierarchical(1000, random_state=0)
+    return X
+
+
+def _fit_recording(est, X):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X)
+    return [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def _largest_parameter(est):
+    return max(float(np.max(np.abs(v))) for v in est.model_.get_parameters().values())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DDCHelmholtzEstimator(
+            model="sbn", latent_dims=(10,), n_encoding=20, n_hidden=30
+        ),
+        lambda: VIMCOEstimator(latent_dims=(10,), n_particles=5),
+    ],
+    ids=["ddc", "vimco"],
+)
+def test_sbn_at_an_absurd_step_stops_with_one_warning_and_sane_parameters(
+    make, digits
+):
+    est = make().set_params(learning_rate=1e6, max_iter=3, random_state=0)
+    caught = _fit_recording(est, digits)
+    assert len(caught) == 1
+    assert "diverged" in str(caught[0].message)
+    assert "learning_rate" in str(caught[0].message)
+    assert est.diverged_
+    # before the fix: parameters of 1.8e6 and samples of all zeros
+    assert _largest_parameter(est) < 100
+    samples = np.asarray(est.sample(300, random_state=0))
+    assert 0.01 < samples.mean() < 0.99
+    with pytest.warns(UnreliableScoreWarning, match="diverged"):
+        assert np.isfinite(est.score(digits[:50]))
+
+
+@pytest.mark.parametrize("learning_rate", [10.0, 100.0])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DDCHelmholtzEstimator(n_sleep_samples=300),
+        lambda: IWAEEstimator(n_particles=5),
+    ],
+    ids=["ddc", "iwae"],
+)
+def test_continuous_model_at_a_large_step_stops_with_one_warning(
+    make, learning_rate, sparse_data
+):
+    est = make().set_params(learning_rate=learning_rate, max_iter=3, random_state=0)
+    caught = _fit_recording(est, sparse_data)
+    assert len(caught) == 1
+    assert est.diverged_
+    params = est.model_.get_parameters()
+    assert all(np.all(np.isfinite(v)) for v in params.values())
+    samples = np.asarray(est.sample(500, random_state=0))
+    # before the fix: samples up to 1.5e37 against data of spread ~2
+    assert samples.std() < 100 * sparse_data.std()
+    with pytest.warns(UnreliableScoreWarning, match="diverged"):
+        est.score(sparse_data[:50])
+
+
+def test_a_clean_fit_is_not_flagged(sparse_data):
+    est = DDCHelmholtzEstimator(max_iter=2, n_sleep_samples=300, random_state=0)
+    assert _fit_recording(est, sparse_data) == []
+    assert not est.diverged_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableScoreWarning)
+        est.score(sparse_data[:50])
+
+
+def _guarded(X):
+    est = DDCHelmholtzEstimator(max_iter=1, n_sleep_samples=200, random_state=0)
+    est.fit(X)
+    return est, DivergenceGuard(est, X)
+
+
+def test_guard_names_each_kind_of_runaway(sparse_data):
+    est, guard = _guarded(sparse_data)
+    assert guard.check(criterion=-3.0) is None
+    params = est.model_.get_parameters()
+    # a parameter beyond the growth limit
+    big = params["layer1.weights"] * 0 + 2 * PARAMETER_GROWTH_LIMIT * 10
+    est.model_.set_parameters({"layer1.weights": big})
+    assert "parameter" in guard.check()
+    guard.restore()
+    np.testing.assert_array_equal(
+        est.model_.get_parameters()["layer1.weights"], params["layer1.weights"]
+    )
+    # a criterion no model of the data's scale reaches (a collapsed variance)
+    assert "criterion" in guard.check(criterion=60.0 * sparse_data.shape[1])
+    assert "criterion" in guard.check(criterion=float("nan"))
+    # samples spread far beyond the data
+    wide = params["layer0.weights"] * 10 * SAMPLE_SCALE_LIMIT
+    est.model_.set_parameters({"layer0.weights": wide})
+    assert "samples spread" in guard.check()
+
+
+def test_guard_restores_the_optimiser_state_it_saved(sparse_data):
+    est, guard = _guarded(sparse_data)
+    opt = est.optimizer_
+    saved_steps = opt.n_steps
+    first = dict(opt.first_moment)
+    opt.n_steps += 5
+    opt.first_moment = {k: v + 1 for k, v in opt.first_moment.items()}
+    guard.restore()
+    assert opt.n_steps == saved_steps
+    for k, v in first.items():
+        np.testing.assert_array_equal(opt.first_moment[k], v)
