@@ -1239,7 +1239,8 @@ def test_bernoulli_initialize_from_data_matches_the_data_means():
     parent = (rng.rand(400, 3) < 0.4).astype(float)
     layer = BernoulliLayer(6, 3).initialize(rng)
     layer.initialize_from_data(X, parent)
-    p = 1 / (1 + np.exp(-(layer.params["weights"] @ parent.mean(0) + layer.params["bias"])))
+    logits = layer.params["weights"] @ parent.mean(0) + layer.params["bias"]
+    p = 1 / (1 + np.exp(-logits))
     expected = np.clip(X.mean(0), 1 / 402, 1 - 1 / 402)
     np.testing.assert_allclose(p, expected, rtol=1e-10)
 
