@@ -54,9 +54,7 @@ def _largest_parameter(est):
     ],
     ids=["ddc", "vimco"],
 )
-def test_sbn_at_an_absurd_step_stops_with_one_warning_and_sane_parameters(
-    make, digits
-):
+def test_sbn_at_an_absurd_step_stops_with_one_warning_and_sane_parameters(make, digits):
     est = make().set_params(learning_rate=1e6, max_iter=3, random_state=0)
     caught = _fit_recording(est, digits)
     assert len(caught) == 1

@@ -346,9 +346,7 @@ def test_gaussian_moment_form_equals_the_weight_form_with_matching_moments():
     W = rng.rand(5, 9)
     W /= W.sum(axis=1, keepdims=True)
     means = W @ Z
-    covs = [
-        (Z - means[b]).T @ ((Z - means[b]) * W[b][:, None]) for b in range(5)
-    ]
+    covs = [(Z - means[b]).T @ ((Z - means[b]) * W[b][:, None]) for b in range(5)]
     shared = np.mean(covs, axis=0)
     moments = ws.observation_gradient_moments(layer, X, means, shared)
     weighted = ws.observation_gradient(layer, X, Z, W)
