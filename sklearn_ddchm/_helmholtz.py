@@ -706,7 +706,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             dtype=object,
         )
 
-    def posterior_expectation(self, X, func, layer=1):
+    def posterior_expectation(self, X, func, layer=1, weights="signed"):
         """``E_q[func(z_layer) | x]`` for each row of ``X``, through the DDC (Eq. 5).
 
         ``func`` is evaluated once on the stored sleep samples of the layer;
@@ -714,6 +714,17 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``w(x) = T_s (T_s^T T_s + Lambda)^{-1} [r(x), 1]``, which equals the
         prediction ``alpha r(x)`` of the ridge regression of ``func`` on the
         encoding features.
+
+        This is a linear estimate: the weights sum to one but can be
+        negative, so the result can leave the range of ``func`` (a variance
+        ``E[z^2] - E[z]^2`` below zero for 42-51% of the rows of the paper's
+        sparse model at its true parameters). ``weights="simplex"`` projects
+        each row's weights onto the probability simplex first (the nearest
+        non-negative weights summing to one,
+        ``sklearn_ddchm._wake_sleep.project_to_simplex``), which keeps every
+        expectation a convex combination of ``func``'s values, at the price of
+        a bias where the posterior is narrower than the sleep samples resolve
+        (``benchmarks/bench_posterior_expectation.py`` measures both).
 
         Parameters
         ----------
@@ -723,6 +734,8 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             an array of shape (n_sleep,) or (n_sleep, n_outputs).
         layer : int, default=1
             Latent layer, 1 (closest to ``X``) to ``L``.
+        weights : {"signed", "simplex"}, default="signed"
+            The DDC weights as they are, or projected onto the simplex.
 
         Returns
         -------
@@ -738,15 +751,24 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             raise ValueError(f"layer must be an int in [1, {n_layers}], got {layer!r}.")
         if not callable(func):
             raise TypeError(f"func must be callable, got {type(func).__name__}.")
-        return self._expectation(self._posterior_means(X)[layer - 1], layer, func)
+        if weights not in ("signed", "simplex"):
+            raise ValueError(f"weights must be 'signed' or 'simplex', got {weights!r}.")
+        return self._expectation(
+            self._posterior_means(X)[layer - 1],
+            layer,
+            func,
+            simplex=weights == "simplex",
+        )
 
-    def _expectation(self, R, layer, func):
+    def _expectation(self, R, layer, func, simplex=False):
         """``E_q[func(z_layer)]`` from DDC means ``R`` of that layer (Eq. 5)."""
         W = ws.ddc_weights(
             self._sleep_features_aug[layer - 1],
             self._sleep_grams[layer - 1],
             ws.augment(R),
         )
+        if simplex:
+            W = ws.project_to_simplex(W)
         xp, device = get_namespace_and_device(R)
         values = to_namespace(func(self.sleep_latents_[layer - 1]), xp, device, R.dtype)
         if values.ndim not in (1, 2) or values.shape[0] != W.shape[1]:

@@ -394,6 +394,37 @@ def embedding_weights(H_sleep_aug, G, H_aug):
     return ddc_weights(H_sleep_aug, G, H_aug)
 
 
+def project_to_simplex(W):
+    """Each row of ``W`` projected onto the probability simplex (Euclidean).
+
+    The nearest weights that are >= 0 and sum to one (Duchi et al., 2008,
+    Fig. 1): ``max(w - theta, 0)`` with the one ``theta`` that makes the row
+    sum to one. DDC weights are signed, so an expectation through them can
+    leave the range of the function (a negative variance); through projected
+    weights it is a convex combination of the function's values at the sleep
+    samples.
+
+    Parameters
+    ----------
+    W : array of shape (n, n_sleep)
+
+    Returns
+    -------
+    P : array of shape (n, n_sleep)
+    """
+    xp = get_namespace(W)
+    n_sleep = W.shape[1]
+    u = xp.flip(xp.sort(W, axis=1), axis=1)
+    css = xp.cumulative_sum(u, axis=1)
+    j = xp.arange(1, n_sleep + 1, dtype=W.dtype, device=_device(W))[None, :]
+    candidate = (css - 1.0) / j
+    # the condition u_j > (css_j - 1) / j holds for a prefix of j = 1..rho
+    rho = xp.sum(xp.astype(u > candidate, xp.int64), axis=1, keepdims=True)
+    at_rho = xp.astype(j == xp.astype(rho, W.dtype), W.dtype)
+    theta = xp.sum(candidate * at_rho, axis=1, keepdims=True)
+    return xp.maximum(W - theta, xp.zeros_like(W))
+
+
 def observation_gradient(layer, X, z1_sleep, W1):
     """Wake-phase gradient of the observation layer, batch mean (Eq. 19, 36 first line).
 

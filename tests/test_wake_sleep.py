@@ -566,3 +566,39 @@ def test_wake_gradient_agrees_with_the_oracle_at_a_random_start_plateau():
             )
         )
     assert errors[0] < 0.5 * errors[1], errors
+
+
+def test_simplex_projection_satisfies_the_kkt_conditions():
+    """The projection's optimality conditions, checked directly."""
+    rng = np.random.RandomState(16)
+    W = rng.randn(6, 9) * rng.rand(6, 1) * 3
+    P = ws.project_to_simplex(W)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-12)
+    assert P.min() >= 0.0
+    for w, p in zip(W, P, strict=True):
+        support = p > 0
+        theta = np.mean(w[support] - p[support])
+        np.testing.assert_allclose(w[support] - p[support], theta, atol=1e-12)
+        assert np.all(w[~support] <= theta + 1e-12)
+    # weights already on the simplex are kept
+    Q = rng.rand(3, 9)
+    Q /= Q.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(ws.project_to_simplex(Q), Q, atol=1e-12)
+
+
+def test_simplex_posterior_variances_are_never_negative():
+    X, _, truth = make_sparse_hierarchical(1000, random_state=0)
+    est = DDCHelmholtzEstimator(
+        model=truth, max_iter=1, learning_rate=1e-12, random_state=0
+    ).fit(X)
+
+    def moments(weights):
+        both = est.posterior_expectation(
+            X[:200], lambda z: np.hstack([z, z * z]), weights=weights
+        )
+        return both[:, 2:] - both[:, :2] ** 2
+
+    assert np.mean(moments("signed") < 0) > 0.05  # the linear estimate's flaw
+    assert np.all(moments("simplex") >= -1e-12)
+    with pytest.raises(ValueError, match="weights"):
+        est.posterior_expectation(X[:2], lambda z: z, weights="positive")
