@@ -25,6 +25,11 @@ from .utils._array_api import (
 from .utils._random import draw
 from .utils._validation import IntInterval
 
+#: steps between two computations of the recognition regression's degrees of
+#: freedom (the correction of the residual covariance, moment form): they
+#: move slowly with the model, and each costs a solve with n_hidden + 1
+#: right-hand sides
+DOF_EVERY_STEPS = 10
 #: relative penalty of the encoding regressions when ``ridge="gcv"``
 ENCODING_RIDGE = 1e-3
 #: sleep samples drawn once after training for the final recognition model and
@@ -584,7 +589,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             # a difference of large second moments (ws.posterior_covariance).
             H_sleep_aug = ws.augment(phase.H_sleep)
             residuals = sleep[1] - H_sleep_aug @ phase.mean_coefs
-            if self._residual_dof is None or phase.refreshed:
+            # one solve with n_hidden + 1 right-hand sides: every few steps
+            if self._n_sleep_phases % DOF_EVERY_STEPS == 1 or (
+                self._residual_dof is None
+            ):
                 self._residual_dof = ws.ridge_dof(*phase.hidden_system)
             moments = (
                 ws.augment(H_batch) @ phase.mean_coefs,

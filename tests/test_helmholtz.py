@@ -202,6 +202,13 @@ def test_bernoulli_observations_reject_non_binary_X():
         (dict(learning_rate=-1.0), "learning_rate"),
         (dict(encoding="rbf"), "encoding"),
         (dict(learning_rate_decay=0.0), "learning_rate_decay"),
+        (dict(encoding_refresh=0), "encoding_refresh"),
+        (dict(ridge="loo"), "ridge"),
+        (dict(ridge_reference="mean"), "ridge_reference"),
+        (dict(recognition="deep"), "recognition"),
+        (dict(observation_gradient="exact"), "observation_gradient"),
+        (dict(expectations="kernel"), "expectations"),
+        (dict(init="pca"), "init"),
     ],
 )
 def test_bad_parameters_raise_naming_the_parameter(params, match):
@@ -444,3 +451,44 @@ def test_fit_pins_only_scipys_own_blas_and_restores_it(monkeypatch):
         for path, n in threads.items():
             assert n == (1 if "scipy.libs" in path else 2), path
     assert set(after.values()) == {2}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(expectations="embedding"),
+        dict(ridge="gcv"),
+        dict(recognition="predicted", gradient_split="paper"),
+        dict(observation_gradient="weights", encoding_refresh=None),
+        dict(sleep_decay=0.5, recognition="hidden"),
+        dict(init="data"),
+    ],
+)
+def test_algorithm_options_fit_and_learn_from_a_random_start(params):
+    """Each option runs end to end and the fit moves the model towards the data."""
+    X, _, _ = make_sparse_hierarchical(1200, random_state=1)
+    start = DDCHelmholtzEstimator(
+        max_iter=1, learning_rate=1e-12, random_state=0, **params
+    ).fit(X[:800])
+    est = DDCHelmholtzEstimator(max_iter=5, random_state=0, **params).fit(X[:800])
+    assert not est.diverged_
+    assert est.score(X[800:]) > start.score(X[800:]) + 0.2
+    assert est.transform(X[:3]).shape == (3, 200)
+
+
+def test_encodings_follow_the_latents_when_refreshed():
+    """Re-placed encodings keep their random directions and span the new range."""
+    X, _, _ = make_sparse_hierarchical(600, random_state=2)
+    est = DDCHelmholtzEstimator(max_iter=1, random_state=0).fit(X)
+    enc = est.encoders_[0]
+    directions = enc.weights_.copy()
+    z = est.sleep_latents_[0]
+    # placed on the final model's latents: anchors inside their box
+    assert np.all(enc.anchors_ >= z.min(axis=0) - 1e-12)
+    assert np.all(enc.anchors_ <= z.max(axis=0) + 1e-12)
+    est._refresh_encoders([5.0 * z, est.sleep_latents_[1]])
+    np.testing.assert_array_equal(enc.weights_, directions)
+    assert enc.anchors_.max() > 2.0 * z.max()
+    fixed = DDCHelmholtzEstimator(max_iter=1, encoding_refresh=None, random_state=0)
+    fixed.fit(X)
+    assert not np.allclose(fixed.encoders_[0].anchors_, enc.anchors_)
