@@ -15,6 +15,7 @@ from sklearn_ddchm.models import (
     LaplaceLayer,
     MixtureOfGaussiansPrior,
 )
+from sklearn_ddchm.utils._exact import sparse_posterior_gradient
 
 
 def linear_gaussian_model():
@@ -485,32 +486,6 @@ PAPER = dict(
 )
 
 
-def oracle_gradient_square(model, X, n_draws=20000, seed=0):
-    """mean_x E_{p(z|x)}[grad log p(x, z)] for a 2-layer sparse model, D_x = D_1.
-
-    With a square invertible observation matrix, p(x | z_1) as a function of
-    z_1 is a Gaussian N(Lambda^-1 (x - b), Lambda^-1 Psi Lambda^-T) up to a
-    constant, so drawing z_1 from it and z_2 from the prior and weighting by
-    p(z_1 | z_2) is self-normalised importance sampling from the exact
-    posterior with no proposal to tune (REFERENCE section 7).
-    """
-    rng = np.random.RandomState(seed)
-    obs, lap, prior = model.layers
-    lam = obs.params["weights"]
-    inv = np.linalg.inv(lam)
-    chol = np.linalg.cholesky(inv @ np.diag(np.exp(obs.params["log_var"])) @ inv.T)
-    total = {}
-    for x in X:
-        z1 = inv @ (x - obs.params["bias"]) + rng.randn(n_draws, 2) @ chol.T
-        z2 = prior.sample(None, n_samples=n_draws, random_state=rng)
-        log_w = lap.log_prob(z1, z2)
-        w = np.exp(log_w - log_w.max())
-        xs = np.broadcast_to(x, (n_draws, 2))
-        for k, v in model.grad_parameters(xs, [z1, z2], w / w.sum()).items():
-            total[k] = total.get(k, 0.0) + v / len(X)
-    return total
-
-
 def _mean_ddc_gradient(model, X_fit, X, n_repeats=5, **params):
     est = DDCHelmholtzEstimator(model=model, random_state=0, **params)
     est._validate_params()
@@ -537,7 +512,7 @@ def test_wake_gradient_agrees_with_the_oracle_at_a_random_start_plateau():
     X, _, truth = make_sparse_hierarchical(4000, random_state=0)
     plateau = DDCHelmholtzEstimator(max_iter=30, random_state=0, **PAPER).fit(X)
     model, batch = plateau.model_, X[:200]
-    oracle = oracle_gradient_square(model, batch)
+    oracle = sparse_posterior_gradient(model, batch)
     ddc = _mean_ddc_gradient(model, X, batch)
     blocks = [k for k in ddc if k.startswith(("layer0", "layer1"))]
     # measured: 0.95 0.94 1.00 0.97 0.64 (the paper's own: Lambda -0.37)
@@ -554,7 +529,7 @@ def test_wake_gradient_agrees_with_the_oracle_at_a_random_start_plateau():
     # at the true parameters the oracle gradient is (nearly) zero; the paper's
     # estimate has a spurious noise-variance gradient there (its relative
     # error on that block is ~15x), the defaults' a much smaller one
-    oracle_truth = oracle_gradient_square(truth, batch)
+    oracle_truth = sparse_posterior_gradient(truth, batch)
     errors = []
     for params in ({}, PAPER):
         at_truth = _mean_ddc_gradient(truth, X, batch, **params)
@@ -602,3 +577,39 @@ def test_simplex_posterior_variances_are_never_negative():
     assert np.all(moments("simplex") >= -1e-12)
     with pytest.raises(ValueError, match="weights"):
         est.posterior_expectation(X[:2], lambda z: z, weights="positive")
+
+
+def test_oracle_gradient_obeys_fishers_identity_and_finite_differences():
+    """The oracle itself: zero mean on the model's own samples (Fisher's identity,
+    E_x[grad log p(x)] = 0), and the gradient of log p(x) (quadrature) elsewhere."""
+    from sklearn_ddchm.utils._exact import sparse_quadrature_log_likelihood
+
+    _, _, truth = make_sparse_hierarchical(10, random_state=3)
+    X, _ = truth.sample(400, random_state=4)
+    chunks = np.array(
+        [
+            sparse_posterior_gradient(truth, X[i : i + 20], n_draws=4000)[
+                "layer0.log_var"
+            ]
+            for i in range(0, 400, 20)
+        ]
+    )
+    stderr = chunks.std(axis=0) / np.sqrt(len(chunks))
+    assert np.all(np.abs(chunks.mean(axis=0)) < 4 * stderr)
+    # d/dbias of mean log p(x) by central differences of the exact likelihood
+    rows = X[:20] * 1.3
+    grad = sparse_posterior_gradient(truth, rows, n_draws=40000)["layer0.bias"]
+    bias = truth.layers[0].params["bias"]
+    numeric = []
+    for i in range(2):
+        step = np.zeros(2)
+        step[i] = 1e-4
+        values = []
+        for sign in (1, -1):
+            model = truth.copy()
+            model.layers[0].set_params(
+                {**model.layers[0].params, "bias": bias + sign * step}
+            )
+            values.append(np.mean(sparse_quadrature_log_likelihood(model, rows)))
+        numeric.append((values[0] - values[1]) / 2e-4)
+    np.testing.assert_allclose(grad, numeric, rtol=0.05, atol=0.02)

@@ -129,6 +129,36 @@ def _sparse_gaussian_in_z1(model, X):
     return m, S, np.linalg.slogdet(L)[1]
 
 
+def sparse_posterior_gradient(model, X, n_draws=20_000, random_state=0):
+    """``mean_x E_{p(z | x)}[grad_theta log p(x, z)]``, the true free-energy gradient.
+
+    For the sparse model with ``D_x = D_1`` (see :func:`_check_sparse`), by
+    self-normalised importance sampling from the exact posterior with no
+    proposal to tune: ``z_1`` from the Gaussian that ``p(x | z_1)`` is in
+    ``z_1`` (:func:`_sparse_gaussian_in_z1`), ``z_2`` from the prior, weights
+    ``p(z_1 | z_2)``. The reference of the oracle-gradient tests of the DDC
+    wake phase, at any parameter value. Returns a dict keyed like
+    ``model.get_parameters()``.
+    """
+    _check_sparse(model)
+    model = _numpy_model(model)
+    rng = np.random.RandomState(random_state)
+    X = _np(X)
+    m, S, _ = _sparse_gaussian_in_z1(model, X)
+    chol = np.linalg.cholesky(S)
+    laplace, prior = model.layers[1], model.layers[2]
+    total = {}
+    for x, mean in zip(X, m, strict=True):
+        z1 = mean + rng.standard_normal((n_draws, mean.shape[0])) @ chol.T
+        z2 = prior.sample(None, n_samples=n_draws, random_state=rng)
+        log_w = laplace.log_prob(z1, z2)
+        w = np.exp(log_w - log_w.max())
+        xs = np.broadcast_to(x, (n_draws, x.shape[0]))
+        for k, v in model.grad_parameters(xs, [z1, z2], w / w.sum()).items():
+            total[k] = total.get(k, 0.0) + v / X.shape[0]
+    return total
+
+
 def sparse_monte_carlo_log_likelihood(model, X, n_pairs=200_000, random_state=0):
     """log p(x) of the sparse model with ``D_x = D_1`` by a proposal-free estimator.
 
@@ -316,6 +346,7 @@ def _numpy_model(model):
 
 
 __all__ = [
+    "sparse_posterior_gradient",
     "linear_gaussian_log_likelihood",
     "enumerated_log_likelihood",
     "sparse_monte_carlo_log_likelihood",
