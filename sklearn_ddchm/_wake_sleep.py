@@ -55,8 +55,12 @@ def ridge_penalty(A, ridge, centred=True):
         sums = A[:k, k]
         second = second - sums * sums / xp.maximum(n, xp.ones_like(n))
     lam = ridge * xp.sum(second) / max(k, 1)
-    # tiny floor so that an all-constant feature matrix still gives a solvable system
-    lam = xp.maximum(lam, xp.asarray(1e-12, dtype=A.dtype, device=_device(A)))
+    # Floor relative to the uncentred scale (100 machine epsilons of the mean
+    # diagonal): features that are all constant (saturated sigmoids) have no
+    # variance, and a penalty of zero would leave [F, 1] singular.
+    eps = xp.finfo(A.dtype).eps
+    floor = 100 * eps * xp.sum(diag[:k]) / max(k, 1) + 1e-12
+    lam = xp.maximum(lam, floor)
     return xp.concat(
         [
             xp.ones(k, dtype=A.dtype, device=_device(A)) * lam,

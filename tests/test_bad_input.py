@@ -423,3 +423,24 @@ def test_synthetic_data_with_parameters_that_overflow(params, error, match):
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(error, match=match):
             make_sparse_hierarchical(5, **params, random_state=0)
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 5])
+def test_constant_large_column_fits_with_saturated_features(n_rows):
+    """Found by the hypothesis tests: one column of 1e9 saturates every hidden
+    sigmoid, the features have no variance and the variance-relative ridge was
+    zero (a singular recognition system). The penalty's floor is relative to
+    the features' uncentred scale."""
+    X = np.full((n_rows, 1), 1.00000176e9)
+    est = DDCHelmholtzEstimator(
+        n_encoding=5, n_hidden=5, n_sleep_samples=10, max_iter=1, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.fit(X)
+    assert np.all(np.isfinite(est.transform(X)))
+    assert np.isfinite(est.score(X))
+    A = np.ones((4, 4)) * 10.0  # three constant features and the intercept
+    penalty = ws.ridge_penalty(A, 1e-3)
+    assert np.all(penalty[:3] > 0) and penalty[3] == 0
+    assert np.linalg.matrix_rank(A + np.diag(penalty)) == 4
