@@ -1,4 +1,4 @@
-"""Let the documentation build with ``-n -W`` where intersphinx cannot reach its targets.
+"""Build the docs with ``-n -W`` where intersphinx cannot reach its targets.
 
 intersphinx stays configured (``conf.py``): with a network, references to
 Python, NumPy, SciPy and scikit-learn become links. Without one (this
