@@ -56,3 +56,20 @@ nitpick_ignore = [
 ]
 html_theme = "pydata_sphinx_theme"
 exclude_patterns = ["_build"]
+
+
+def _drop_stale_timings(app, config):
+    """Remove a timing page left by an earlier build when nothing will run.
+
+    sphinx-gallery keeps ``sg_execution_times.rst`` when no example runs, so a
+    build with ``-D plot_gallery=0`` after a renamed or deleted example would
+    fail ``-n`` on the page's stale references.
+    """
+    if str(config.plot_gallery).lower() in ("0", "false"):
+        stale = os.path.join(app.srcdir, "sg_execution_times.rst")
+        if os.path.exists(stale):
+            os.remove(stale)
+
+
+def setup(app):
+    app.connect("config-inited", _drop_stale_timings)

@@ -1,7 +1,7 @@
 """
-=================================================================
+==================================================================
 Fig. 2: exact posteriors of one data point under the learnt models
-=================================================================
+==================================================================
 
 A generative model is judged by its samples (:ref:`Fig. 1
 <sphx_glr_auto_examples_plot_paper_fig1_synthetic.py>`) and also by the

@@ -60,7 +60,7 @@ if QUICK:
 else:
     table = paper_patches.run(
         architectures=[(10, 10), (50, 10)],
-        minutes=0.75,
+        minutes=0.5,
         n_train=4000,
         n_test=2000,
         n_curve=1000,
