@@ -124,7 +124,7 @@ fig.tight_layout()
 # %%
 # MMD over training
 # -----------------
-# A learner whose wake phase follows the true free-energy gradient stays at
+# A learner whose wake phase follows the true free-energy gradient stays near
 # the floor; a biased one drifts away from the truth as it trains.
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for name, curve in curves.items():

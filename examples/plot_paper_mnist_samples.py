@@ -107,7 +107,7 @@ def mosaic(images, n=10, size=8):
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
 panels = {"held-out digits": X_test, **samples}
-cmap = plt.get_cmap("gray_r").with_extremes(bad="tab:blue")  # the gaps
+cmap = plt.get_cmap("gray_r").with_extremes(bad="lightsteelblue")  # the gaps
 for ax, (name, images) in zip(axes, panels.items(), strict=True):
     ax.imshow(mosaic(images), cmap=cmap, vmin=0, vmax=1)
     ax.set_title(name)
