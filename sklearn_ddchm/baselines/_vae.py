@@ -383,7 +383,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
     n_importance : int, default=100
         Importance samples per datum in :meth:`score_samples`, the package's
         shared estimator: the proposal starts as ``q`` widened to Student-t
-        tails (:class:`~sklearn_ddchm._importance.FactorisedProposal`) and is
+        tails (the private ``sklearn_ddchm._importance.FactorisedProposal``) and is
         re-centred by its adaptive rounds.
     warm_start : bool, default=False
         Continue from the previous fit's generative and recognition parameters.
@@ -593,7 +593,7 @@ class VAEEstimator(_BaseReparameterisedEstimator):
     n_importance : int, default=100
         Importance samples per datum in :meth:`score_samples`, the package's
         shared estimator: the proposal starts as ``q`` widened to Student-t
-        tails (:class:`~sklearn_ddchm._importance.FactorisedProposal`) and is
+        tails (the private ``sklearn_ddchm._importance.FactorisedProposal``) and is
         re-centred by its adaptive rounds.
     warm_start : bool, default=False
         Continue from the previous fit's generative and recognition parameters.

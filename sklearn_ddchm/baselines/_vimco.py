@@ -391,7 +391,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
     n_importance : int, default=100
         Importance samples per datum in :meth:`score_samples`, the package's
         shared estimator, drawn from the layer-wise recognition model (see
-        :class:`LayerwiseBernoulliProposal`, which the adaptive rounds keep).
+        the private ``LayerwiseBernoulliProposal``, which the adaptive rounds keep).
     warm_start : bool, default=False
     n_jobs : int or None, default=None
         Threads computing each minibatch's gradient, each on a slice of the

@@ -1,0 +1,61 @@
+"""The code of the narrative documentation runs as it stands."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+DOC = Path(__file__).resolve().parents[1] / "doc"
+
+# A ``.. code-block:: python`` directive and its indented body.
+_BLOCK = re.compile(
+    r"^\.\. code-block:: python\n(?:[ \t]+:\w[^\n]*\n)*\n((?:[ \t]+[^\n]*\n|\n)+)",
+    re.MULTILINE,
+)
+
+
+def python_blocks(text):
+    """The bodies of the ``.. code-block:: python`` directives of an RST text."""
+    blocks = []
+    for match in _BLOCK.finditer(text):
+        lines = match.group(1).rstrip("\n").split("\n")
+        indent = min(len(ln) - len(ln.lstrip()) for ln in lines if ln.strip())
+        blocks.append("\n".join(ln[indent:] for ln in lines) + "\n")
+    return blocks
+
+
+def test_python_blocks_extracts_bodies_in_order():
+    text = (
+        "Intro.\n\n.. code-block:: python\n\n   a = 1\n\n   b = a + 1\n\n"
+        "Text.\n\n.. code-block:: bash\n\n   echo no\n\n"
+        ".. code-block:: python\n   :caption: c\n\n   c = b\n"
+    )
+    assert python_blocks(text) == ["a = 1\n\nb = a + 1\n", "c = b\n"]
+
+
+@pytest.mark.slow
+def test_quickstart_runs(capsys):
+    """Every Python block of doc/quickstart.rst, in order, in one namespace."""
+    blocks = python_blocks((DOC / "quickstart.rst").read_text())
+    code = "\n".join(blocks)
+    # the page's steps: data, fit, MMD, score, features, pipeline search
+    for call in (
+        "make_sparse_hierarchical(",
+        ".fit(",
+        "mmd2(",
+        ".score(",
+        ".transform(",
+        "posterior_expectation(",
+        "GridSearchCV(",
+    ):
+        assert call in code, call
+    namespace = {"__name__": "quickstart"}
+    for block in blocks:
+        exec(compile(block, str(DOC / "quickstart.rst"), "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "best:" in out
+    search = namespace["search"]
+    scores = search.cv_results_["mean_test_score"]
+    assert len(scores) == 4
+    assert all(score == score and abs(score) < float("inf") for score in scores)
+    assert namespace["features"].shape == (1000, 200)
