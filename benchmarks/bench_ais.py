@@ -114,6 +114,7 @@ per chain with blocks of 256 chains x rows, 6.5 ms with 1,024 or 4,096.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import pickle
@@ -398,6 +399,7 @@ def run_score(args):
         f"{X.shape[0]} held-out images; AIS {args.chains} chains x "
         f"{args.temperatures} temperatures from each estimator's proposal"
     )
+    per_image = {}
     for path in args.model:
         with open(path, "rb") as f:
             est = pickle.load(f)
@@ -411,12 +413,28 @@ def run_score(args):
             random_state=0,
         )
         seconds = time.perf_counter() - start
+        name = os.path.basename(path)
+        values = to_numpy(result.log_likelihood)
+        per_image[name] = values
         print(
-            f"  {type(est).__name__} ({os.path.basename(path)}): AIS "
-            f"{result.mean:.3f} +- {result.mean_stderr:.3f} nats per image "
-            f"({seconds / X.shape[0]:.1f} s/image); score (importance, "
-            f"{est.n_importance}) {est.score(X):.3f}",
+            f"  {type(est).__name__} ({name}): AIS "
+            f"{result.mean:.3f} +- {result.mean_stderr:.3f} (Monte Carlo) "
+            f"+- {values.std(ddof=1) / np.sqrt(len(values)):.3f} (over images) "
+            f"nats per image, median ESS {np.median(to_numpy(result.ess)):.1f} of "
+            f"{args.chains} ({seconds / X.shape[0]:.1f} s/image); score "
+            f"(importance, {est.n_importance}) {est.score(X):.3f}",
             flush=True,
+        )
+    # Paired over the same images: the difference's standard error leaves out
+    # the images' own spread of log p(x), which both models share.
+    names = list(per_image)
+    for a, b in itertools.combinations(names, 2):
+        diff = per_image[a] - per_image[b]
+        se = diff.std(ddof=1) / np.sqrt(len(diff))
+        print(
+            f"  {a} - {b}: {diff.mean():+.3f} +- {se:.3f} nats per image "
+            f"(paired over {len(diff)} images; {np.mean(diff > 0):.0%} of them higher "
+            f"under {a})"
         )
 
 
