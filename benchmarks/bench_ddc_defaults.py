@@ -36,21 +36,14 @@ import warnings
 import numpy as np
 
 from sklearn_ddchm import DDCHelmholtzEstimator
+from sklearn_ddchm._helmholtz import PAPER_ALGORITHM
 from sklearn_ddchm.datasets import make_sparse_hierarchical
 from sklearn_ddchm.metrics import mmd2
 from sklearn_ddchm.utils._exact import sparse_quadrature_log_likelihood
 
-PAPER = dict(
-    encoding_refresh=None,
-    recognition="predicted",
-    ridge_reference="trace",
-    observation_gradient="weights",
-    gradient_split="paper",
-    init="random",
-)
 CONFIGS = {
     "defaults": {},
-    "paper": PAPER,
+    "paper": PAPER_ALGORITHM,
     "-refresh": {"encoding_refresh": None},
     "-moments": {"observation_gradient": "weights"},
     "-child": {"gradient_split": "paper"},

@@ -26,20 +26,13 @@ import argparse
 import numpy as np
 
 from sklearn_ddchm import DDCHelmholtzEstimator
+from sklearn_ddchm._helmholtz import PAPER_ALGORITHM
 from sklearn_ddchm.datasets import make_sparse_hierarchical
 from sklearn_ddchm.utils._exact import sparse_posterior_gradient
 
-PAPER = dict(
-    encoding_refresh=None,
-    recognition="predicted",
-    ridge_reference="trace",
-    observation_gradient="weights",
-    gradient_split="paper",
-    init="random",
-)
 CONFIGS = {
     "defaults": {},
-    "paper": PAPER,
+    "paper": PAPER_ALGORITHM,
     "-moments": {"observation_gradient": "weights"},
     "-child": {"gradient_split": "paper"},
     "+embedding": {"expectations": "embedding"},
@@ -79,7 +72,7 @@ def main(argv=None):
     X, _, truth = make_sparse_hierarchical(4000, random_state=args.seed)
     batch = X[:200]
     plateau = DDCHelmholtzEstimator(
-        max_iter=args.epochs, random_state=args.seed, **PAPER
+        max_iter=args.epochs, random_state=args.seed, **PAPER_ALGORITHM
     ).fit(X)
     print(
         "blocks: " + "  ".join(BLOCKS) + "  (cosine/relative error per block)",

@@ -45,6 +45,19 @@ VARIANCE_FLOOR_FRACTION = 0.5
 MARGINAL_FLOOR_FRACTION = 1e-3
 
 
+#: The paper's algorithm (Vertes & Sahani 2018) as estimator parameters:
+#: ``DDCHelmholtzEstimator(**PAPER_ALGORITHM)``; what the benchmarks and tests
+#: compare the defaults with.
+PAPER_ALGORITHM = dict(
+    encoding_refresh=None,
+    recognition="predicted",
+    ridge_reference="trace",
+    observation_gradient="weights",
+    gradient_split="paper",
+    init="random",
+)
+
+
 class _SleepPhase(NamedTuple):
     """What one sleep phase produces (see ``DDCHelmholtzEstimator._sleep``)."""
 

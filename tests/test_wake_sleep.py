@@ -5,6 +5,7 @@ import pytest
 
 from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm import _wake_sleep as ws
+from sklearn_ddchm._helmholtz import PAPER_ALGORITHM
 from sklearn_ddchm.datasets import make_sparse_hierarchical
 from sklearn_ddchm.models import (
     BernoulliLayer,
@@ -475,17 +476,6 @@ def test_sampled_recognition_regresses_on_sampled_features():
     )
 
 
-#: the paper's algorithm, reachable through parameters
-PAPER = dict(
-    encoding_refresh=None,
-    recognition="predicted",
-    ridge_reference="trace",
-    observation_gradient="weights",
-    gradient_split="paper",
-    init="random",
-)
-
-
 def _mean_ddc_gradient(model, X_fit, X, n_repeats=5, **params):
     est = DDCHelmholtzEstimator(model=model, random_state=0, **params)
     est._validate_params()
@@ -510,7 +500,9 @@ def test_wake_gradient_agrees_with_the_oracle_at_a_random_start_plateau():
     wake gradient must agree with it block by block.
     """
     X, _, truth = make_sparse_hierarchical(4000, random_state=0)
-    plateau = DDCHelmholtzEstimator(max_iter=30, random_state=0, **PAPER).fit(X)
+    plateau = DDCHelmholtzEstimator(max_iter=30, random_state=0, **PAPER_ALGORITHM).fit(
+        X
+    )
     model, batch = plateau.model_, X[:200]
     oracle = sparse_posterior_gradient(model, batch)
     ddc = _mean_ddc_gradient(model, X, batch)
@@ -519,7 +511,7 @@ def test_wake_gradient_agrees_with_the_oracle_at_a_random_start_plateau():
     for k in blocks:
         assert _cosine(ddc[k], oracle[k]) > 0.3, k
     assert _cosine(ddc["layer0.weights"], oracle["layer0.weights"]) > 0.8
-    paper = _mean_ddc_gradient(model, X, batch, **PAPER)
+    paper = _mean_ddc_gradient(model, X, batch, **PAPER_ALGORITHM)
     stacked = [
         np.concatenate([np.ravel(g[k]) for k in blocks]) for g in (ddc, oracle, paper)
     ]
@@ -531,7 +523,7 @@ def test_wake_gradient_agrees_with_the_oracle_at_a_random_start_plateau():
     # error on that block is ~15x), the defaults' a much smaller one
     oracle_truth = sparse_posterior_gradient(truth, batch)
     errors = []
-    for params in ({}, PAPER):
+    for params in ({}, PAPER_ALGORITHM):
         at_truth = _mean_ddc_gradient(truth, X, batch, **params)
         errors.append(
             np.linalg.norm(
