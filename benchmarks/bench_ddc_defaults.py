@@ -22,9 +22,13 @@ configuration is fitted from a random start (``random_state`` = seed) for
 Configurations: ``defaults``; ``paper`` (the paper's algorithm: fixed
 encodings, linear upper recognition, trace-relative ridge, weight-form
 observation gradient, the paper's gradient split, random start); and the
-defaults with one choice reverted (``-refresh``, ``-moments``, ``-child``,
-``-variance``, ``-hidden``, ``+data``: ``init="data"``, ``+embedding``,
-``+gcv``).
+defaults with one choice changed: ``fixed-encodings``
+(``encoding_refresh=None``), ``weights-gradient``
+(``observation_gradient="weights"``), ``paper-split``
+(``gradient_split="paper"``), ``trace-ridge`` (``ridge_reference="trace"``),
+``predicted-recognition`` (``recognition="predicted"``), ``data-init``
+(``init="data"``), ``embedding`` (``expectations="embedding"``) and
+``gcv-ridge`` (``ridge="gcv"``).
 """
 
 from __future__ import annotations
@@ -44,14 +48,14 @@ from sklearn_ddchm.utils._exact import sparse_quadrature_log_likelihood
 CONFIGS = {
     "defaults": {},
     "paper": PAPER_ALGORITHM,
-    "-refresh": {"encoding_refresh": None},
-    "-moments": {"observation_gradient": "weights"},
-    "-child": {"gradient_split": "paper"},
-    "-variance": {"ridge_reference": "trace"},
-    "-hidden": {"recognition": "predicted"},
-    "+data": {"init": "data"},
-    "+embedding": {"expectations": "embedding"},
-    "+gcv": {"ridge": "gcv"},
+    "fixed-encodings": {"encoding_refresh": None},
+    "weights-gradient": {"observation_gradient": "weights"},
+    "paper-split": {"gradient_split": "paper"},
+    "trace-ridge": {"ridge_reference": "trace"},
+    "predicted-recognition": {"recognition": "predicted"},
+    "data-init": {"init": "data"},
+    "embedding": {"expectations": "embedding"},
+    "gcv-ridge": {"ridge": "gcv"},
 }
 
 

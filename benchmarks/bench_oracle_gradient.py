@@ -33,9 +33,9 @@ from sklearn_ddchm.utils._exact import sparse_posterior_gradient
 CONFIGS = {
     "defaults": {},
     "paper": PAPER_ALGORITHM,
-    "-moments": {"observation_gradient": "weights"},
-    "-child": {"gradient_split": "paper"},
-    "+embedding": {"expectations": "embedding"},
+    "weights-gradient": {"observation_gradient": "weights"},
+    "paper-split": {"gradient_split": "paper"},
+    "embedding": {"expectations": "embedding"},
 }
 BLOCKS = (
     "layer0.weights",
