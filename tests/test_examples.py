@@ -14,10 +14,6 @@ matplotlib = pytest.importorskip("matplotlib")
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
-# Files an example needs beyond the package. benchmarks/paper_patches.py comes
-# with the patch loaders (branch wip-patches); until both are in, its example
-# cannot run. Remove the entry once the script is merged.
-NEEDS = {"plot_paper_table1_patches": ROOT / "benchmarks" / "paper_patches.py"}
 
 
 def test_every_example_is_collected():
@@ -29,9 +25,6 @@ def test_every_example_is_collected():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs_at_quick_size(path, monkeypatch, capsys):
-    needed = NEEDS.get(path.stem)
-    if needed is not None and not needed.exists():
-        pytest.skip(f"needs {needed.relative_to(ROOT)}, not in this checkout")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
