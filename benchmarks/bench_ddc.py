@@ -40,6 +40,23 @@ everything at one. Wall (CPU) milliseconds per step::
     plain NumPy loop (synthetic, 1000 sleep samples, float64): 5.27
     ms/step; estimator: 5.83 ms/step; ratio 1.11
 
+Measured 2026-12-01 (shared machine, ``OPENBLAS_NUM_THREADS=1``,
+``--dtype float32``), with the defaults of issue 13 (hidden-feature
+recognition for every layer, moment-form observation gradient, encodings
+re-placed every 10 epochs; ``--threads`` left at its default)::
+
+    synthetic                  4.85 ms/step
+    synthetic-1000-sleep       8.43 ms/step
+    patch-sampled-recognition 85.55 ms/step
+    patch                     67.71 ms/step
+    patch: sleep sampling 26.4%, sleep regressions 49.7%, wake 22.6%,
+    Adam 0.4%, driver 0.9%
+    plain NumPy loop (synthetic, 1000 sleep samples, float64): 12.05
+    ms/step; estimator: 12.79 ms/step; ratio 1.06
+
+The plain loop took 2.3x its time of 2026-11-25 in this run: the machine was
+slower (a shared host, one thread), so compare the ratios.
+
 On a 16-core machine (``--quick --dtype float32``, one 20-step epoch, so
 noisier) a patch step took 64.4 ms with NumPy on 16 threads (1030 ms of
 CPU) and 76.0 ms with ``--threads 1``.
