@@ -18,8 +18,9 @@ Usage::
 
     SCIPY_ARRAY_API=1 python benchmarks/hostile_inputs.py [--quick]
 
-The issue's author tried 511 cases; this grid makes 3,292 calls (``--quick``
-1,936), 4 minutes on a shared 2-core CPU (``--quick``: 20 s). The
+The issue's author tried 511 cases; this grid makes 3,532 calls (``--quick``
+fewer). On 2026-12-01, at the final code of issues 12 and 13 (one BLAS
+thread, 18 s): 0 problems; the outcomes per class of input are printed. The
 property-based tests (tests/test_properties.py) draw 970 more in CI.
 """
 
