@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -47,14 +48,16 @@ MARGINAL_FLOOR_FRACTION = 1e-3
 
 #: The paper's algorithm (Vertes & Sahani 2018) as estimator parameters:
 #: ``DDCHelmholtzEstimator(**PAPER_ALGORITHM)``; what the benchmarks and tests
-#: compare the defaults with.
-PAPER_ALGORITHM = dict(
-    encoding_refresh=None,
-    recognition="predicted",
-    ridge_reference="trace",
-    observation_gradient="weights",
-    gradient_split="paper",
-    init="random",
+#: compare the defaults with (read-only).
+PAPER_ALGORITHM = MappingProxyType(
+    dict(
+        encoding_refresh=None,
+        recognition="predicted",
+        ridge_reference="trace",
+        observation_gradient="weights",
+        gradient_split="paper",
+        init="random",
+    )
 )
 
 
