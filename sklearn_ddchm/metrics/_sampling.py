@@ -108,13 +108,20 @@ def _is_exact_inverse(step, Z_in, Z_out):
     except (TypeError, ValueError):  # e.g. strings before a OneHotEncoder
         return False
     R = _float_array(step.inverse_transform(Z_out), xp, device)
-    if R.shape != A.shape:
+    return _equal_to_rounding(A, R, xp)
+
+
+def _equal_to_rounding(A, B, xp):
+    """Whether float arrays ``A`` and ``B`` are the same points up to the
+    rounding of an exact inverse (:func:`_round_trip_rtol`, relative to
+    ``A``'s largest absolute value)."""
+    if A.shape != B.shape:
         return False
     if A.shape[0] == 0:
         return True
     scale = float(xp.max(xp.abs(A)))
-    error = float(xp.max(xp.abs(R - xp.astype(A, R.dtype))))
-    # written so that a NaN error counts as "not an inverse"
+    error = float(xp.max(xp.abs(B - xp.astype(A, B.dtype))))
+    # written so that a NaN error counts as "not equal"
     return error <= _round_trip_rtol(A.dtype, xp) * scale
 
 

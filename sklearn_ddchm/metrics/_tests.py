@@ -45,8 +45,8 @@ from ._mmd import (
 from ._sampling import (
     SPACES,
     _comparison_samples,
+    _equal_to_rounding,
     _float_array,
-    _round_trip_rtol,
 )
 
 __all__ = [
@@ -486,13 +486,7 @@ def _same_space(A, B):
         return True
     xp, device = get_namespace_and_device(A if _is_array(A) else None)
     A, B = _float_array(A, xp, device), _float_array(B, xp, device)
-    if A.shape != B.shape:
-        return False
-    if A.shape[0] == 0:
-        return True
-    scale = float(xp.max(xp.abs(A)))
-    error = float(xp.max(xp.abs(A - xp.astype(B, A.dtype))))
-    return error <= _round_trip_rtol(A.dtype, xp) * scale
+    return _equal_to_rounding(A, B, xp)
 
 
 @validate_params(
