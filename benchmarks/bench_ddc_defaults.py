@@ -80,8 +80,9 @@ CONFIGS = {
     "trace-ridge": {"ridge_reference": "trace"},
     "predicted-recognition": {"recognition": "predicted"},
     "data-init": {"init": "data"},
-    "embedding": {"expectations": "embedding"},
+    "encodings": {"expectations": "encodings"},
     "gcv-ridge": {"ridge": "gcv"},
+    "small-step": {"learning_rate": 3e-3},
 }
 
 

@@ -60,7 +60,7 @@ CONFIGS = {
     "paper": PAPER_ALGORITHM,
     "weights-gradient": {"observation_gradient": "weights"},
     "paper-split": {"gradient_split": "paper"},
-    "embedding": {"expectations": "embedding"},
+    "encodings": {"expectations": "encodings"},
 }
 BLOCKS = (
     "layer0.weights",

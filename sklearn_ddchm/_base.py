@@ -661,12 +661,17 @@ class BaseDeepGenerativeEstimator(
             {**params, **{"extra." + k: v for k, v in extra.items()}},
             {**model_grads, **{"extra." + k: v for k, v in extra_grads.items()}},
             learning_rate,
+            scales=self._step_scales(),
         )
         if params:
             self.model_.set_parameters({k: new[k] for k in params})
         if extra:
             self._set_extra_parameters({k: new["extra." + k] for k in extra})
         self._last_criterion = criterion
+        return None
+
+    def _step_scales(self):
+        """Per-parameter multipliers of the step size (none by default)."""
         return None
 
     # -- generative side --------------------------------------------------------

@@ -41,12 +41,27 @@ def step_sizes(monkeypatch):
     sizes = []
     original = Adam.step
 
-    def step(self, params, grads, learning_rate=None):
+    def step(self, params, grads, learning_rate=None, scales=None):
         sizes.append(learning_rate)
-        return original(self, params, grads, learning_rate)
+        return original(self, params, grads, learning_rate, scales)
 
     monkeypatch.setattr(Adam, "step", step)
     return sizes
+
+
+def test_adam_scales_multiply_the_step_of_the_named_parameters():
+    """Adam's first step is ``lr * g / (|g| + eps / sqrt(1 - beta2))`` (after
+    the bias corrections), so a scale multiplies the change of its parameter
+    and no other."""
+    rng = np.random.RandomState(0)
+    params = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=4)}
+    grads = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=4)}
+    plain = Adam(0.1).step(params, grads)
+    scaled = Adam(0.1).step(params, grads, scales={"a": 0.25})
+    expected = 0.1 * grads["a"] / (np.abs(grads["a"]) + 1e-8 / np.sqrt(1 - 0.999))
+    np.testing.assert_allclose(plain["a"] - params["a"], expected)
+    np.testing.assert_allclose(scaled["a"] - params["a"], 0.25 * expected)
+    np.testing.assert_array_equal(scaled["b"], plain["b"])
 
 
 def _batch_sizes(n, batch_size):

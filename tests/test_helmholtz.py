@@ -456,7 +456,7 @@ def test_fit_pins_only_scipys_own_blas_and_restores_it(monkeypatch):
 @pytest.mark.parametrize(
     "params",
     [
-        dict(expectations="embedding"),
+        dict(expectations="encodings"),
         dict(ridge="gcv"),
         dict(recognition="predicted", gradient_split="paper"),
         dict(observation_gradient="weights", encoding_refresh=None),
@@ -474,6 +474,40 @@ def test_algorithm_options_fit_and_learn_from_a_random_start(params):
     assert not est.diverged_
     assert est.score(X[800:]) > start.score(X[800:]) + 0.2
     assert est.transform(X[:3]).shape == (3, 200)
+
+
+def test_fan_in_scaling_shrinks_the_first_step_of_wide_weights_only():
+    """Adam's first step moves each parameter by the step size times
+    ``g / (|g| + eps)``: with ``fan_in_scaling`` the weights of units with
+    ``n > 20`` parents move ``sqrt(20 / n)`` as far, everything else the same."""
+    rng = np.random.RandomState(0)
+    X = (rng.uniform(size=(50, 12)) < 0.3).astype(float)
+    changes = {}
+    for scaling in (True, False):
+        est = DDCHelmholtzEstimator(
+            model="sbn",
+            latent_dims=(80, 10),
+            n_encoding=10,
+            n_hidden=10,
+            n_sleep_samples=50,
+            batch_size=50,
+            max_iter=1,
+            init="random",
+            fan_in_scaling=scaling,
+            random_state=0,
+        )
+        start = DDCHelmholtzEstimator(**{**est.get_params(), "learning_rate": 1e-300})
+        before = start.fit(X).model_.get_parameters()
+        after = est.fit(X).model_.get_parameters()
+        changes[scaling] = {k: after[k] - before[k] for k in after}
+    wide = "layer0.weights"  # 80 parents
+    np.testing.assert_allclose(
+        changes[True][wide], np.sqrt(20 / 80) * changes[False][wide], atol=1e-15
+    )
+    assert np.abs(changes[False][wide]).max() > 1e-3
+    for k in changes[True]:
+        if k != wide:  # biases, and the 10-parent weights of layer 1
+            np.testing.assert_array_equal(changes[True][k], changes[False][k])
 
 
 def test_encodings_follow_the_latents_when_refreshed():

@@ -507,7 +507,7 @@ def test_wake_gradient_agrees_with_the_oracle_at_a_random_start_plateau():
     oracle = sparse_posterior_gradient(model, batch)
     ddc = _mean_ddc_gradient(model, X, batch)
     blocks = [k for k in ddc if k.startswith(("layer0", "layer1"))]
-    # measured: 0.95 0.94 1.00 0.97 0.64 (the paper's own: Lambda -0.37)
+    # measured: 0.83 0.95 1.00 0.95 0.98 (the paper's own: Lambda -0.37)
     for k in blocks:
         assert _cosine(ddc[k], oracle[k]) > 0.3, k
     assert _cosine(ddc["layer0.weights"], oracle["layer0.weights"]) > 0.8
@@ -515,8 +515,8 @@ def test_wake_gradient_agrees_with_the_oracle_at_a_random_start_plateau():
     stacked = [
         np.concatenate([np.ravel(g[k]) for k in blocks]) for g in (ddc, oracle, paper)
     ]
-    # measured 0.70 for the defaults, against the paper's own gradient
-    assert _cosine(stacked[0], stacked[1]) > 0.6
+    # measured 0.94 for the defaults, 0.17 for the paper's own gradient
+    assert _cosine(stacked[0], stacked[1]) > 0.8
     assert _cosine(stacked[0], stacked[1]) > _cosine(stacked[2], stacked[1]) + 0.1
     # at the true parameters the oracle gradient is (nearly) zero; the paper's
     # estimate has a spurious noise-variance gradient there (its relative
@@ -525,6 +525,12 @@ def test_wake_gradient_agrees_with_the_oracle_at_a_random_start_plateau():
     errors = []
     for params in ({}, PAPER_ALGORITHM):
         at_truth = _mean_ddc_gradient(truth, X, batch, **params)
+        if not params:
+            # and every block's sign right there too (issue 13, item 7);
+            # measured 0.97 0.94 0.83 0.99 0.93 (with expectations="encodings"
+            # the Laplace bias block is -0.98)
+            cosines = {k: _cosine(at_truth[k], oracle_truth[k]) for k in blocks}
+            assert min(cosines.values()) > 0.3, cosines
         errors.append(
             np.linalg.norm(
                 np.concatenate(
@@ -532,7 +538,8 @@ def test_wake_gradient_agrees_with_the_oracle_at_a_random_start_plateau():
                 )
             )
         )
-    assert errors[0] < 0.5 * errors[1], errors
+    # measured 0.46 against 2.66
+    assert errors[0] < 0.3 * errors[1], errors
 
 
 def test_simplex_projection_satisfies_the_kkt_conditions():

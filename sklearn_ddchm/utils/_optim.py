@@ -39,10 +39,12 @@ class Adam:
         self.first_moment = {}
         self.second_moment = {}
 
-    def step(self, params, grads, learning_rate=None):
+    def step(self, params, grads, learning_rate=None, scales=None):
         """New parameter arrays after one step; ``params`` is not modified.
 
         Parameters whose gradient is missing from ``grads`` are returned as is.
+        ``scales`` (a dict, optional) multiplies the step size of the named
+        parameters.
         """
         lr = self.learning_rate if learning_rate is None else learning_rate
         self.n_steps += 1
@@ -65,7 +67,10 @@ class Adam:
             m = self.beta1 * m + (1.0 - self.beta1) * g
             v = self.beta2 * v + (1.0 - self.beta2) * (g * g)
             self.first_moment[name], self.second_moment[name] = m, v
-            new[name] = value + sign * step_size * m / (xp.sqrt(v) + self.epsilon)
+            scale = 1.0 if scales is None else scales.get(name, 1.0)
+            new[name] = value + (sign * step_size * scale) * m / (
+                xp.sqrt(v) + self.epsilon
+            )
         return new
 
     def to(self, xp, device=None):
