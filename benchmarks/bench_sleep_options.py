@@ -46,7 +46,7 @@ OPTIONS = [
     dict(n_sleep_samples=1000),
     dict(n_sleep_samples=1000, recognition="sampled"),
     dict(n_sleep_samples=1000, gradient_split="child"),
-    dict(n_sleep_samples=1000, encoding="linear"),
+    dict(n_sleep_samples=1000, encoding="linear", expectations="encodings"),
 ]
 
 

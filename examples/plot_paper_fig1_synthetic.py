@@ -17,7 +17,7 @@ small step is the right one) and the shared schedule:
 
 - the DDC Helmholtz machine, :class:`~sklearn_ddchm.DDCHelmholtzEstimator`;
 - the classic Helmholtz machine, the same estimator with
-  ``encoding="linear"`` (a mean-field posterior);
+  ``encoding="linear", expectations="encodings"`` (a mean-field posterior);
 - the VAE, :class:`~sklearn_ddchm.baselines.VAEEstimator`;
 - the IWAE with 50 importance samples,
   :class:`~sklearn_ddchm.baselines.IWAEEstimator`.
@@ -70,7 +70,9 @@ common = dict(
 )
 learners = {
     "DDC-HM": DDCHelmholtzEstimator(**common),
-    "classic HM": DDCHelmholtzEstimator(encoding="linear", **common),
+    "classic HM": DDCHelmholtzEstimator(
+        encoding="linear", expectations="encodings", **common
+    ),
     "VAE": VAEEstimator(**common),
     "IWAE-50": IWAEEstimator(n_particles=50, **common),
 }

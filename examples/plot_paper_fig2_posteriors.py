@@ -57,7 +57,9 @@ common = dict(model=true_model, learning_rate=1e-3, max_iter=N_EPOCHS, random_st
 models = {"true model": true_model}
 for name, est in {
     "DDC-HM": DDCHelmholtzEstimator(**common),
-    "classic HM": DDCHelmholtzEstimator(encoding="linear", **common),
+    "classic HM": DDCHelmholtzEstimator(
+        encoding="linear", expectations="encodings", **common
+    ),
     "VAE": VAEEstimator(**common),
     "IWAE-50": IWAEEstimator(n_particles=50, **common),
 }.items():

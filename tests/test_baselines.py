@@ -625,7 +625,9 @@ def test_baselines_drift_from_the_truth_and_ddc_does_not():
         "IWAE-5": IWAEEstimator(n_particles=5, **common),
         "IWAE-50": IWAEEstimator(n_particles=50, **common),
         "DDC-HM": DDCHelmholtzEstimator(**common),
-        "classic HM": DDCHelmholtzEstimator(encoding="linear", **common),
+        "classic HM": DDCHelmholtzEstimator(
+            encoding="linear", expectations="encodings", **common
+        ),
     }
     truth_samples, _ = true.sample(3000, random_state=200)
     mmd = {"truth": mmd2(X, truth_samples)}

@@ -20,10 +20,12 @@ learning algorithm.
   networks), a layer-wise factorised Bernoulli recognition model and the
   leave-one-out control variates of Mnih & Rezende (2016).
 - The classic Helmholtz machine, mean-field wake-sleep (Hinton et al., 1995;
-  Dayan et al., 1995), is ``DDCHelmholtzEstimator(encoding="linear")``: with
-  the encoding ``T(z) = z`` the recognition model predicts the posterior
-  means only, so the wake phase learns as if the posterior were a product of
-  independent factors with those means. It is not repeated here.
+  Dayan et al., 1995), is ``DDCHelmholtzEstimator(encoding="linear",
+  expectations="encodings")``: with the encoding ``T(z) = z`` the recognition
+  model predicts the posterior means only, so the wake phase learns as if the
+  posterior were a product of independent factors with those means (with
+  the default ``expectations="embedding"`` the wake phase reads no
+  encoding). It is not repeated here.
 
 The objectives and gradients are also available as functions of arrays
 (``_vae.iwae_gradients``, ``_vimco.vimco_gradients``), which the tests check
