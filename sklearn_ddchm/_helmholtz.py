@@ -226,7 +226,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         8). The embedding's gradient has the right sign in every parameter
         block at the true parameters of the paper's synthetic model, where the
         encodings' Laplace bias does not, and one set of weights serves every
-        layer. The features of :meth:`transform` are DDC means either way.
+        layer. With ``"embedding"`` the wake phase reads no encoding, so
+        ``encoding``, ``encoding_refresh``, ``gradient_split`` and
+        ``recognition`` shape only :meth:`transform`'s features and
+        :meth:`score`'s proposal, not the fit (the classic Helmholtz machine
+        is ``encoding="linear", expectations="encodings"``). The features of
+        :meth:`transform` are DDC means either way.
     fan_in_scaling : bool, default=True
         Scale the step of a weight matrix with ``n`` parents by
         ``min(1, sqrt(20 / n))``. Adam moves every weight by about the step
