@@ -528,20 +528,32 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         # accumulated regression statistics describe the old features
         self._recognition_stats = None
 
-    def _sleep(self, n_samples, rng, accumulate=False, refresh=False, means=False):
+    def _sleep(
+        self,
+        n_samples,
+        rng,
+        accumulate=False,
+        refresh=False,
+        means=False,
+        encodings=True,
+    ):
         """Sleep phase: samples, features, recognition model and Gram matrices.
 
         ``refresh`` re-places the encodings on this phase's latents first;
-        ``means`` also regresses ``z_1`` on ``[h(x), 1]`` (for the moment form).
+        ``means`` also regresses ``z_1`` on ``[h(x), 1]`` (for the moment form);
+        ``encodings=False`` leaves out the encoded latents, their Gram matrices
+        and their regressions (only the hidden features' system is fitted).
         """
         X_s, latents = self.model_.sample(n_samples, random_state=rng)
         if refresh:
             self._refresh_encoders(latents)
         xp = get_namespace(X_s)
         centred = self.ridge_reference == "variance"
-        features = [
-            enc._transform(z) for enc, z in zip(self.encoders_, latents, strict=True)
-        ]
+        features = (
+            [enc._transform(z) for enc, z in zip(self.encoders_, latents, strict=True)]
+            if encodings
+            else []
+        )
         H_s = self._hidden(X_s)
         encoding_ridge = recognition_ridge = self.ridge
         if self.ridge == "gcv":
@@ -560,7 +572,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             sampled_design=(features_aug, grams)
             if self._recognition_design == "sampled"
             else None,
-            design=self._recognition_design,
+            design=self._recognition_design if encodings else "hidden",
             centred=centred,
             extra_targets=latents[0] if means else None,
         )
@@ -616,6 +628,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             rng,
             accumulate=True,
             refresh=refresh,
+            # the embedding's wake phase reads only the hidden features'
+            # system: the encodings would be computed, regressed and dropped
+            # (unless GCV picks the penalty from them)
+            encodings=self.expectations == "encodings" or self.ridge == "gcv",
             means=use_moments,
         )
         grads, criterion = self._wake(X_batch, phase, use_moments)
@@ -634,7 +650,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             W1 = ws.embedding_weights(
                 H_sleep_aug, phase.hidden_system[1], ws.augment(H_batch)
             )
-            mean_weights = [xp.mean(W1, axis=0)] * len(features_aug)
+            mean_weights = [xp.mean(W1, axis=0)] * model.n_latent_layers
         else:
             R = ws.posterior_means(H_batch, phase.coefs, self._recognition_design)
             W1 = ws.ddc_weights(features_aug[0], grams[0], ws.augment(R[0]))

@@ -189,6 +189,16 @@ def posterior_means(H, recognition_coefs, design="predicted"):
     return out
 
 
+def _same_shapes(old, new):
+    """Whether accumulated ``(A, B)`` statistics match fresh ones (``B`` may
+    be None)."""
+    return all(
+        (a is None and b is None)
+        or (a is not None and b is not None and a.shape == b.shape)
+        for a, b in zip(old, new, strict=True)
+    )
+
+
 def fit_recognition(
     H_sleep,
     sleep_features,
@@ -250,12 +260,14 @@ def fit_recognition(
         targets = list(sleep_features)
         if extra_targets is not None:
             targets.append(extra_targets)
-        A, B = F.T @ F, F.T @ xp.concat(targets, axis=1)
-        if accumulate and stats[0][1].shape == B.shape:
+        A = F.T @ F
+        # no targets: only the hidden system is wanted (the embedding)
+        B = F.T @ xp.concat(targets, axis=1) if targets else None
+        if accumulate and _same_shapes(stats[0], (A, B)):
             A = decay * stats[0][0] + A
-            B = decay * stats[0][1] + B
+            B = None if B is None else decay * stats[0][1] + B
         G = regularised(A, ridge, centred)
-        solved = solve_spd(G, B)
+        solved = None if B is None else solve_spd(G, B)
         coefs, start = [], 0
         for T in sleep_features:
             coefs.append(solved[:, start : start + T.shape[1]])
@@ -271,7 +283,7 @@ def fit_recognition(
             continue
         F = augment(inputs)
         A, B = F.T @ F, F.T @ T
-        if accumulate:
+        if accumulate and l < len(stats) and _same_shapes(stats[l], (A, B)):
             A = decay * stats[l][0] + A
             B = decay * stats[l][1] + B
         G = regularised(A, ridge, centred)
