@@ -295,7 +295,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         :meth:`fit` and :meth:`partial_fit`); the clock of the
         :meth:`partial_fit` schedule (``learning_rate_decay_samples``).
     training_curve_ : list of float
-        Per-epoch mean of the DDC estimate of ``E_q[log p(x, z)]`` per datum.
+        Per-epoch mean of the DDC estimate of ``E_q[log p(x, z)]`` per datum,
+        over the epoch's minibatches; an epoch of more than 100 minibatches
+        evaluates it on every ``k``-th of them (``k = n_batches // 100``):
+        it costs as much as a quarter of a step.
     converged_ : bool
     diverged_ : bool
         Whether the last :meth:`fit` or :meth:`partial_fit` stopped at a
@@ -616,7 +619,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             and bool(obs.trainable)
         )
 
-    def _gradient_step(self, X_batch, rng):
+    def _gradient_step(self, X_batch, rng, criterion=True):
         refresh = self.encoding_refresh is not None and (
             self._n_sleep_phases > 0
             and self._n_sleep_phases % self.encoding_refresh == 0
@@ -634,12 +637,13 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             encodings=self.expectations == "encodings" or self.ridge == "gcv",
             means=use_moments,
         )
-        grads, criterion = self._wake(X_batch, phase, use_moments)
-        return grads, {}, criterion
+        grads, value = self._wake(X_batch, phase, use_moments, criterion)
+        return grads, {}, value
 
-    def _wake(self, X_batch, phase, use_moments):
+    def _wake(self, X_batch, phase, use_moments, criterion=True):
         """Wake phase (Eq. 9-12, 36): the free-energy gradient on ``X_batch``
-        from the sleep ``phase``'s regressions, and the training criterion."""
+        from the sleep ``phase``'s regressions, and the training criterion
+        (None unless ``criterion``)."""
         xp = get_namespace(X_batch)
         model = self.model_
         sleep, features_aug, grams = phase.sleep, phase.features_aug, phase.grams
@@ -701,10 +705,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
                 g = ws.prior_gradient(layer, sleep[i], mean_weights[i - 1])
             for name in layer.trainable:
                 grads[f"layer{i}.{name}"] = g[name]
-        criterion = ws.expected_log_joint(
+        if not criterion:
+            return grads, None
+        value = ws.expected_log_joint(
             model, X_batch, sleep, W1, mean_weights, moments=moments
         )
-        return grads, criterion
+        return grads, value
 
     def _finalize_fit(self, X, rng):
         n = max(self.n_sleep_samples, FINAL_SLEEP_SAMPLES)

@@ -459,9 +459,7 @@ def observation_gradient(layer, X, z1_sleep, W1):
     xp = get_namespace(X)
     n = X.shape[0]
     coef = (W1.T @ layer.sufficient_statistics(X)) / n
-    g_nat = layer.grad_natural(z1_sleep, coef)
-    g_phi = layer.grad_log_normalizer(z1_sleep, xp.mean(W1, axis=0))
-    return {k: g_nat[k] - g_phi[k] for k in g_nat}
+    return layer.grad_natural_minus_log_normalizer(z1_sleep, coef, xp.mean(W1, axis=0))
 
 
 def observation_gradient_moments(layer, X, mean, cov):

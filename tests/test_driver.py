@@ -252,9 +252,9 @@ def fake_clock(monkeypatch):
     monkeypatch.setattr(base, "_clock", lambda: now[0])
     original = base.BaseDeepGenerativeEstimator._step
 
-    def step(self, *args):
+    def step(self, *args, **kwargs):
         now[0] += 0.5
-        return original(self, *args)
+        return original(self, *args, **kwargs)
 
     monkeypatch.setattr(base.BaseDeepGenerativeEstimator, "_step", step)
     return now
@@ -285,8 +285,8 @@ def test_verbose_2_adds_lines_every_tenth_of_an_epoch(
     criteria = []
     original = base.BaseDeepGenerativeEstimator._step
 
-    def step(self, *args):
-        out = original(self, *args)
+    def step(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
         criteria.append(float(self._last_criterion))
         return out
 
@@ -305,6 +305,34 @@ def test_verbose_2_adds_lines_every_tenth_of_an_epoch(
         )
     assert lines[9].startswith("[VAEEstimator] epoch 1/1: ELBO = ")
     assert lines[10].startswith("[VAEEstimator] fit done: 1 epochs, 20 steps")
+
+
+@pytest.mark.parametrize("name", ["ddc", "vae"])
+def test_long_epochs_evaluate_the_criterion_on_every_kth_minibatch(name, monkeypatch):
+    # 20 minibatches, at least 5 with a criterion: every 4th (0, 4, ..., 16);
+    # DDC-HM skips the others' criterion (None); the VAE's comes for free with
+    # its gradient, and the epoch's figure is the mean of all that exist.
+    monkeypatch.setattr(base, "CRITERION_BATCHES_PER_EPOCH", 5)
+    calls = []
+    original = base.BaseDeepGenerativeEstimator._step
+
+    def step(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        calls.append((kwargs["criterion"], self._last_criterion))
+        return out
+
+    monkeypatch.setattr(base.BaseDeepGenerativeEstimator, "_step", step)
+    est = ESTIMATORS[name](max_iter=2, batch_size=10, random_state=0)
+    est.fit(_data(name, 200))
+    assert [wanted for wanted, _ in calls] == [b % 4 == 0 for b in range(20)] * 2
+    for wanted, value in calls:
+        assert (value is not None) if wanted else (name == "vae" or value is None)
+    for epoch in range(2):
+        values = [
+            float(v) for _, v in calls[20 * epoch : 20 * (epoch + 1)] if v is not None
+        ]
+        assert len(values) == (5 if name == "ddc" else 20)
+        assert est.training_curve_[epoch] == pytest.approx(np.mean(values), rel=1e-12)
 
 
 def test_verbose_partial_fit_line_counts_epochs_and_samples(capsys, fake_clock):

@@ -392,6 +392,28 @@ def test_grad_natural_minus_grad_log_normalizer_is_grad_log_prob(family):
         assert_grad_close(g_nat[name] - g_phi[name], g_fd)
 
 
+@pytest.mark.parametrize("family", EXP_FAMILIES)
+def test_grad_natural_minus_log_normalizer_matches_finite_differences(family):
+    # the combined form (one product for affine layers) against finite
+    # differences of sum_n coef_n . eta_n - w_n Phi_n, with a coef that is not
+    # w * S(child) for any child
+    layer = make_layer(family)
+    _, parent = make_inputs(family)
+    coef = np.random.RandomState(6).standard_normal((N, n_stats(family)))
+    w = make_weights()
+    grads = layer.grad_natural_minus_log_normalizer(parent, coef, w)
+    for name, value in layer.params.items():
+
+        def objective(t, name=name):
+            params = dict(layer.params, **{name: t})
+            eta = with_param(layer, name, t).natural_parameters(parent, n_samples=N)
+            return np.sum(coef * eta) - np.sum(
+                w * ref_log_normalizer(family, params, parent, N)
+            )
+
+        assert_grad_close(grads[name], finite_difference(objective, value))
+
+
 @pytest.mark.parametrize("family", CONTINUOUS)
 def test_grad_child_matches_finite_differences(family):
     layer = make_layer(family)

@@ -233,7 +233,7 @@ class _BaseReparameterisedEstimator(BaseDeepGenerativeEstimator):
     def _standardize(self, X):
         return (X - self.input_mean_) / self.input_scale_
 
-    def _gradient_step(self, X_batch, rng):
+    def _gradient_step(self, X_batch, rng, criterion=True):
         xp, device = get_namespace_and_device(X_batch)
         n_latent = self.encoder_intercepts_[-1].shape[0] // 2
         eps = draw(

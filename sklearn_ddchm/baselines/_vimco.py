@@ -182,9 +182,13 @@ def vimco_gradients(model, recognition, X, X_in, latents):
     signal = (bound_b[None, :] - leave_one_out_bounds(log_w) - w) / B  # (k, B)
     # sum_j c_j grad log q(z_1^j | x) = grad_natural(x, sum_j c_j S(z_1^j))
     #                                   - grad_log_normalizer(x, sum_j c_j)  (Eq. 16-17)
-    g_nat = first.grad_natural(X_in, xp.sum(signal[..., None] * stats, axis=0))
-    g_phi = first.grad_log_normalizer(X_in, xp.sum(signal, axis=0))
-    recognition_grads = [{name: g_nat[name] - g_phi[name] for name in g_nat}]
+    recognition_grads = [
+        first.grad_natural_minus_log_normalizer(
+            X_in,
+            xp.sum(signal[..., None] * stats, axis=0),
+            xp.sum(signal, axis=0),
+        )
+    ]
     signal = xp.reshape(signal, (k * B,))
     recognition_grads += [
         layer.grad_params(z, parent, signal)
@@ -589,7 +593,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
             # finite, and set_params' checks would cost a sync per array.
             layer.params = {name: params[f"q{l}.{name}"] for name in layer.param_names}
 
-    def _gradient_step(self, X_batch, rng):
+    def _gradient_step(self, X_batch, rng, criterion=True):
         noise = draw_recognition_noise(
             self.recognition_, X_batch.shape[0], self.n_particles, rng, like=X_batch
         )

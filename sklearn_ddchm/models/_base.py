@@ -231,6 +231,18 @@ class Layer:
         """
         raise NotImplementedError
 
+    def grad_natural_minus_log_normalizer(self, parent, coef, weights):
+        """``grad_natural(parent, coef) - grad_log_normalizer(parent, weights)``.
+
+        The two halves of a weighted log-likelihood gradient, ``sum_n (coef_n^T
+        d eta_n / d theta - w_n d Phi_n / d theta)``, which the wake phase
+        needs together (Eq. 19). A layer may override it to contract both in
+        one product.
+        """
+        g_nat = self.grad_natural(parent, coef)
+        g_phi = self.grad_log_normalizer(parent, weights)
+        return {k: g_nat[k] - g_phi[k] for k in g_nat}
+
     def grad_params(self, child, parent=None, weights=None):
         """sum_n w_n d log p(child_n | parent_n) / d theta (Eq. 16-17).
 
@@ -242,9 +254,9 @@ class Layer:
         if weights is None:
             weights = xp.ones(n, dtype=child.dtype, device=_device(child))
         stats = self.sufficient_statistics(child)
-        g_nat = self.grad_natural(parent, weights[:, None] * stats)
-        g_phi = self.grad_log_normalizer(parent, weights)
-        return {k: g_nat[k] - g_phi[k] for k in g_nat}
+        return self.grad_natural_minus_log_normalizer(
+            parent, weights[:, None] * stats, weights
+        )
 
     #: whether :meth:`expected_log_prob_moments` and
     #: :meth:`expected_grad_params_moments` exist: ``E_q[log p(child | z)]``

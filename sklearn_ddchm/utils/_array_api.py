@@ -15,6 +15,7 @@ import math
 import array_api_compat
 import array_api_compat.numpy as np_compat
 import numpy as np
+from scipy.special import expit as _expit
 from sklearn import get_config
 
 __all__ = [
@@ -171,6 +172,11 @@ def sigmoid(a, xp=None):
     # that overflow, so it is silenced there. Branch-free on purpose: a select
     # over a random sign mask (xp.where) cost NumPy 8x the arithmetic on a
     # 1200 x 784 array.
+    if array_api_compat.is_numpy_namespace(xp):
+        # SciPy's ufunc is the same formula in one pass: 10.2 ms against
+        # 15.9 ms on a 1000 x 784 float64 array (one thread), the sleep
+        # phase's largest elementwise cost on MNIST
+        return _expit(a)
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + xp.exp(-a))
 
@@ -184,6 +190,10 @@ def log_sigmoid(a, xp=None):
 def softplus(a, xp=None):
     """log(1 + exp(a)) = max(a, 0) + log1p(exp(-|a|))."""
     xp = get_namespace(a) if xp is None else xp
+    if array_api_compat.is_numpy_namespace(xp):
+        # the same formula in one ufunc pass (22.7 ms against 28.3 ms on a
+        # 1000 x 784 float64 array, one thread)
+        return np.logaddexp(0.0, a)
     return xp.maximum(a, 0.0) + xp.log1p(xp.exp(-xp.abs(a)))
 
 
