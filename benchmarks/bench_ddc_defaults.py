@@ -22,14 +22,17 @@ configuration is fitted from a random start (``random_state`` = seed) for
 Configurations: ``defaults``; ``paper`` (the paper's algorithm,
 ``sklearn_ddchm._helmholtz.PAPER_ALGORITHM``: fixed encodings, linear upper
 recognition, trace-relative ridge, weight-form observation gradient, the
-paper's gradient split, expectations through the encodings, one step size,
-random start); and the defaults with one choice changed: ``fixed-encodings``
-(``encoding_refresh=None``), ``weights-gradient``
+paper's gradient split, expectations through the encodings, one step size
+for every parameter decayed geometrically, random start); and the defaults
+with one choice changed: ``fixed-encodings`` (``encoding_refresh=None``),
+``weights-gradient``
 (``observation_gradient="weights"``), ``paper-split``
 (``gradient_split="paper"``), ``trace-ridge`` (``ridge_reference="trace"``),
 ``predicted-recognition`` (``recognition="predicted"``), ``data-init``
 (``init="data"``), ``encodings`` (``expectations="encodings"``),
-``gcv-ridge`` (``ridge="gcv"``) and ``small-step`` (``learning_rate=3e-3``).
+``gcv-ridge`` (``ridge="gcv"``), ``small-step`` (``learning_rate=3e-3``)
+and ``geometric-decay`` (``learning_rate_decay_power=1.0``, the previous
+default).
 ``fan_in_scaling`` has no configuration: no layer here has more than 20
 parents, so it changes nothing.
 
@@ -87,6 +90,7 @@ CONFIGS = {
     "encodings": {"expectations": "encodings"},
     "gcv-ridge": {"ridge": "gcv"},
     "small-step": {"learning_rate": 3e-3},
+    "geometric-decay": {"learning_rate_decay_power": 1.0},
 }
 
 

@@ -255,7 +255,8 @@ def _step_size(params, seen):
         return float("nan")  # a schedule this script does not know
     horizon = params.get("learning_rate_decay_samples")
     progress = 0.0 if horizon is None else min(1.0, seen / horizon)
-    return params["learning_rate"] * params.get("learning_rate_decay", 1.0) ** progress
+    exponent = progress ** params.get("learning_rate_decay_power", 1.0)
+    return params["learning_rate"] * params.get("learning_rate_decay", 1.0) ** exponent
 
 
 def _last(values):

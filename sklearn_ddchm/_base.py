@@ -218,6 +218,9 @@ class BaseDeepGenerativeEstimator(
             Interval(numbers.Real, 0, None, closed="neither"),
             None,
         ],
+        "learning_rate_decay_power": [
+            Interval(numbers.Real, 0, None, closed="neither")
+        ],
         "batch_size": [IntInterval(1, None, closed="left")],
         "max_iter": [IntInterval(1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
@@ -385,9 +388,9 @@ class BaseDeepGenerativeEstimator(
         is None; otherwise it decays with the samples seen by all training
         steps since initialisation, ``n_samples_seen_`` (counted over
         ``partial_fit`` calls), ``learning_rate * learning_rate_decay **
-        min(1, n_samples_seen_ / learning_rate_decay_samples)``, see
-        :meth:`_step_size`. Streams data that do not fit in memory one block at
-        a time.
+        (min(1, n_samples_seen_ / learning_rate_decay_samples) **
+        learning_rate_decay_power)``, see :meth:`_step_size`. Streams data
+        that do not fit in memory one block at a time.
 
         Parameters
         ----------
@@ -462,8 +465,9 @@ class BaseDeepGenerativeEstimator(
     def _step_size(self, step, total_steps, scheduled):
         """Step size of minibatch step ``step`` (0-based) of a run.
 
-        ``learning_rate * learning_rate_decay ** progress``, a geometric decay
-        from ``learning_rate`` to ``learning_rate * learning_rate_decay``:
+        ``learning_rate * learning_rate_decay ** (progress **
+        learning_rate_decay_power)``, a decay from ``learning_rate`` to
+        ``learning_rate * learning_rate_decay`` (geometric for a power of 1):
 
         - ``fit`` (``scheduled``): ``progress = step / total_steps`` over the
           run's ``total_steps + 1`` steps, so the last step is at the floor;
@@ -478,7 +482,8 @@ class BaseDeepGenerativeEstimator(
             progress = 0.0
         else:
             progress = min(1.0, self.n_samples_seen_ / self.learning_rate_decay_samples)
-        return self.learning_rate * self.learning_rate_decay**progress
+        exponent = progress**self.learning_rate_decay_power
+        return self.learning_rate * self.learning_rate_decay**exponent
 
     def _run(self, X, n_epochs, scheduled, noise=None):
         """Adam on minibatches for ``n_epochs`` passes, at the step sizes of

@@ -86,6 +86,8 @@ def test_step_size_follows_the_estimators_schedule():
     }
     assert module._step_size(params, 500) == pytest.approx(1e-2 * 0.1**0.5)
     assert module._step_size(params, 5000) == pytest.approx(1e-3)
+    params["learning_rate_decay_power"] = 2.0
+    assert module._step_size(params, 500) == pytest.approx(1e-2 * 0.1**0.25)
     params["learning_rate_decay_samples"] = None
     assert module._step_size(params, 5000) == pytest.approx(1e-2)
 

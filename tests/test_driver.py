@@ -85,13 +85,14 @@ def test_partial_fit_step_sizes_decay_over_the_sample_horizon(name, step_sizes):
     X = _data(name, 400)
     for start in range(0, 400, 100):
         est.partial_fit(X[start : start + 100])
-    # the documented schedule: lr * decay ** min(1, s / horizon), s the samples
-    # seen before the step, counted across calls; blocks of 100 are minibatches
-    # of 40, 40, 20
+    # the documented schedule: lr * decay ** (min(1, s / horizon) ** power), s
+    # the samples seen before the step, counted across calls; blocks of 100
+    # are minibatches of 40, 40, 20
     expected, seen = [], 0
     for _ in range(4):
         for size in _batch_sizes(100, 40):
-            expected.append(lr * decay ** min(1.0, seen / horizon))
+            progress = min(1.0, seen / horizon)
+            expected.append(lr * decay ** (progress**est.learning_rate_decay_power))
             seen += size
     np.testing.assert_allclose(step_sizes, expected, rtol=1e-14)
     assert step_sizes[0] == lr and step_sizes[-1] == pytest.approx(lr * decay)
@@ -119,6 +120,32 @@ def test_fit_step_sizes_decay_over_the_run(step_sizes):
     est.fit(_data("vae", 100))
     n_steps = 3 * len(_batch_sizes(100, 30))
     expected = [lr * decay ** (i / (n_steps - 1)) for i in range(n_steps)]
+    np.testing.assert_allclose(step_sizes, expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("power", [0.5, 2.0])
+def test_decay_power_shapes_both_schedules(power, step_sizes):
+    """lr * decay ** (progress ** power), progress over fit's steps or the
+    partial_fit horizon; the DDC-HM's default power is 2."""
+    assert DDCHelmholtzEstimator().learning_rate_decay_power == 2.0
+    lr, decay = 0.02, 0.1
+    make = lambda **kw: ESTIMATORS["ddc"](  # noqa: E731
+        learning_rate=lr,
+        learning_rate_decay=decay,
+        learning_rate_decay_power=power,
+        batch_size=30,
+        random_state=0,
+        **kw,
+    )
+    X = _data("ddc", 90)
+    make(max_iter=3).fit(X)
+    n_steps = 9
+    expected = [lr * decay ** ((i / (n_steps - 1)) ** power) for i in range(n_steps)]
+    np.testing.assert_allclose(step_sizes, expected, rtol=1e-14)
+    step_sizes.clear()
+    est = make(learning_rate_decay_samples=150)
+    est.partial_fit(X).partial_fit(X)
+    expected = [lr * decay ** (min(1.0, s / 150) ** power) for s in range(0, 180, 30)]
     np.testing.assert_allclose(step_sizes, expected, rtol=1e-14)
 
 

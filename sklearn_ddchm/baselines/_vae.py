@@ -345,21 +345,29 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
     learning_rate : float, default=1e-3
         Initial Adam step size (generative and recognition parameters alike).
     learning_rate_decay : float in (0, 1], default=0.1
-        Ratio of the final to the initial step size, decayed geometrically
-        every step (the same schedule as
+        Ratio of the final to the initial step size, decayed every step at the
+        pace of ``learning_rate_decay_power`` (the schedule of
         :class:`~sklearn_ddchm.DDCHelmholtzEstimator`): over the ``max_iter``
-        epochs of :meth:`fit`, and over ``learning_rate_decay_samples``
-        samples of :meth:`partial_fit`; 1.0 keeps the step constant.
+        epochs of :meth:`fit`, and over ``learning_rate_decay_samples`` samples
+        of :meth:`partial_fit`; 1.0 keeps the step constant.
     learning_rate_decay_samples : float or None, default=None
         Horizon of the :meth:`partial_fit` schedule, in samples: a step taken
         after ``s`` samples (``n_samples_seen_``, counted over the training
         steps since initialisation, across calls) has the step size
-        ``learning_rate * learning_rate_decay ** min(1, s /
-        learning_rate_decay_samples)``, the floor after the horizon. ``None``
-        keeps :meth:`partial_fit` at the constant ``learning_rate``. ``E``
-        streamed passes over ``n`` samples with a horizon of ``E * n`` follow
-        the schedule of ``fit(max_iter=E)``. :meth:`fit` decays over its own
-        run and ignores it.
+        ``learning_rate * learning_rate_decay ** (min(1, s /
+        learning_rate_decay_samples) ** learning_rate_decay_power)``, the floor
+        after the horizon. ``None`` keeps :meth:`partial_fit` at the constant
+        ``learning_rate``. ``E`` streamed passes over ``n`` samples with a
+        horizon of ``E * n`` follow the schedule of ``fit(max_iter=E)``.
+        :meth:`fit` decays over its own run and ignores it.
+    learning_rate_decay_power : float > 0, default=1.0
+        Shape of the decay: the step size is ``learning_rate *
+        learning_rate_decay ** (progress ** learning_rate_decay_power)``,
+        ``progress`` running from 0 to 1 over the fit (or the ``partial_fit``
+        horizon). 1 decays geometrically at a constant rate; a larger power
+        keeps the step near ``learning_rate`` for longer and decays it later
+        (with 2, half-way through the step is ``learning_rate_decay ** 0.25`` of
+        the first, 0.56 for a decay of 0.1, against 0.32 at a power of 1).
     batch_size : int, default=100
     max_iter : int, default=100
         Epochs (passes over the data) of :meth:`fit`.
@@ -489,6 +497,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         learning_rate=1e-3,
         learning_rate_decay=0.1,
         learning_rate_decay_samples=None,
+        learning_rate_decay_power=1.0,
         batch_size=100,
         max_iter=100,
         tol=None,
@@ -510,6 +519,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         self.learning_rate = learning_rate
         self.learning_rate_decay = learning_rate_decay
         self.learning_rate_decay_samples = learning_rate_decay_samples
+        self.learning_rate_decay_power = learning_rate_decay_power
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
@@ -555,21 +565,29 @@ class VAEEstimator(_BaseReparameterisedEstimator):
     learning_rate : float, default=1e-3
         Initial Adam step size (generative and recognition parameters alike).
     learning_rate_decay : float in (0, 1], default=0.1
-        Ratio of the final to the initial step size, decayed geometrically
-        every step (the same schedule as
+        Ratio of the final to the initial step size, decayed every step at the
+        pace of ``learning_rate_decay_power`` (the schedule of
         :class:`~sklearn_ddchm.DDCHelmholtzEstimator`): over the ``max_iter``
-        epochs of :meth:`fit`, and over ``learning_rate_decay_samples``
-        samples of :meth:`partial_fit`; 1.0 keeps the step constant.
+        epochs of :meth:`fit`, and over ``learning_rate_decay_samples`` samples
+        of :meth:`partial_fit`; 1.0 keeps the step constant.
     learning_rate_decay_samples : float or None, default=None
         Horizon of the :meth:`partial_fit` schedule, in samples: a step taken
         after ``s`` samples (``n_samples_seen_``, counted over the training
         steps since initialisation, across calls) has the step size
-        ``learning_rate * learning_rate_decay ** min(1, s /
-        learning_rate_decay_samples)``, the floor after the horizon. ``None``
-        keeps :meth:`partial_fit` at the constant ``learning_rate``. ``E``
-        streamed passes over ``n`` samples with a horizon of ``E * n`` follow
-        the schedule of ``fit(max_iter=E)``. :meth:`fit` decays over its own
-        run and ignores it.
+        ``learning_rate * learning_rate_decay ** (min(1, s /
+        learning_rate_decay_samples) ** learning_rate_decay_power)``, the floor
+        after the horizon. ``None`` keeps :meth:`partial_fit` at the constant
+        ``learning_rate``. ``E`` streamed passes over ``n`` samples with a
+        horizon of ``E * n`` follow the schedule of ``fit(max_iter=E)``.
+        :meth:`fit` decays over its own run and ignores it.
+    learning_rate_decay_power : float > 0, default=1.0
+        Shape of the decay: the step size is ``learning_rate *
+        learning_rate_decay ** (progress ** learning_rate_decay_power)``,
+        ``progress`` running from 0 to 1 over the fit (or the ``partial_fit``
+        horizon). 1 decays geometrically at a constant rate; a larger power
+        keeps the step near ``learning_rate`` for longer and decays it later
+        (with 2, half-way through the step is ``learning_rate_decay ** 0.25`` of
+        the first, 0.56 for a decay of 0.1, against 0.32 at a power of 1).
     batch_size : int, default=100
     max_iter : int, default=100
         Epochs (passes over the data) of :meth:`fit`.
@@ -684,6 +702,7 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         learning_rate=1e-3,
         learning_rate_decay=0.1,
         learning_rate_decay_samples=None,
+        learning_rate_decay_power=1.0,
         batch_size=100,
         max_iter=100,
         tol=None,
@@ -704,6 +723,7 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         self.learning_rate = learning_rate
         self.learning_rate_decay = learning_rate_decay
         self.learning_rate_decay_samples = learning_rate_decay_samples
+        self.learning_rate_decay_power = learning_rate_decay_power
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
