@@ -531,10 +531,13 @@ class BaseDeepGenerativeEstimator(
                         n_recent += 1
                     step += 1
                     self.n_samples_seen_ += int(X_batch.shape[0])
-                    if (
-                        step % GUARD_EVERY_STEPS == 0 or b + 1 == n_batches
-                    ) and n_recent:
-                        reason = guard.check(float(recent / n_recent))
+                    if step % GUARD_EVERY_STEPS == 0 or b + 1 == n_batches:
+                        # a window may hold no criterion (epochs of over
+                        # 100 * GUARD_EVERY_STEPS minibatches): the other
+                        # checks still run
+                        reason = guard.check(
+                            float(recent / n_recent) if n_recent else None
+                        )
                         recent, n_recent = 0.0, 0
                         if reason is None:
                             guard.save(step)

@@ -141,3 +141,35 @@ def test_guard_restores_the_optimiser_state_it_saved(sparse_data):
     assert opt.n_steps == saved_steps
     for k, v in first.items():
         np.testing.assert_array_equal(opt.first_moment[k], v)
+
+
+def test_windows_without_a_criterion_are_still_checked(sparse_data, monkeypatch):
+    # An epoch of 20 minibatches with the criterion on its first only (every
+    # 20th) and a check every 5 steps: the checks of steps 10, 15 and 20 see
+    # no criterion and still run their other tests, and still save.
+    import sklearn_ddchm._base as base
+    from sklearn_ddchm._guard import DivergenceGuard
+
+    monkeypatch.setattr(base, "CRITERION_BATCHES_PER_EPOCH", 1)
+    monkeypatch.setattr(base, "GUARD_EVERY_STEPS", 5)
+    seen, saved = [], []
+    check, save = DivergenceGuard.check, DivergenceGuard.save
+
+    def recording_check(self, criterion=None):
+        seen.append(criterion)
+        return check(self, criterion)
+
+    def recording_save(self, step):
+        saved.append(step)
+        return save(self, step)
+
+    monkeypatch.setattr(DivergenceGuard, "check", recording_check)
+    monkeypatch.setattr(DivergenceGuard, "save", recording_save)
+    X = sparse_data[:400]
+    est = DDCHelmholtzEstimator(
+        n_encoding=10, n_hidden=10, n_sleep_samples=50, batch_size=20, max_iter=1
+    )
+    est.set_params(random_state=0).fit(X)
+    assert saved == [0, 5, 10, 15, 20]  # the start, then every check
+    assert seen[0] is not None and np.isfinite(seen[0])
+    assert seen[1:] == [None, None, None]
