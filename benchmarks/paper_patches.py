@@ -59,22 +59,25 @@ with each estimator's full parameters, rows, curves) and, with matplotlib,
 The curves' points use ``--n-curve`` points each and are noisier than the
 final figures (on ``--n-test``).
 
-Measured 2026-12-01 on this project's shared 2-core CPU, one BLAS thread,
-sample photographs, 10,000 training and 5,000 held-out patches, 3 minutes
-per fit, random starts, the defaults of that day (``expectations=
-"embedding"``, ``fan_in_scaling=True``); all but the last three fits ran
-beside another job (the test suite, then a benchmark), so fewer epochs fit
-than on an idle machine::
+Measured 2026-12-01, late, alone on this project's shared 2-core CPU, one
+BLAS thread, sample photographs, 10,000 training and 5,000 held-out patches,
+3 minutes per fit, random starts, the defaults of that moment
+(``expectations="embedding"``, ``fan_in_scaling=True``,
+``learning_rate_decay_power=2``) and the faster NumPy sigmoid/softplus::
 
     SCIPY_ARRAY_API=1 OPENBLAS_NUM_THREADS=1 python benchmarks/paper_patches.py \
         --minutes 3 --n-test 5000
 
     D1xD2   DDC-HM   IWAE-50  GMM-20   Gaussian floor     log10 p  epochs DDC/IWAE
-    10x10   1.65e-02 2.53e-02 1.31e-02 2.50e-02 5.51e-03   -105.6  13.8/23.2
-    50x2    1.58e-02 1.33e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  14.1/16.7
-    50x10   1.68e-02 1.37e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  14.0/16.4
-    100x2   2.68e-02 1.32e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  11.5/11.4
-    100x10  1.69e-02 1.02e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  12.7/12.5
+    10x10   1.71e-02 2.77e-02 1.31e-02 2.50e-02 5.51e-03   -106.0  29.1/25.1
+    50x2    1.62e-02 1.34e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  25.7/17.9
+    50x10   1.71e-02 1.31e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  25.9/16.6
+    100x2   2.27e-02 1.28e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  24.1/13.0
+    100x10  1.69e-02 9.48e-03 1.31e-02 2.50e-02 5.51e-03     -0.0  23.0/11.2
+
+Earlier that day (geometric decay, beside other jobs, 11.5-14.1 DDC-HM
+epochs): DDC-HM 1.65e-02, 1.58e-02, 1.68e-02, 2.68e-02, 1.69e-02 and IWAE-50
+2.53e-02, 1.33e-02, 1.37e-02, 1.32e-02, 1.02e-02 in the same order.
 
 No fit diverged or warned. DDC-HM beat IWAE-50 at (10, 10) only and
 ``GaussianMixture(20)`` nowhere: the paper's ordering is not reproduced from
