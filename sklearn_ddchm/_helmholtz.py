@@ -662,9 +662,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         model = self.model_
         sleep, features_aug, grams = phase.sleep, phase.features_aug, phase.grams
         H_batch = self._hidden(X_batch)
-        if self.expectations == "embedding":
+        # [h(x_s), 1] of the sleep samples, built once for the embedding and
+        # the moments (the encodings' weight form reads neither)
+        embedding = self.expectations == "embedding"
+        H_sleep_aug = ws.augment(phase.H_sleep) if embedding or use_moments else None
+        if embedding:
             # one set of weights over the sleep samples for every layer
-            H_sleep_aug = ws.augment(phase.H_sleep)
             W1 = ws.embedding_weights(
                 H_sleep_aug, phase.hidden_system[1], ws.augment(H_batch)
             )
@@ -684,7 +687,6 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             # [h(x), 1] (z_1 as an extra, linear, encoding); the covariance
             # from the same regression's residuals at the sleep pairs, never
             # a difference of large second moments (ws.posterior_covariance).
-            H_sleep_aug = ws.augment(phase.H_sleep)
             residuals = sleep[1] - H_sleep_aug @ phase.mean_coefs
             # one solve with n_hidden + 1 right-hand sides: every few steps
             if self._n_sleep_phases % DOF_EVERY_STEPS == 1 or (
