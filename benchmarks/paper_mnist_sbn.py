@@ -231,7 +231,6 @@ def main():
             model="sbn",
             latent_dims=dims,
             n_encoding=200,
-            n_hidden=300,
             random_state=0,
         ),
         "VIMCO-50": VIMCOEstimator(

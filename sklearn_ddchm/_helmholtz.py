@@ -49,6 +49,13 @@ MARGINAL_FLOOR_FRACTION = 1e-3
 #: 20 puts the weights of a 200-unit SBN at the 3e-3 step measured best there
 #: (REFERENCE section 6) while the 2-D model keeps its 1e-2
 FAN_IN_REFERENCE = 20
+#: ``n_hidden="auto"``: at least this many recognition units, ...
+MIN_HIDDEN = 100
+#: ... otherwise one per input feature, but at most this share of the sleep
+#: samples the recognition regression is fitted on (1000 units on 1000 sleep
+#: samples learnt MNIST worse than 600: the ridge system is then
+#: under-determined)
+HIDDEN_PER_SLEEP_SAMPLE = 0.6
 
 
 #: The paper's algorithm (Vertes & Sahani 2018) as estimator parameters:
@@ -124,9 +131,14 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``(D_1, ..., D_L)``, bottom-up. Ignored when ``model`` is an instance.
     n_encoding : int or tuple of int, default=100
         Number of encoding functions ``K_l`` per latent layer (one int for all).
-    n_hidden : int, default=100
+    n_hidden : int or "auto", default="auto"
         Units of the fixed random ReLU layer ``h(x) = [W x + b]_+`` of the
-        recognition model (Eq. 8).
+        recognition model (Eq. 8). ``"auto"``: one per input feature, at
+        least 100 and at most 60% of ``n_sleep_samples`` (the recognition
+        regressions are fitted on the sleep samples); see ``n_hidden_``.
+        The DDC expectations are regressions on these units, so too few
+        leave them coarse, and more units than sleep samples leave the
+        regressions under-determined (measured on MNIST: see the README).
     n_sleep_samples : int, default=1000
         Joint samples from the model drawn every step; every regression is
         solved afresh on them (the paper's synthetic run used 200; 1000 gave
@@ -293,9 +305,13 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     encoders_ : list of RandomSigmoidFeatures
         The encoding functions ``T_l`` of each latent layer.
     input_mean_, input_scale_ : arrays of shape (n_features,)
-        Standardisation of the inputs of the recognition model.
-    recognition_weights_ : array of shape (n_hidden, n_features)
-    recognition_bias_ : array of shape (n_hidden,)
+        Standardisation of the inputs of the recognition model: the features'
+        means and standard deviations, or 0.5 and 0.5 for binary data (every
+        value 0 or 1), which the recognition model then sees as -1 and +1.
+    n_hidden_ : int
+        Units of the recognition model's hidden layer (``n_hidden`` resolved).
+    recognition_weights_ : array of shape (n_hidden_, n_features)
+    recognition_bias_ : array of shape (n_hidden_,)
     recognition_coefs_ : list of arrays
         ``phi_l`` of shape (n_inputs + 1, K_l): the last row is the intercept.
     sleep_latents_ : list of arrays of shape (FINAL_SLEEP_SAMPLES, D_l)
@@ -360,7 +376,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             "array-like",
             IntInterval(1, None, closed="left"),
         ],
-        "n_hidden": [IntInterval(1, None, closed="left")],
+        "n_hidden": [IntInterval(1, None, closed="left"), StrOptions({"auto"})],
         "n_sleep_samples": [IntInterval(2, None, closed="left")],
         "ridge": [
             Interval(numbers.Real, 0, None, closed="neither"),
@@ -384,7 +400,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         model="sparse",
         latent_dims=(2, 1),
         n_encoding=100,
-        n_hidden=100,
+        n_hidden="auto",
         n_sleep_samples=1000,
         learning_rate=1e-2,
         learning_rate_decay=0.1,
@@ -482,21 +498,29 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         model = self.model_
         n_layers = model.n_latent_layers
         n_encoding = self._n_encoding_per_layer(n_layers)
-        self.input_mean_ = xp.mean(X, axis=0)
-        scale = xp.std(X, axis=0)
-        self.input_scale_ = xp.where(scale > 0, scale, xp.ones_like(scale))
+        if bool(xp.all((X == 0) | (X == 1))):
+            # Binary data as -1 / +1. Standardised, a pixel that is on in one
+            # of MNIST's 60,000 images becomes 245 there and swamps the random
+            # features, which then barely see the common pixels.
+            self.input_mean_ = xp.full(n_features, 0.5, dtype=dtype, device=device)
+            self.input_scale_ = xp.full(n_features, 0.5, dtype=dtype, device=device)
+        else:
+            self.input_mean_ = xp.mean(X, axis=0)
+            scale = xp.std(X, axis=0)
+            self.input_scale_ = xp.where(scale > 0, scale, xp.ones_like(scale))
+        self.n_hidden_ = self._resolve_n_hidden(n_features)
         # Random ReLU features of standardised inputs; 1/sqrt(D) keeps the
         # pre-activations O(1) whatever the input dimension.
         self.recognition_weights_ = draw(
             rng,
             "standard_normal",
-            (self.n_hidden, n_features),
+            (self.n_hidden_, n_features),
             xp=xp,
             device=device,
             dtype=dtype,
         ) / math.sqrt(n_features)
         self.recognition_bias_ = draw(
-            rng, "standard_normal", (self.n_hidden,), xp=xp, device=device, dtype=dtype
+            rng, "standard_normal", (self.n_hidden_,), xp=xp, device=device, dtype=dtype
         )
         # Encoding functions placed on latents of the initial model; with
         # encoding_refresh they follow the model (see _sleep).
@@ -517,6 +541,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self._residual_dof = None
 
     # -- the algorithm ----------------------------------------------------------
+    def _resolve_n_hidden(self, n_features):
+        if self.n_hidden != "auto":
+            return int(self.n_hidden)
+        cap = int(HIDDEN_PER_SLEEP_SAMPLE * self.n_sleep_samples)
+        return max(MIN_HIDDEN, min(int(n_features), cap))
+
     def _hidden(self, X):
         return ws.hidden_features(
             X,

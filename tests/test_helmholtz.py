@@ -39,6 +39,7 @@ SMALL = dict(
         DDCHelmholtzEstimator(**SMALL),
         DDCHelmholtzEstimator(model="gaussian", latent_dims=(3, 2), **SMALL),
         DDCHelmholtzEstimator(encoding="linear", gradient_split="child", **SMALL),
+        DDCHelmholtzEstimator(**{**SMALL, "n_hidden": "auto"}),
     ]
 )
 def test_sklearn_compatible(estimator, check):
@@ -528,3 +529,60 @@ def test_encodings_follow_the_latents_when_refreshed():
     fixed = DDCHelmholtzEstimator(max_iter=1, encoding_refresh=None, random_state=0)
     fixed.fit(X)
     assert not np.allclose(fixed.encoders_[0].anchors_, enc.anchors_)
+
+
+@pytest.mark.parametrize(
+    "n_features, n_sleep_samples, expected",
+    [
+        (2, 1000, 100),  # at least 100 units
+        (150, 1000, 150),  # one per input feature
+        (150, 200, 120),  # at most 60% of the sleep samples
+        (150, 100, 100),  # the floor wins over the cap
+    ],
+)
+def test_auto_n_hidden_follows_features_and_sleep_samples(
+    n_features, n_sleep_samples, expected
+):
+    X = np.random.default_rng(0).standard_normal((60, n_features))
+    est = DDCHelmholtzEstimator(
+        n_encoding=5,
+        n_sleep_samples=n_sleep_samples,
+        max_iter=1,
+        batch_size=30,
+        random_state=0,
+    ).fit(X)
+    assert est.n_hidden == "auto"
+    assert est.n_hidden_ == expected
+    assert est.recognition_weights_.shape == (expected, n_features)
+    assert est.recognition_bias_.shape == (expected,)
+    fixed = clone(est).set_params(n_hidden=7).fit(X)
+    assert fixed.n_hidden_ == 7 and fixed.recognition_weights_.shape == (7, n_features)
+
+
+def test_binary_inputs_reach_the_recognition_model_as_plus_minus_one():
+    rng = np.random.default_rng(0)
+    X = (rng.random((200, 6)) < 0.3).astype(float)
+    X[:, 5] = 0.0
+    X[3, 5] = 1.0  # on in one row: standardised it would be sqrt(199) = 14.1
+    est = DDCHelmholtzEstimator(model="sbn", latent_dims=(3,), **SMALL).fit(X)
+    np.testing.assert_array_equal(est.input_mean_, np.full(6, 0.5))
+    np.testing.assert_array_equal(est.input_scale_, np.full(6, 0.5))
+    # h(x) computed by hand from the -1/+1 code
+    expected = np.maximum(
+        (2 * X - 1) @ est.recognition_weights_.T + est.recognition_bias_, 0
+    )
+    np.testing.assert_allclose(est._hidden(X), expected)
+    # one value other than 0 and 1 and the features are standardised
+    X_real = X.copy()
+    X_real[0, 0] = 0.5
+    est = DDCHelmholtzEstimator(model="gaussian", latent_dims=(3,), **SMALL).fit(
+        X_real
+    )
+    np.testing.assert_allclose(est.input_mean_, X_real.mean(axis=0))
+    np.testing.assert_allclose(est.input_scale_, X_real.std(axis=0))
+
+
+def test_constant_inputs_get_unit_scale():
+    X = np.full((40, 3), 2.0)
+    est = DDCHelmholtzEstimator(**{**SMALL, "max_iter": 1}).fit(X)
+    np.testing.assert_array_equal(est.input_scale_, np.ones(3))
