@@ -575,9 +575,7 @@ def test_binary_inputs_reach_the_recognition_model_as_plus_minus_one():
     # one value other than 0 and 1 and the features are standardised
     X_real = X.copy()
     X_real[0, 0] = 0.5
-    est = DDCHelmholtzEstimator(model="gaussian", latent_dims=(3,), **SMALL).fit(
-        X_real
-    )
+    est = DDCHelmholtzEstimator(model="gaussian", latent_dims=(3,), **SMALL).fit(X_real)
     np.testing.assert_allclose(est.input_mean_, X_real.mean(axis=0))
     np.testing.assert_allclose(est.input_scale_, X_real.std(axis=0))
 
