@@ -38,8 +38,8 @@ changes one DDC-HM parameter (repeatable), e.g. ``--ddc-only --epochs 15
 
 Measured 2026-12-02 on this project's shared 2-core CPU, one BLAS thread,
 ``--minutes 20 --save DIR``, with ``n_hidden="auto"`` (600 units) and binary
-inputs seen as -1/+1 by the recognition model (DDC-HM alone on the machine,
-VIMCO-50 beside one other fit)::
+inputs seen as -1/+1 by the recognition model (DDC-HM beside the test suite
+for its first 5 minutes, then alone; VIMCO-50 beside one other fit)::
 
     floor MMD^2(test, train) = 2.50e-04
     DDC-HM    16.1 min, 10 epochs, 6000 steps: MMD^2 to test = 4.66e-04 (1.9x the floor)
