@@ -49,13 +49,14 @@ MARGINAL_FLOOR_FRACTION = 1e-3
 #: 20 puts the weights of a 200-unit SBN at the 3e-3 step measured best there
 #: (REFERENCE section 6) while the 2-D model keeps its 1e-2
 FAN_IN_REFERENCE = 20
-#: ``n_hidden="auto"``: at least this many recognition units, ...
-MIN_HIDDEN = 100
-#: ... otherwise one per input feature, but at most this share of the sleep
-#: samples the recognition regression is fitted on (1000 units on 1000 sleep
-#: samples learnt MNIST worse than 600: the ridge system is then
-#: under-determined)
+#: ``n_hidden="auto"``: one recognition unit per input feature, but at most
+#: this share of the sleep samples the recognition regression is fitted on
+#: (1000 units on 1000 sleep samples learnt MNIST worse than 600: the ridge
+#: system is then under-determined) ...
 HIDDEN_PER_SLEEP_SAMPLE = 0.6
+#: ... and never fewer than this (the fixed default before; it wins over the
+#: cap when there are few sleep samples, where the ridge keeps it solvable)
+MIN_HIDDEN = 100
 
 
 #: The paper's algorithm (Vertes & Sahani 2018) as estimator parameters:
@@ -133,9 +134,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Number of encoding functions ``K_l`` per latent layer (one int for all).
     n_hidden : int or "auto", default="auto"
         Units of the fixed random ReLU layer ``h(x) = [W x + b]_+`` of the
-        recognition model (Eq. 8). ``"auto"``: one per input feature, at
-        least 100 and at most 60% of ``n_sleep_samples`` (the recognition
-        regressions are fitted on the sleep samples); see ``n_hidden_``.
+        recognition model (Eq. 8). ``"auto"``: one per input feature, capped
+        at 60% of ``n_sleep_samples`` (the recognition regressions are
+        fitted on the sleep samples), and never fewer than 100; see
+        ``n_hidden_``.
         The DDC expectations are regressions on these units, so too few
         leave them coarse, and more units than sleep samples leave the
         regressions under-determined (measured on MNIST: see the README).
