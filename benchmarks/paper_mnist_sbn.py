@@ -187,10 +187,16 @@ def fit_within(est, X, minutes, rng):
     finally:
         _base.CRITERION_BATCHES_PER_EPOCH = saved
     epochs = max(1, int(60 * minutes / (per_step * steps_per_epoch)))
+    return fit_epochs(est, X, epochs)
+
+
+def fit_epochs(est, X, epochs):
+    """``fit`` for ``epochs`` epochs; returns ``(steps, wall-clock seconds)``."""
     est.set_params(max_iter=epochs)
     start = time.perf_counter()
     est.fit(X)
-    return est.n_iter_ * steps_per_epoch, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return est.n_iter_ * math.ceil(len(X) / est.batch_size), seconds
 
 
 def main():
@@ -267,11 +273,7 @@ def main():
         if args.epochs is None:
             steps, seconds = fit_within(est, X_train, args.minutes, rng)
         else:
-            est.set_params(max_iter=args.epochs)
-            start = time.perf_counter()
-            est.fit(X_train)
-            seconds = time.perf_counter() - start
-            steps = est.n_iter_ * math.ceil(len(X_train) / est.batch_size)
+            steps, seconds = fit_epochs(est, X_train, args.epochs)
         if args.save:
             import pickle
 
