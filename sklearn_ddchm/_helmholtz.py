@@ -312,8 +312,11 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         value 0 or 1), which the recognition model then sees as -1 and +1.
     n_hidden_ : int
         Units of the recognition model's hidden layer (``n_hidden`` resolved).
-    recognition_weights_ : array of shape (n_hidden_, n_features)
-    recognition_bias_ : array of shape (n_hidden_,)
+    recognition_weights_ : array of shape (n_units, n_features)
+        Weights of the recognition model's hidden layer, with
+        ``n_units = n_hidden_``.
+    recognition_bias_ : array of shape (n_units,)
+        Biases of the recognition model's hidden layer.
     recognition_coefs_ : list of arrays
         ``phi_l`` of shape (n_inputs + 1, K_l): the last row is the intercept.
     sleep_latents_ : list of arrays of shape (FINAL_SLEEP_SAMPLES, D_l)
