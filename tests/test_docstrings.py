@@ -31,6 +31,55 @@ def test_public_docstring(mod, name):
     assert not errors, errors
 
 
+# Sphinx's roles and directives, unknown to plain docutils: parsed as inert
+# nodes so that only genuine reStructuredText errors remain.
+_SPHINX_ROLES = ("meth", "func", "class", "attr", "mod", "ref", "data", "obj", "exc")
+_SPHINX_DIRECTIVES = ("versionadded", "versionchanged", "deprecated", "seealso")
+_SPHINX_DIRECTIVES += ("only", "rubric", "autosummary", "currentmodule")
+
+
+def _register_sphinx_markup():
+    from docutils import nodes
+    from docutils.parsers.rst import Directive, directives, roles
+
+    class _Inert(Directive):
+        has_content = True
+        optional_arguments = 10
+        final_argument_whitespace = True
+
+        def run(self):
+            return []
+
+    for role in _SPHINX_ROLES:
+        roles.register_generic_role(role, nodes.literal)
+    for directive in _SPHINX_DIRECTIVES:
+        directives.register_directive(directive, _Inert)
+
+
+@pytest.mark.parametrize("mod, name", PUBLIC, ids=[n for _, n in PUBLIC])
+def test_public_docstring_is_valid_rst(mod, name):
+    """The docstring as numpydoc hands it to Sphinx parses without a
+    reStructuredText error: e.g. ``(n_hidden_, n_features)`` in a type is a
+    reference to an undefined target and failed the documentation build."""
+    import io
+
+    import docutils.core
+    from numpydoc.docscrape_sphinx import get_doc_object
+
+    _register_sphinx_markup()
+    text = str(get_doc_object(getattr(mod, name), config={"show_class_members": False}))
+    errors = io.StringIO()
+    docutils.core.publish_doctree(
+        text,
+        settings_overrides={
+            "report_level": 3,  # errors and worse
+            "halt_level": 5,
+            "warning_stream": errors,
+        },
+    )
+    assert not errors.getvalue(), errors.getvalue()
+
+
 def test_package_is_ruff_clean():
     """The house style is checked like any behaviour (ruff is in the test extra)."""
     import shutil
