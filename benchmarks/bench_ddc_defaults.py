@@ -104,6 +104,8 @@ CONFIGS = {
     "gcv-ridge": {"ridge": "gcv"},
     "small-step": {"learning_rate": 3e-3},
     "geometric-decay": {"learning_rate_decay_power": 1.0},
+    "last-iterate": {"average_fraction": 0.0},
+    "decay-0.01": {"learning_rate_decay": 0.01, "average_fraction": 0.0},
 }
 
 

@@ -200,6 +200,14 @@ def _call_in_worker(config, func, *args):
         return func(*args)
 
 
+def _running_mean(mean, value, count):
+    """The mean of ``count`` dicts of arrays, from that of the first
+    ``count - 1`` (None for none) and the last, ``value``."""
+    if mean is None:
+        return dict(value)
+    return {k: m + (value[k] - m) / count for k, m in mean.items()}
+
+
 class BaseDeepGenerativeEstimator(
     TransformerMixin, DensityMixin, BaseEstimator, metaclass=ABCMeta
 ):
@@ -221,6 +229,7 @@ class BaseDeepGenerativeEstimator(
         "learning_rate_decay_power": [
             Interval(numbers.Real, 0, None, closed="neither")
         ],
+        "average_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "batch_size": [IntInterval(1, None, closed="left")],
         "max_iter": [IntInterval(1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
@@ -512,6 +521,14 @@ class BaseDeepGenerativeEstimator(
         # it as well, and where it costs extra work (DDC-HM: a quarter of an
         # MNIST step) the other steps skip it.
         criterion_every = max(1, n_batches // CRITERION_BATCHES_PER_EPOCH)
+        # fit's last steps are averaged (Polyak-Ruppert, average_fraction)
+        n_steps = n_epochs * n_batches
+        first_averaged = (
+            n_steps - math.ceil(self.average_fraction * n_steps)
+            if scheduled
+            else n_steps
+        )
+        average, n_averaged = None, 0
         for epoch in range(n_epochs):
             order = to_namespace(rng.permutation(n), xp, device)
             criterion, n_criterion = 0.0, 0
@@ -531,6 +548,11 @@ class BaseDeepGenerativeEstimator(
                         n_recent += 1
                     step += 1
                     self.n_samples_seen_ += int(X_batch.shape[0])
+                    if step > first_averaged:
+                        n_averaged += 1
+                        average = _running_mean(
+                            average, self._trained_parameters(), n_averaged
+                        )
                     if step % GUARD_EVERY_STEPS == 0 or b + 1 == n_batches:
                         # a window may hold no criterion (epochs of over
                         # 100 * GUARD_EVERY_STEPS minibatches): the other
@@ -567,6 +589,9 @@ class BaseDeepGenerativeEstimator(
                             f"{self.n_iter_no_change} epochs."
                         )
                     break
+        if average is not None:
+            # a run that diverged returned above, at its last sane parameters
+            self._set_trained_parameters(average)
         if self.verbose:
             progress.done(epoch + 1, step)
         if scheduled and self.tol is not None and not self.converged_:
@@ -685,20 +710,37 @@ class BaseDeepGenerativeEstimator(
                 if criterion is None or bool(xp.isfinite(criterion))
                 else "non-finite training criterion"
             )
-        params = self.model_.trainable_parameters()
-        extra = self._get_extra_parameters()
         new = self.optimizer_.step(
-            {**params, **{"extra." + k: v for k, v in extra.items()}},
+            self._trained_parameters(),
             {**model_grads, **{"extra." + k: v for k, v in extra_grads.items()}},
             learning_rate,
             scales=self._step_scales(),
         )
-        if params:
-            self.model_.set_parameters({k: new[k] for k in params})
-        if extra:
-            self._set_extra_parameters({k: new["extra." + k] for k in extra})
+        self._set_trained_parameters(new)
         self._last_criterion = criterion
         return None
+
+    def _trained_parameters(self):
+        """What a step updates: the model's trainable parameters and the
+        algorithm's (keyed ``"extra.<name>"``)."""
+        extra = self._get_extra_parameters()
+        return {
+            **self.model_.trainable_parameters(),
+            **{"extra." + k: v for k, v in extra.items()},
+        }
+
+    def _set_trained_parameters(self, params):
+        """Store a dict keyed like :meth:`_trained_parameters`."""
+        model = {k: v for k, v in params.items() if not k.startswith("extra.")}
+        extra = {
+            k.removeprefix("extra."): v
+            for k, v in params.items()
+            if k.startswith("extra.")
+        }
+        if model:
+            self.model_.set_parameters(model)
+        if extra:
+            self._set_extra_parameters(extra)
 
     def _step_scales(self):
         """Per-parameter multipliers of the step size (none by default)."""

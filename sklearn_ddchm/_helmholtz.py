@@ -72,6 +72,7 @@ PAPER_ALGORITHM = MappingProxyType(
         expectations="encodings",
         fan_in_scaling=False,
         learning_rate_decay_power=1.0,
+        average_fraction=0.0,
         init="random",
     )
 )
@@ -178,6 +179,15 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         a random start a DDC-HM is still moving towards the data when a
         geometric decay has already slowed it (measured in
         ``benchmarks/bench_ddc_defaults.py``).
+    average_fraction : float in [0, 1), default=0.1
+        Fraction of :meth:`fit`'s steps, at its end, whose parameters are
+        averaged (Polyak-Ruppert averaging): the fitted parameters are the
+        mean of the iterates after each of the last ``ceil(average_fraction
+        * N)`` of its ``N`` scheduled steps (fewer, or none, when ``tol``
+        ends the fit early), which smooths the noise that the last steps'
+        gradients leave in the last iterate. 0 keeps the last iterate. A fit
+        that diverges keeps its last sane iterate instead. :meth:`partial_fit`
+        always keeps its last iterate, which the next call continues from.
     batch_size : int, default=100
         Minibatch size of the wake phase.
     max_iter : int, default=100
@@ -411,6 +421,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         learning_rate_decay=0.1,
         learning_rate_decay_samples=None,
         learning_rate_decay_power=2.0,
+        average_fraction=0.1,
         batch_size=100,
         max_iter=100,
         tol=None,
@@ -442,6 +453,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.learning_rate_decay = learning_rate_decay
         self.learning_rate_decay_samples = learning_rate_decay_samples
         self.learning_rate_decay_power = learning_rate_decay_power
+        self.average_fraction = average_fraction
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol

@@ -387,3 +387,75 @@ def test_verbose_0_is_silent(capsys):
 )
 def test_durations_read_as_seconds_minutes_hours(seconds, text):
     assert base._format_duration(seconds) == text
+
+
+# ---------------------------------------------------------------------------
+# Averaging the last iterates of fit (average_fraction)
+
+
+@pytest.fixture
+def iterates(monkeypatch):
+    """The trained parameters after every Adam step taken while the test runs."""
+    seen = []
+    original = Adam.step
+
+    def step(self, params, grads, learning_rate=None, scales=None):
+        new = original(self, params, grads, learning_rate, scales)
+        seen.append({k: np.array(v, copy=True) for k, v in new.items()})
+        return new
+
+    monkeypatch.setattr(Adam, "step", step)
+    return seen
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+@pytest.mark.parametrize("fraction", [0.2, 0.5])
+def test_fit_averages_the_last_iterates(name, fraction, iterates):
+    """The fitted parameters are the mean of the last ceil(f * N) of fit's N
+    iterates; averaging changes nothing else (same iterates, same noise)."""
+    X = _data(name, 100)
+    make = lambda f: ESTIMATORS[name](  # noqa: E731
+        batch_size=30, max_iter=3, random_state=0, average_fraction=f
+    )
+    last = make(0.0).fit(X)
+    trajectory = list(iterates)
+    iterates.clear()
+    averaged = make(fraction).fit(X)
+    n_steps = 3 * len(_batch_sizes(100, 30))
+    assert len(trajectory) == n_steps
+    # the training itself is unchanged
+    for a, b in zip(iterates, trajectory, strict=True):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    n_mean = math.ceil(fraction * n_steps)
+    expected = {
+        k: np.mean([it[k] for it in trajectory[-n_mean:]], axis=0)
+        for k in trajectory[-1]
+    }
+    got = {**averaged.model_.trainable_parameters()}
+    got.update({"extra." + k: v for k, v in averaged._get_extra_parameters().items()})
+    assert set(got) == set(expected)
+    for k in expected:
+        np.testing.assert_allclose(got[k], expected[k], rtol=1e-10, atol=1e-12)
+    # and the unaveraged fit ends at its last iterate
+    for k, v in last.model_.trainable_parameters().items():
+        np.testing.assert_array_equal(v, trajectory[-1][k])
+
+
+def test_partial_fit_keeps_its_last_iterate():
+    """average_fraction is fit's: partial_fit continues from (and keeps) the
+    iterate, whatever the fraction."""
+    X = _data("ddc", 90)
+    fits = [
+        ESTIMATORS["ddc"](batch_size=30, random_state=0, average_fraction=f)
+        .partial_fit(X)
+        .partial_fit(X)
+        for f in (0.0, 0.9)
+    ]
+    for k, v in fits[0].model_.get_parameters().items():
+        np.testing.assert_array_equal(v, fits[1].model_.get_parameters()[k])
+
+
+def test_ddc_default_averages_the_last_tenth():
+    assert DDCHelmholtzEstimator().average_fraction == 0.1
+    assert VAEEstimator().average_fraction == 0.0

@@ -205,6 +205,8 @@ def test_bernoulli_observations_reject_non_binary_X():
         (dict(learning_rate_decay=0.0), "learning_rate_decay"),
         (dict(learning_rate_decay_power=0.0), "learning_rate_decay_power"),
         (dict(learning_rate_decay_power="late"), "learning_rate_decay_power"),
+        (dict(average_fraction=1.0), "average_fraction"),
+        (dict(average_fraction=-0.1), "average_fraction"),
         (dict(encoding_refresh=0), "encoding_refresh"),
         (dict(ridge="loo"), "ridge"),
         (dict(ridge_reference="mean"), "ridge_reference"),

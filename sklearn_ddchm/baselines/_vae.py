@@ -368,6 +368,15 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         keeps the step near ``learning_rate`` for longer and decays it later
         (with 2, half-way through the step is ``learning_rate_decay ** 0.25`` of
         the first, 0.56 for a decay of 0.1, against 0.32 at a power of 1).
+    average_fraction : float in [0, 1), default=0.0
+        Fraction of :meth:`fit`'s steps, at its end, whose parameters are
+        averaged (Polyak-Ruppert averaging): the fitted parameters are the
+        mean of the iterates after each of the last ``ceil(average_fraction
+        * N)`` of its ``N`` scheduled steps (fewer, or none, when ``tol``
+        ends the fit early), which smooths the noise that the last steps'
+        gradients leave in the last iterate. 0 keeps the last iterate. A fit
+        that diverges keeps its last sane iterate instead. :meth:`partial_fit`
+        always keeps its last iterate, which the next call continues from.
     batch_size : int, default=100
     max_iter : int, default=100
         Epochs (passes over the data) of :meth:`fit`.
@@ -498,6 +507,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         learning_rate_decay=0.1,
         learning_rate_decay_samples=None,
         learning_rate_decay_power=1.0,
+        average_fraction=0.0,
         batch_size=100,
         max_iter=100,
         tol=None,
@@ -520,6 +530,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         self.learning_rate_decay = learning_rate_decay
         self.learning_rate_decay_samples = learning_rate_decay_samples
         self.learning_rate_decay_power = learning_rate_decay_power
+        self.average_fraction = average_fraction
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
@@ -588,6 +599,15 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         keeps the step near ``learning_rate`` for longer and decays it later
         (with 2, half-way through the step is ``learning_rate_decay ** 0.25`` of
         the first, 0.56 for a decay of 0.1, against 0.32 at a power of 1).
+    average_fraction : float in [0, 1), default=0.0
+        Fraction of :meth:`fit`'s steps, at its end, whose parameters are
+        averaged (Polyak-Ruppert averaging): the fitted parameters are the
+        mean of the iterates after each of the last ``ceil(average_fraction
+        * N)`` of its ``N`` scheduled steps (fewer, or none, when ``tol``
+        ends the fit early), which smooths the noise that the last steps'
+        gradients leave in the last iterate. 0 keeps the last iterate. A fit
+        that diverges keeps its last sane iterate instead. :meth:`partial_fit`
+        always keeps its last iterate, which the next call continues from.
     batch_size : int, default=100
     max_iter : int, default=100
         Epochs (passes over the data) of :meth:`fit`.
@@ -703,6 +723,7 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         learning_rate_decay=0.1,
         learning_rate_decay_samples=None,
         learning_rate_decay_power=1.0,
+        average_fraction=0.0,
         batch_size=100,
         max_iter=100,
         tol=None,
@@ -724,6 +745,7 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         self.learning_rate_decay = learning_rate_decay
         self.learning_rate_decay_samples = learning_rate_decay_samples
         self.learning_rate_decay_power = learning_rate_decay_power
+        self.average_fraction = average_fraction
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
