@@ -230,7 +230,8 @@ def _check_fitted(est, X_float, name):
     _check_finite_array(Z, (n, n_out), f"{name}.transform")
     if name == "features":
         return
-    if name in ("ddc", "ddc_sbn"):
+    if name in ("ddc", "ddc_sbn") and est.encoding == "sigmoid":
+        # means of sigmoid encodings; encoding="linear" gives E_q[z], unbounded
         assert Z.min() >= 0.0 and Z.max() <= 1.0, "DDC means outside [0, 1]"
     _check_finite_array(est.score_samples(X_float), (n,), f"{name}.score_samples")
     score = est.score(X_float)
