@@ -163,3 +163,29 @@ def test_train_for_budget_spends_the_budget_in_whole_passes(monkeypatch):
     est = StubEstimator(clock)
     curve, _, _ = module.train_for_budget(est, X, X_curve, 0.0, blocks_per_epoch=4)
     assert [len(rows) for rows in est.calls] == [250] and len(curve) == 1
+
+
+def test_oracle_benchmark_exact_noise_gradient_matches_finite_differences():
+    """bench_oracle_gradient's closed-form noise gradient, E_{p(z|x)} of
+    d log p(x | z) / d log sigma^2, equals d mean log p(x) / d log sigma^2
+    (Fisher's identity) by central differences of the exact marginal."""
+    from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
+
+    path = ROOT / "benchmarks" / "bench_oracle_gradient.py"
+    spec = importlib.util.spec_from_file_location("bench_oracle_gradient", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    model = bench.factor_model(6, 2, noise_scale=1.5)
+    X, _ = bench.factor_model(6, 2).sample(50, random_state=0)
+    got = bench.exact_noise_gradient(model, X)
+    log_var = np.array(model.layers[0].params["log_var"])
+    h = 1e-5
+    for i in range(6):
+        values = []
+        for sign in (1, -1):
+            shifted = log_var.copy()
+            shifted[i] += sign * h
+            model.layers[0].set_params({"log_var": shifted})
+            values.append(np.mean(linear_gaussian_log_likelihood(model, X)))
+        model.layers[0].set_params({"log_var": log_var})
+        np.testing.assert_allclose(got[i], (values[0] - values[1]) / (2 * h), atol=1e-7)
