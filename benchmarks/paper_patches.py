@@ -83,6 +83,12 @@ On 2026-12-02, alone, with the last tenth of DDC-HM's steps averaged
     10x10   1.70e-02 2.63e-02 1.31e-02 2.50e-02 5.51e-03    -99.7  28.6/23.7
     50x10   1.74e-02 1.34e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  26.5/16.9
 
+and, the same way, ``--architectures 50x2 100x2 100x10``::
+
+    50x2    1.66e-02 1.35e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  25.7/17.0
+    100x2   2.43e-02 1.36e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  20.8/11.0
+    100x10  1.74e-02 1.00e-02 1.31e-02 2.50e-02 5.51e-03     -0.0  20.6/11.6
+
 Earlier on 2026-12-01 (geometric decay, beside other jobs, 11.5-14.1 DDC-HM
 epochs): DDC-HM 1.65e-02, 1.58e-02, 1.68e-02, 2.68e-02, 1.69e-02 and IWAE-50
 2.53e-02, 1.33e-02, 1.37e-02, 1.32e-02, 1.02e-02 in the same order.
