@@ -260,7 +260,9 @@ def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
         assert result.returncode == 0, result.stderr
         return result.stdout.splitlines()
 
-    fitted = run("--epochs", "1", "--save", str(tmp_path / "models"))
+    fitted = run(
+        "--epochs", "1", "--dtype", "float32", "--save", str(tmp_path / "models")
+    )
     loaded = run("--load", str(tmp_path / "models"))
     assert "2 disjoint subsets of 40 training images" in fitted[0]
     assert fitted[0] == loaded[0]
