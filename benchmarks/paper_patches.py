@@ -106,10 +106,11 @@ since 2026-12-02, third session), the same command, alone, 2026-12-02::
     100x10  2.60e-01 1.40e-01 1.65e-02 3.08e-01 7.05e-03     -0.0  29.0/15.9
 
 (log10 p against GMM-20: -0.0 on every row; no fit diverged.) At this
-narrower kernel DDC-HM and IWAE-50 are barely closer to the patches than one
-full-covariance Gaussian, and GaussianMixture(20) is 8-16 times closer than
-either; the relative tests, which pool their samples' bandwidth, give the
-same verdicts as before.
+narrower kernel DDC-HM's MMD^2 is 16-24% below one full-covariance
+Gaussian's, IWAE-50's between 3% above it (10x10) and 55% below (100x10),
+and GaussianMixture(20) is 14-16 times closer than DDC-HM and 8-19 times
+closer than IWAE-50; the relative tests, which pool their samples'
+bandwidth, give the same verdicts as before.
 
 Earlier on 2026-12-01 (geometric decay, beside other jobs, 11.5-14.1 DDC-HM
 epochs): DDC-HM 1.65e-02, 1.58e-02, 1.68e-02, 2.68e-02, 1.69e-02 and IWAE-50
