@@ -248,9 +248,10 @@ def mean_mmd2(X_eval, draws, sigma):
 
     One unbiased MMD^2 of 10,000 MNIST samples is noisy: the same DDC-HM model
     gave 1.05x to 1.53x the floor over six draws of its samples (2026-12-02),
-    and the floor itself 0.69x to 1.0x over four subsets of the training
-    images. The mean over independent draws, at one fixed bandwidth, is
-    still unbiased and its standard error says how far it can be trusted.
+    and four other subsets of the training images gave 0.69x to 0.92x of
+    the floor's value on the first. The mean over independent draws, at one
+    fixed bandwidth, is still unbiased, and its standard error says how far
+    it can be trusted.
     """
     values = np.array([mmd2(X_eval, D, bandwidth=sigma) for D in draws])
     se = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else math.nan
