@@ -45,9 +45,10 @@ spread is about 0.2x the floor; the float64 run below was re-evaluated the
 new way with ``--load``.
 
 Measured 2026-12-02 (third session) on this project's shared 2-core CPU, one
-BLAS thread, ``--minutes 20 --dtype float32 --save DIR`` (each method and
-its probe beside one other single-threaded job, so the probes allowed 16 of
-the 20 minutes)::
+BLAS thread, ``--minutes 20 --dtype float32 --save DIR`` (DDC-HM and its
+probe beside other single-threaded MNIST fits, VIMCO-50 beside one for 3
+minutes and the test suite for 6, so the probes allowed about 15 of the 20
+minutes)::
 
     floor MMD^2(test, train) = 1.922e-04 +- 1.6e-05
         (mean over 5 disjoint subsets of 10000 training images)
