@@ -149,6 +149,7 @@ import argparse
 import json
 import math
 import os
+import pickle
 import time
 import urllib.request
 import zipfile
@@ -359,8 +360,6 @@ def main():
     samples = {}
     for name, est in algorithms.items():
         if args.load:
-            import pickle
-
             with open(os.path.join(args.load, f"{name}.pkl"), "rb") as f:
                 est = pickle.load(f)
             timing = "loaded"
@@ -371,8 +370,6 @@ def main():
                 steps, seconds = fit_epochs(est, X_fit, args.epochs)
             timing = f"{seconds / 60:.1f} min, {est.n_iter_} epochs, {steps} steps"
         if args.save:
-            import pickle
-
             os.makedirs(args.save, exist_ok=True)
             with open(os.path.join(args.save, f"{name}.pkl"), "wb") as f:
                 pickle.dump(est, f)

@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "paper_patches.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("paper_patches", SCRIPT)
+def load_script(name="paper_patches"):
+    """The benchmark ``benchmarks/<name>.py`` imported as a module."""
+    path = ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -171,10 +173,7 @@ def test_oracle_benchmark_exact_noise_gradient_matches_finite_differences():
     (Fisher's identity) by central differences of the exact marginal."""
     from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
 
-    path = ROOT / "benchmarks" / "bench_oracle_gradient.py"
-    spec = importlib.util.spec_from_file_location("bench_oracle_gradient", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("bench_oracle_gradient")
     model = bench.factor_model(6, 2, noise_scale=1.5)
     X, _ = bench.factor_model(6, 2).sample(50, random_state=0)
     got = bench.exact_noise_gradient(model, X)
@@ -191,19 +190,11 @@ def test_oracle_benchmark_exact_noise_gradient_matches_finite_differences():
         np.testing.assert_allclose(got[i], (values[0] - values[1]) / (2 * h), atol=1e-7)
 
 
-def _load_mnist_benchmark():
-    path = ROOT / "benchmarks" / "paper_mnist_sbn.py"
-    spec = importlib.util.spec_from_file_location("paper_mnist_sbn", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_mnist_benchmark_mean_mmd2_brute_force():
     """paper_mnist_sbn.mean_mmd2 is the mean of the unbiased MMD^2 over the
     draws at the one given bandwidth, with the standard error of that mean,
     against explicit Gram matrices."""
-    bench = _load_mnist_benchmark()
+    bench = load_script("paper_mnist_sbn")
     rng = np.random.RandomState(0)
     X = rng.randn(30, 3)
     draws = [rng.randn(25, 3) + 0.3 * k for k in range(3)]
