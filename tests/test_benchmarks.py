@@ -49,7 +49,14 @@ def test_paper_patches_quick_run_writes_the_table(tmp_path):
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and (rows[0]["D1"], rows[0]["D2"]) == ("10", "10")
-    for key in ("mmd2_ddchm", "mmd2_iwae50", "mmd2_gmm20", "mmd2_gaussian", "floor"):
+    for key in (
+        "mmd2_ddchm",
+        "mmd2_iwae50",
+        "mmd2_gmm20",
+        "mmd2_gaussian",
+        "mmd2_reference",
+        "floor",
+    ):
         assert math.isfinite(float(rows[0][key]))
     for key in ("p_ddc_vs_iwae50", "p_ddc_vs_gmm20"):
         assert 0 <= float(rows[0][key]) <= 1
@@ -62,6 +69,60 @@ def test_paper_patches_quick_run_writes_the_table(tmp_path):
         seconds = [point["seconds"] for point in curve]
         assert len(curve) >= 1 and seconds == sorted(seconds)
         assert all(math.isfinite(point["mmd2"]) for point in curve)
+
+
+def test_linear_model_reference_against_sklearn_pca():
+    # An independent computation: scikit-learn's PCA (an SVD) gives the
+    # leading directions and the trailing eigenvalues.
+    from sklearn.decomposition import PCA
+
+    bench = load_script()
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((3000, 6)) @ rng.standard_normal((6, 6)) + 2.0
+    k = 2
+    S, noise_variance = bench.linear_model_reference(X, k, 200_000, random_state=1)
+    pca = PCA(n_components=6).fit(X)
+    # the total noise is exactly PCA's residual: the trailing eigenvalues
+    assert noise_variance.sum() == pytest.approx(pca.explained_variance_[k:].sum())
+    leading = pca.components_[:k].T
+    projector = leading @ leading.T
+    residual_cov = (np.eye(6) - projector) @ np.cov(X.T) @ (np.eye(6) - projector)
+    np.testing.assert_allclose(noise_variance, np.diag(residual_cov), rtol=1e-10)
+    # the samples: the data's projection plus that noise, independent of it
+    expected_cov = projector @ np.cov(X.T) @ projector + np.diag(noise_variance)
+    np.testing.assert_allclose(
+        np.cov(S.T), expected_cov, atol=0.03 * np.trace(expected_cov) / 6
+    )
+    np.testing.assert_allclose(S.mean(axis=0), X.mean(axis=0), atol=0.05)
+    # the projection keeps real rows: off the noise, samples lie in a k-plane
+    S_exact, _ = bench.linear_model_reference(
+        np.c_[X[:, :2], X[:, :2] @ [[1.0], [2.0]]], 2, 50
+    )
+    assert np.linalg.matrix_rank(S_exact - S_exact.mean(axis=0), tol=1e-6) <= 3
+
+
+def test_paper_patches_baselines_only_fits_no_learner(tmp_path, monkeypatch):
+    bench = load_script()
+    monkeypatch.setattr(
+        bench, "make_estimators", lambda *a, **k: pytest.fail("fitted a learner")
+    )
+    rng = np.random.RandomState(0)
+    data = type("Data", (), {})()
+    data.X_train = rng.laplace(size=(400, 16))
+    data.X_test = rng.laplace(size=(300, 16))
+    data.patch_size, data.scale = 4, 1.0
+    monkeypatch.setattr(bench, "load_data", lambda *a, **k: (data, "test data"))
+    table = bench.run(
+        architectures=((3, 2), (5, 2)), n_test=300, learners=False, verbose=False
+    )
+    assert [row["D1"] for row in table] == [3, 5]
+    for row in table:
+        assert 0 < row["share_test_below_noise_norm"] < 1
+        assert math.isfinite(row["mmd2_reference"])
+    # more latents leave less noise
+    assert table[1]["reference_noise_norm"] < table[0]["reference_noise_norm"]
+    text = bench.format_table(table, bench.BASELINE_COLUMNS)
+    assert "Eq.13 ref" in text and "IWAE" not in text
 
 
 def test_log10_p_matches_the_p_value_and_survives_underflow():
