@@ -412,7 +412,8 @@ def run_score(args):
     X = load_images(args)[: args.images]
     print(
         f"{X.shape[0]} held-out images; AIS {args.chains} chains x "
-        f"{args.temperatures} temperatures from each estimator's proposal"
+        f"{args.temperatures} temperatures from "
+        + ("each estimator's proposal" if args.start == "proposal" else "the prior")
     )
     per_image = {}
     for path in args.model:
@@ -425,6 +426,7 @@ def run_score(args):
             n_samples=args.chains,
             n_temperatures=args.temperatures,
             n_leapfrog=args.leapfrog,
+            start=args.start,
             random_state=0,
         )
         seconds = time.perf_counter() - start

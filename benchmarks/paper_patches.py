@@ -138,6 +138,7 @@ import csv
 import json
 import math
 import os
+import pickle
 import platform
 import time
 import warnings
@@ -390,6 +391,7 @@ def run(
     output=None,
     quick=False,
     learners=True,
+    save=None,
     verbose=True,
 ):
     """Run the comparison; return the table, one dict per architecture.
@@ -424,6 +426,11 @@ def run(
     learners : bool, default=True
         False fits no DDC-HM or IWAE-50: only the floor, the scikit-learn
         baselines and :func:`linear_model_reference` (seconds).
+    save : str or None, default=None
+        Folder to pickle each trained estimator into (``DDC-HM-50x10.pkl``,
+        ``IWAE-50-50x10.pkl``, ...) with the held-out patches
+        (``X_test.npy``), e.g. for ``bench_ais.py score --model ... --data
+        DIR/X_test.npy``.
     verbose : bool, default=True
         Print progress and the table.
 
@@ -527,6 +534,13 @@ def run(
                 log=log,
                 bandwidth=sigma,
             )
+            if save is not None:
+                os.makedirs(save, exist_ok=True)
+                with open(
+                    os.path.join(save, f"{name}-{dims[0]}x{dims[1]}.pkl"), "wb"
+                ) as f:
+                    pickle.dump(est, f)
+                np.save(os.path.join(save, "X_test.npy"), X_test)
             S = _sample(est, len(X_test), seed + 3)
             finite = _finite(S)
             samples[name] = S if finite else None
@@ -728,6 +742,12 @@ def main(argv=None):
         help="fit no DDC-HM or IWAE-50: the floor, GMM-20, one Gaussian and "
         "the Eq. 13 reference of each D1 (seconds)",
     )
+    parser.add_argument(
+        "--save",
+        default=None,
+        help="folder to pickle the trained estimators and the held-out "
+        "patches (X_test.npy) into",
+    )
     args = parser.parse_args(argv)
     run(
         architectures=args.architectures,
@@ -743,6 +763,7 @@ def main(argv=None):
         output=args.output,
         quick=args.quick,
         learners=not args.baselines_only,
+        save=args.save,
     )
 
 

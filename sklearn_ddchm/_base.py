@@ -930,7 +930,15 @@ class BaseDeepGenerativeEstimator(
             acceptance_rate=joined(accepts) if accepts else None,
             n_transitions=0 if betas is None else k * (len(betas) - 2) * n_steps,
         )
-        _warn_if_unreliable(self, result.log_likelihood, caller)
+        _warn_if_unreliable(
+            self,
+            result.log_likelihood,
+            caller,
+            # only log_likelihood's callers asked for a careful estimate;
+            # score's fast one would warn on every hard model
+            ess=result.ess if caller == "log_likelihood" else None,
+            n_weights=k,
+        )
         return result
 
     def score(self, X, y=None):

@@ -826,3 +826,30 @@ def test_score_warns_when_the_fit_was_flagged_as_not_sane():
         est.score(X)
     with pytest.warns(UnreliableScoreWarning, match="not a converged fit"):
         log_likelihood(est, X, n_samples=2, n_temperatures=2)
+
+
+def test_log_likelihood_warns_once_when_one_weight_dominates():
+    X, _, _ = make_sparse_hierarchical(n_samples=400, random_state=0)
+    est = DDCHelmholtzEstimator(max_iter=3, random_state=0).fit(X)
+    far = X[:20] * 30 + 20  # far outside anything the model generates
+    for method, k in (("importance", 100), ("ais", 16)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = log_likelihood(
+                est, far, method=method, n_samples=k, n_temperatures=50, random_state=0
+            )
+        messages = [
+            str(w.message)
+            for w in caught
+            if issubclass(w.category, UnreliableScoreWarning)
+        ]
+        # the estimate is still returned, with its (near 1) ESS per row
+        assert np.median(result.ess) < 1.5 and result.log_likelihood.shape == (20,)
+        assert len(messages) == 1, messages
+        assert "one weight carries nearly all the mass" in messages[0]
+        assert f"of {k})" in messages[0] and "start='prior'" in messages[0]
+    # rows like the training data: no such warning; score never checks ESS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableScoreWarning)
+        log_likelihood(est, X[:20], method="importance", random_state=0)
+        est.score(far)

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import math
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,7 @@ def test_paper_patches_quick_run_writes_the_table(tmp_path):
     env = {**os.environ, "SCIPY_ARRAY_API": "1"}
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--images", str(images)]
-        + ["--output", str(out), "--seed", "1"],
+        + ["--output", str(out), "--seed", "1", "--save", str(tmp_path / "models")],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -60,6 +61,12 @@ def test_paper_patches_quick_run_writes_the_table(tmp_path):
         assert math.isfinite(float(rows[0][key]))
     for key in ("p_ddc_vs_iwae50", "p_ddc_vs_gmm20"):
         assert 0 <= float(rows[0][key]) <= 1
+    X_test = np.load(tmp_path / "models" / "X_test.npy")
+    assert X_test.shape == (200, 256)
+    for name in ("DDC-HM", "IWAE-50"):
+        with open(tmp_path / "models" / f"{name}-10x10.pkl", "rb") as f:
+            est = pickle.load(f)
+        assert est.n_features_in_ == 256 and np.all(np.isfinite(est.sample(3)))
     saved = json.loads((out / "results.json").read_text())
     assert saved["config"]["n_train"] == 500
     ddc = saved["config"]["estimators"]["DDC-HM"]
