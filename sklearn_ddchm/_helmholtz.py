@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _wake_sleep as ws
 from ._base import BaseDeepGenerativeEstimator
 from ._features import RandomSigmoidFeatures
-from ._importance import FactorisedProposal
+from ._importance import MIXTURE_FLOOR, FactorisedProposal
 from .utils._array_api import (
     check_same_namespace,
     get_namespace,
@@ -948,6 +948,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         xp = get_namespace(X)
         R = self._posterior_means(X)
         means, variances, binary, wide_means, wide_variances = [], [], [], [], []
+        mixtures = []
         for l, layer in enumerate(self.model_.layers[1:], start=1):
             m, v = self._moments(R[l - 1], l)
             binary.append(layer.is_binary)
@@ -957,4 +958,29 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             wide_variances.append(xp.var(z, axis=0)[None, :] + 1e-12)
             floor = self._posterior_variance_floor[l - 1]
             variances.append(None if layer.is_binary else xp.maximum(v, floor[None, :]))
-        return FactorisedProposal(means, variances, binary, wide_means, wide_variances)
+            mixtures.append(
+                self._mixture_proposal(R[l - 1], l, layer) if layer.is_mixture else None
+            )
+        return FactorisedProposal(
+            means, variances, binary, wide_means, wide_variances, mixtures=mixtures
+        )
+
+    def _mixture_proposal(self, R, l, layer):
+        """A mixture layer's proposal: its own components, reweighted per row.
+
+        ``p(k | x) = E[p(k | z_l) | x]`` exactly, so the DDC expectation of
+        the prior's responsibilities (Eq. 5) estimates each row's mixing
+        weights; the estimate is clipped to [0, 1], renormalised and mixed
+        with ``MIXTURE_FLOOR`` of an even spread. The components keep the
+        prior's means and variances: within one narrow component the
+        likelihood moves the posterior little.
+        """
+        xp = get_namespace(R)
+        log_prior, comp_means, comp_variances = layer.components()
+        pi = xp.clip(self._expectation(R, l, layer.responsibilities), 0.0, 1.0)
+        total = xp.sum(pi, axis=1, keepdims=True)
+        k = pi.shape[1]
+        even = xp.full_like(pi, 1.0 / k)
+        pi = xp.where(total > 0, pi / xp.where(total > 0, total, 1.0), even)
+        pi = (1.0 - MIXTURE_FLOOR) * pi + MIXTURE_FLOOR / k
+        return (xp.log(pi), comp_means, comp_variances, log_prior[None, :])

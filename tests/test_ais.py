@@ -238,6 +238,113 @@ def test_factorised_proposal_gradient_matches_finite_differences():
             np.testing.assert_allclose(grads[l][:, j], fd, rtol=1e-6, atol=1e-8)
 
 
+def mixture_proposal(n, seed=0):
+    """A Student-t layer below a two-component mixture layer (K=2, D=3)."""
+    rng = np.random.RandomState(seed)
+    pi = rng.dirichlet([1.0, 1.0], size=n)
+    comp_means = np.array([[2.0, -1.0, 0.5], [-2.0, 1.0, 3.0]])
+    comp_vars = rng.uniform(0.05, 0.3, (2, 3))
+    return FactorisedProposal(
+        [rng.randn(n, 2), np.zeros((n, 3))],
+        [rng.uniform(0.1, 1.0, (n, 2)), np.ones((n, 3))],
+        [False, False],
+        wide_means=[rng.randn(1, 2), np.zeros((1, 3))],
+        wide_variances=[rng.uniform(1, 3, (1, 2)), np.full((1, 3), 4.0)],
+        defensive=0.2,
+        mixtures=[None, (np.log(pi), comp_means, comp_vars, np.log([[0.3, 0.7]]))],
+    )
+
+
+def test_mixture_proposal_density_against_scipy():
+    # an independent computation of the same density, term by term
+    n = 4
+    proposal = mixture_proposal(n)
+    rng = np.random.RandomState(1)
+    latents = [rng.randn(5 * n, 2), rng.randn(5 * n, 3)]
+    (log_pi, comp_means, comp_vars, wide_log_pi) = proposal.mixtures[1]
+    rows = np.tile(np.arange(n), 5)  # importance index major
+
+    def t_logpdf(z, loc, var):
+        return stats.t.logpdf(z, 3, loc=loc, scale=np.sqrt(var)).sum(axis=-1)
+
+    def mixture(z, log_w):
+        comps = [t_logpdf(z, comp_means[k], comp_vars[k]) for k in range(2)]
+        return special.logsumexp(np.stack(comps, axis=-1) + log_w, axis=-1)
+
+    z0, z1 = latents
+    post = t_logpdf(z0, proposal.means[0][rows], proposal.variances[0][rows])
+    post = post + mixture(z1, log_pi[rows])
+    wide = t_logpdf(z0, proposal.wide_means[0], proposal.wide_variances[0])
+    wide = wide + mixture(z1, wide_log_pi)
+    expected = np.logaddexp(np.log(0.8) + post, np.log(0.2) + wide)
+    np.testing.assert_allclose(
+        proposal.log_prob(latents).reshape(-1), expected, rtol=1e-12
+    )
+
+
+def test_mixture_proposal_draws_follow_its_weights_and_density():
+    n = 3
+    proposal = mixture_proposal(n)
+    for shared in (True, False):
+        latents, log_q = proposal.sample(20_000, np.random.RandomState(0), shared)
+        np.testing.assert_allclose(proposal.log_prob(latents), log_q, rtol=1e-12)
+        z = latents[1].reshape(20_000, n, 3)
+        log_pi, comp_means, _, wide_log_pi = proposal.mixtures[1]
+        # share of draws near the first component: 0.8 pi(x) + 0.2 pi_wide
+        near_first = np.mean(np.abs(z[..., 0] - comp_means[0, 0]) < 2.0, axis=0)
+        expected = 0.8 * np.exp(log_pi[:, 0]) + 0.2 * np.exp(wide_log_pi[0, 0])
+        np.testing.assert_allclose(near_first, expected, atol=0.015)
+        # each draw sits on one component in every coordinate at once: the
+        # components put coordinates 0 and 1 on opposite sides (+2, -1 and -2,
+        # +1), so both positive is rare (a Student-t tail, under 9%), where
+        # independent per-coordinate choices would give w_0 w_1 of the draws
+        both_positive = np.mean((z[..., 0] > 0) & (z[..., 1] > 0), axis=0)
+        assert np.all(both_positive < 0.09)
+        assert np.all(expected * (1 - expected) > 0.15)  # rows that would tell
+
+
+def test_mixture_proposal_gradient_and_scales():
+    n = 4
+    proposal = mixture_proposal(n)
+    rng = np.random.RandomState(2)
+    latents = [rng.randn(3 * n, 2), rng.randn(3 * n, 3)]
+    grads = proposal.grad_log_prob(latents)
+    h = 1e-6
+    for l, z in enumerate(latents):
+        for j in range(z.shape[1]):
+            up = [v.copy() for v in latents]
+            down = [v.copy() for v in latents]
+            up[l][:, j] += h
+            down[l][:, j] -= h
+            fd = (proposal.log_prob(up) - proposal.log_prob(down)).reshape(-1) / (2 * h)
+            np.testing.assert_allclose(grads[l][:, j], fd, rtol=1e-6, atol=1e-8)
+    log_pi, _, comp_vars, _ = proposal.mixtures[1]
+    expected = np.sqrt(np.exp(log_pi) @ comp_vars)
+    np.testing.assert_allclose(proposal.scales()[1], expected, rtol=1e-12)
+    # adaptive refinement keeps the mixture as it is
+    log_w = rng.randn(3, n)
+    assert proposal.refined(latents, log_w).mixtures[1] is proposal.mixtures[1]
+
+
+def test_ddc_proposal_mixes_over_the_top_priors_components():
+    X, _, _ = make_sparse_hierarchical(n_samples=400, random_state=0)
+    est = DDCHelmholtzEstimator(max_iter=2, random_state=0).fit(X)
+    proposal = est._proposal(X[:50])
+    assert proposal.mixtures[0] is None
+    log_pi, comp_means, comp_vars, wide_log_pi = proposal.mixtures[1]
+    prior = est.model_.layers[-1]
+    np.testing.assert_allclose(comp_means, prior.params["means"])
+    np.testing.assert_allclose(comp_vars, np.exp(prior.params["log_vars"]))
+    pi = np.exp(log_pi)
+    np.testing.assert_allclose(pi.sum(axis=1), 1.0)
+    assert np.all(pi >= 0.05 / 2 - 1e-12)
+    # the weights are the DDC expectation of p(k | z): the component the
+    # recognition means lean to takes the larger weight
+    r_top = est._moments(est._posterior_means(X[:50])[1], 2)[0][:, 0]
+    lean = np.sign(r_top) == np.sign(comp_means[:, 0][np.argmax(pi, axis=1)])
+    assert np.mean(lean) > 0.9
+
+
 def test_prior_proposal_gradient_matches_finite_differences():
     model = DeepExponentialFamily(
         [GaussianLayer(3, 2), GaussianLayer(2, 2), GaussianPrior(2)]

@@ -55,6 +55,9 @@ class Layer:
     is_exponential_family = True
     #: whether the child takes values in {0, 1} only
     is_binary = False
+    #: a mixture of narrow components (``components`` and ``responsibilities``
+    #: available): scoring proposals then mix over its components
+    is_mixture = False
 
     def __init__(self, n_features, n_parents=0, *, trainable=True, **params):
         _check_positive_int(n_features, "n_features")

@@ -33,6 +33,7 @@ class MixtureOfGaussiansPrior(Layer):
 
     param_names = ("means", "log_vars", "logits")
     is_exponential_family = False
+    is_mixture = True
 
     def __init__(
         self,
@@ -125,7 +126,18 @@ class MixtureOfGaussiansPrior(Layer):
         )
         return self._log_weights()[None, :] - 0.5 * quad
 
+    def components(self):
+        """``(log_weights, means, variances)``: shapes (K,), (K, D), (K, D)."""
+        self._check_initialized()
+        xp = self._xp()
+        return (
+            self._log_weights(),
+            self.params["means"],
+            xp.exp(self.params["log_vars"]),
+        )
+
     def responsibilities(self, z):
+        """``p(k | z)`` for each row of ``z``, shape (n, K)."""
         lp = self._component_log_prob(z)
         xp = get_namespace(lp)
         return xp.exp(lp - logsumexp(lp, axis=1, keepdims=True, xp=xp))
