@@ -78,6 +78,18 @@ and ``--chains 512`` (the machine more loaded)::
       AIS: 40/40 rows within 0.05 nat; median |err| / stderr 0.43;
       2,047,488 transitions per row
 
+Those two runs predate the mixture proposal of the top prior (2026-12-02,
+fourth session; see the README's scoring section). The same command at its
+defaults, before and after that change in one session::
+
+      before  DDC-HM   AIS   mean err -0.0271  mean |err| 0.0711  max |err| 0.2797
+                       IS    mean err -0.2821  mean |err| 0.3987  max |err| 3.1647
+      after   DDC-HM   AIS   mean err +0.0034  mean |err| 0.0477  max |err| 0.1482
+                       IS    mean err -0.0248  mean |err| 0.0948  max |err| 0.7962
+
+and after, ``--chains 64 --temperatures 1000``: AIS mean err +0.0043, mean
+|err| 0.0238, max |err| 0.0940, 33 of 40 rows within 0.05 nat, 0.62 s per row.
+
 With the defaults (64 chains x 400 temperatures, 0.5 s per row) the mean
 standard error is about 0.11 nat: the error falls like ``1 / sqrt(chains x
 temperatures)``; on this model a power schedule ``beta_t = (t / T)^3`` (pass

@@ -785,10 +785,11 @@ class BaseDeepGenerativeEstimator(
         of a row does not depend on the other rows. The estimate is unbiased
         for p(x), hence biased low for log p(x) by roughly the variance of the
         normalised weights over ``2 n_importance``: for posteriors with sharp,
-        mode-dependent structure (the paper's sparse model) it can be nats too
-        low with 100 samples. It is the fast estimate model selection calls;
-        to compare models use :func:`sklearn_ddchm.log_likelihood`
-        (annealed importance sampling, with standard errors).
+        mode-dependent structure it can be nats too low with 100 samples, and
+        far more for rows unlike anything the model generates. It is the fast
+        estimate model selection calls; to compare models use
+        :func:`sklearn_ddchm.log_likelihood` (annealed importance sampling,
+        with standard errors).
 
         A non-finite estimate, or a fit flagged as not sane, raises an
         :class:`~sklearn_ddchm.UnreliableScoreWarning`.

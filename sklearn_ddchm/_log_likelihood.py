@@ -236,7 +236,7 @@ def log_likelihood(
     >>> from sklearn_ddchm.datasets import make_sparse_hierarchical
     >>> X, _, _ = make_sparse_hierarchical(n_samples=300, random_state=0)
     >>> est = DDCHelmholtzEstimator(max_iter=2, random_state=0).fit(X)
-    >>> result = log_likelihood(est, X[:5], n_samples=4, n_temperatures=20,
+    >>> result = log_likelihood(est, X[:5], n_samples=8, n_temperatures=50,
     ...                         random_state=0)
     >>> result.log_likelihood.shape, result.stderr.shape
     ((5,), (5,))
