@@ -112,6 +112,17 @@ and GaussianMixture(20) is 14-16 times closer than DDC-HM and 8-19 times
 closer than IWAE-50; the relative tests, which pool their samples'
 bandwidth, give the same verdicts as before.
 
+``--baselines-only --n-test 5000`` (2026-12-02, fourth session, seconds)
+adds :func:`linear_model_reference`, the model family at its best latent
+distribution and least maximum-likelihood noise: MMD^2 2.12e-01 (D1=10),
+1.10e-01 (50) and 5.60e-02 (100), all above GMM-20's 1.65e-02; the noise
+alone has norm 11.5, 8.3 and 6.1, above that of 78%, 73% and 66% of the
+held-out patches. And ``--minutes 1.5 --architectures 50x10 --n-test 5000``
+(beside one other single-threaded job): IWAE-50's curve rises at every
+epoch, 0.120 (1 epoch), 0.134 (4), 0.160 (10), 0.171 (14), while its training
+bound rises from -1251 to -429 nats; DDC-HM's goes 0.298, 0.344 (4), 0.331
+(10), 0.262 (18.4).
+
 Earlier on 2026-12-01 (geometric decay, beside other jobs, 11.5-14.1 DDC-HM
 epochs): DDC-HM 1.65e-02, 1.58e-02, 1.68e-02, 2.68e-02, 1.69e-02 and IWAE-50
 2.53e-02, 1.33e-02, 1.37e-02, 1.32e-02, 1.02e-02 in the same order.
