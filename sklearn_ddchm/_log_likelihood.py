@@ -220,6 +220,16 @@ def log_likelihood(
         ``result.log_likelihood``, ``result.stderr`` and ``result.ess`` per
         row; ``result.mean`` and ``result.mean_stderr`` over the rows.
 
+    Warns
+    -----
+    UnreliableScoreWarning
+        When an estimate is not finite, when the fit was flagged as not sane,
+        or when the median effective sample size of the rows is below 1.5
+        (with 4 or more chains or samples): one chain then carries a row's
+        whole estimate, which can be far too low while its standard error
+        looks small. Starting from the prior (``start="prior"``) or more
+        temperatures usually helps.
+
     See Also
     --------
     make_log_likelihood_scorer : The same estimate as a model-selection scorer.
