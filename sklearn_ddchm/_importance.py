@@ -99,9 +99,9 @@ class FactorisedProposal:
         rows = 1 if shared_noise else n
         dev = _device(self.means[0])
         dtype = self.means[0].dtype
-        use_wide = None
-        if self.defensive > 0:
-            u = draw(
+
+        def one_uniform_per_draw():
+            return draw(
                 random_state,
                 "uniform",
                 (n_importance, rows, 1),
@@ -109,7 +109,10 @@ class FactorisedProposal:
                 device=dev,
                 dtype=dtype,
             )
-            use_wide = u < self.defensive
+
+        use_wide = None
+        if self.defensive > 0:
+            use_wide = one_uniform_per_draw() < self.defensive
         zs = []
         for l, is_binary in enumerate(self.binary):
             d = self.means[l].shape[1]
@@ -136,17 +139,8 @@ class FactorisedProposal:
                     dtype=dtype,
                 )
                 noise = eps / xp.sqrt(xp.sum(chi2 * chi2, axis=0) / PROPOSAL_DF)
-            pick = None
-            if self.mixtures[l] is not None:
-                # which component each draw comes from
-                pick = draw(
-                    random_state,
-                    "uniform",
-                    (n_importance, rows, 1),
-                    xp=xp,
-                    device=dev,
-                    dtype=dtype,
-                )
+            # which component of a mixture layer each draw comes from
+            pick = one_uniform_per_draw() if self.mixtures[l] is not None else None
             z = self._draw(noise, l, is_binary, wide=False, pick=pick)
             if use_wide is not None:
                 z = xp.where(

@@ -214,6 +214,19 @@ def test_proposal_log_prob_is_normalised(kind):
     np.testing.assert_allclose(total, 0.0, atol=1e-12)
 
 
+def assert_gradient_matches_finite_differences(proposal, latents, h=1e-6):
+    """``proposal.grad_log_prob`` against central differences of ``log_prob``."""
+    grads = proposal.grad_log_prob(latents)
+    for l, z in enumerate(latents):
+        for j in range(z.shape[1]):
+            up = [v.copy() for v in latents]
+            down = [v.copy() for v in latents]
+            up[l][:, j] += h
+            down[l][:, j] -= h
+            fd = (proposal.log_prob(up) - proposal.log_prob(down)).reshape(-1) / (2 * h)
+            np.testing.assert_allclose(grads[l][:, j], fd, rtol=1e-6, atol=1e-8)
+
+
 def test_factorised_proposal_gradient_matches_finite_differences():
     rng = np.random.RandomState(0)
     n = 4
@@ -226,16 +239,7 @@ def test_factorised_proposal_gradient_matches_finite_differences():
         defensive=0.2,
     )
     latents = [rng.randn(3 * n, 2), rng.randn(3 * n, 1)]
-    grads = proposal.grad_log_prob(latents)
-    h = 1e-6
-    for l, z in enumerate(latents):
-        for j in range(z.shape[1]):
-            up = [v.copy() for v in latents]
-            down = [v.copy() for v in latents]
-            up[l][:, j] += h
-            down[l][:, j] -= h
-            fd = (proposal.log_prob(up) - proposal.log_prob(down)).reshape(-1) / (2 * h)
-            np.testing.assert_allclose(grads[l][:, j], fd, rtol=1e-6, atol=1e-8)
+    assert_gradient_matches_finite_differences(proposal, latents)
 
 
 def mixture_proposal(n, seed=0):
@@ -308,16 +312,7 @@ def test_mixture_proposal_gradient_and_scales():
     proposal = mixture_proposal(n)
     rng = np.random.RandomState(2)
     latents = [rng.randn(3 * n, 2), rng.randn(3 * n, 3)]
-    grads = proposal.grad_log_prob(latents)
-    h = 1e-6
-    for l, z in enumerate(latents):
-        for j in range(z.shape[1]):
-            up = [v.copy() for v in latents]
-            down = [v.copy() for v in latents]
-            up[l][:, j] += h
-            down[l][:, j] -= h
-            fd = (proposal.log_prob(up) - proposal.log_prob(down)).reshape(-1) / (2 * h)
-            np.testing.assert_allclose(grads[l][:, j], fd, rtol=1e-6, atol=1e-8)
+    assert_gradient_matches_finite_differences(proposal, latents)
     log_pi, _, comp_vars, _ = proposal.mixtures[1]
     expected = np.sqrt(np.exp(log_pi) @ comp_vars)
     np.testing.assert_allclose(proposal.scales()[1], expected, rtol=1e-12)
@@ -351,16 +346,7 @@ def test_prior_proposal_gradient_matches_finite_differences():
     ).initialize(0)
     proposal = PriorProposal(model, 3)
     latents = [np.random.RandomState(1).randn(6, 2) for _ in range(2)]
-    grads = proposal.grad_log_prob(latents)
-    h = 1e-6
-    for l in range(2):
-        for j in range(2):
-            up = [v.copy() for v in latents]
-            down = [v.copy() for v in latents]
-            up[l][:, j] += h
-            down[l][:, j] -= h
-            fd = (proposal.log_prob(up) - proposal.log_prob(down)).reshape(-1) / (2 * h)
-            np.testing.assert_allclose(grads[l][:, j], fd, rtol=1e-6, atol=1e-8)
+    assert_gradient_matches_finite_differences(proposal, latents)
 
 
 # --------------------------------------------------------------------------
