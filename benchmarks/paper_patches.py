@@ -124,7 +124,7 @@ bound rises from -1251 to -429 nats; DDC-HM's goes 0.298, 0.344 (4), 0.331
 (10), 0.262 (18.4).
 
 The full command again, ``--minutes 3 --n-test 5000`` (2026-12-02, fourth
-session, beside one single-threaded MNIST fit)::
+session, (10, 10) and (50, 2) beside single-threaded MNIST fits)::
 
     D1xD2   DDC-HM   IWAE-50  Eq.13 ref  log10 p  epochs DDC/IWAE
     10x10   2.50e-01 3.19e-01 2.12e-01   -109.3   42.1/46.8
