@@ -530,6 +530,10 @@ def run(
                 f"norm of {100 * references[d1]['below']:.0f}% of held-out patches"
             )
 
+    if save is not None and learners:
+        # the held-out patches the saved estimators are scored on
+        os.makedirs(save, exist_ok=True)
+        np.save(os.path.join(save, "X_test.npy"), X_test)
     table, settings = [], {}
     for dims in architectures:
         row = {"D1": dims[0], "D2": dims[1], "floor": floor}
@@ -537,9 +541,9 @@ def run(
         row["mmd2_reference"] = reference["mmd2"]
         row["reference_noise_norm"] = reference["noise_norm"]
         row["share_test_below_noise_norm"] = reference["below"]
+        row["mmd2_gmm20"] = baselines["GMM-20"]["mmd2"]
+        row["mmd2_gaussian"] = baselines["Gaussian"]["mmd2"]
         if not learners:
-            row["mmd2_gmm20"] = baselines["GMM-20"]["mmd2"]
-            row["mmd2_gaussian"] = baselines["Gaussian"]["mmd2"]
             row["curves"] = {}
             table.append(row)
             continue
@@ -560,12 +564,10 @@ def run(
                 bandwidth=sigma,
             )
             if save is not None:
-                os.makedirs(save, exist_ok=True)
                 with open(
                     os.path.join(save, f"{name}-{dims[0]}x{dims[1]}.pkl"), "wb"
                 ) as f:
                     pickle.dump(est, f)
-                np.save(os.path.join(save, "X_test.npy"), X_test)
             S = _sample(est, len(X_test), seed + 3)
             finite = _finite(S)
             samples[name] = S if finite else None
@@ -579,8 +581,6 @@ def run(
             row[f"diverged_{key}"] = bool(messages) or not finite
             row[f"warnings_{key}"] = len(messages)
             row[f"warning_{key}"] = messages[0] if messages else ""
-        row["mmd2_gmm20"] = baselines["GMM-20"]["mmd2"]
-        row["mmd2_gaussian"] = baselines["Gaussian"]["mmd2"]
         others = {"iwae50": samples["IWAE-50"], "gmm20": baselines["GMM-20"]["samples"]}
         for other, Y in others.items():
             if samples["DDC-HM"] is None or Y is None:
