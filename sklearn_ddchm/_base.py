@@ -31,6 +31,7 @@ from threadpoolctl import threadpool_limits
 from . import _ais
 from ._guard import GUARD_EVERY_STEPS, DivergenceGuard
 from ._importance import importance_log_weights
+from ._linear_proposal import linear_gaussian_proposal
 from ._log_likelihood import (
     DEFAULT_AIS_CHAINS,
     LogLikelihoodResult,
@@ -807,6 +808,18 @@ class BaseDeepGenerativeEstimator(
             X, method="importance", caller="score_samples"
         ).log_likelihood
 
+    def _scoring_proposal(self, X):
+        """The proposal that scoring starts from.
+
+        The estimator's own (:meth:`_proposal`), inside a
+        :class:`~sklearn_ddchm._linear_proposal.LinearGaussianProposal` where
+        the model's observation layer is linear-Gaussian and its latents
+        continuous.
+        """
+        own = self._proposal(X)
+        linear = linear_gaussian_proposal(self.model_, X, own)
+        return own if linear is None else linear
+
     def _fit_sanity_problem(self):
         """Why the fitted model should not be trusted, or None (hook).
 
@@ -875,7 +888,7 @@ class BaseDeepGenerativeEstimator(
                     log_w = importance_log_weights(
                         self.model_,
                         chunk,
-                        self._proposal(chunk),
+                        self._scoring_proposal(chunk),
                         k,
                         np.random.RandomState(seed),
                         n_adapt=SCORE_ADAPT_ROUNDS,
@@ -897,7 +910,7 @@ class BaseDeepGenerativeEstimator(
                 proposal = (
                     _ais.PriorProposal(self.model_, chunk.shape[0])
                     if start == "prior"
-                    else self._proposal(chunk)
+                    else self._scoring_proposal(chunk)
                 )
                 log_w, accept, _ = _ais.annealed_importance_sampling(
                     self.model_,

@@ -23,6 +23,7 @@ from sklearn_ddchm.models import (
     GaussianPrior,
 )
 from sklearn_ddchm.utils._array_api import to_numpy
+from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
 
 SMALL = dict(
     n_encoding=20,
@@ -167,9 +168,16 @@ def test_fit_recovers_covariance_of_linear_gaussian_data():
         ).fit(X)
         for init in ("random", "data")
     }
-    assert est.score(X) > best - 0.05
-    assert starts["random"].score(X) < best - 0.2
-    assert starts["data"].score(X) > best - 0.05
+    exact = {
+        name: np.mean(linear_gaussian_log_likelihood(e.model_, X))
+        for name, e in [("fit", est), *starts.items()]
+    }
+    assert exact["fit"] > best - 0.05
+    assert exact["random"] < best - 0.2
+    assert exact["data"] > best - 0.05
+    # and score estimates it (100 importance samples, the same for every row)
+    for name, e in [("fit", est), *starts.items()]:
+        assert abs(e.score(X) - exact[name]) < 0.1
 
 
 def test_absurd_learning_rate_stops_with_convergence_warning_and_finite_parameters():

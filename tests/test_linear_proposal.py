@@ -1,0 +1,349 @@
+"""The linear-Gaussian scoring proposal (``sklearn_ddchm._linear_proposal``).
+
+Each piece against an independent computation: the posterior and marginal
+against conditioning the joint Gaussian with dense linear algebra and
+``scipy.stats.multivariate_normal``; the Student-t density against
+``scipy.stats.multivariate_t``; the proposal's density against a direct
+mixture of scipy densities; its draws against their moments; its gradient
+against finite differences; the scores it gives against closed-form
+log-likelihoods (linear-Gaussian chains, a Gaussian mixture prior).
+"""
+
+import numpy as np
+import pytest
+from scipy import special, stats
+from test_ais import (
+    assert_gradient_matches_finite_differences,
+    assert_matches,
+    fitted_at,
+)
+
+from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
+from sklearn_ddchm._importance import MIXTURE_FLOOR, FactorisedProposal
+from sklearn_ddchm._linear_proposal import (
+    LINEAR_DF,
+    RECOGNITION_SHARE,
+    LinearGaussianProposal,
+    linear_gaussian_posterior,
+    linear_gaussian_proposal,
+    multivariate_t_logpdf,
+)
+from sklearn_ddchm.baselines import IWAEEstimator, VIMCOEstimator
+from sklearn_ddchm.models import (
+    DeepExponentialFamily,
+    GaussianLayer,
+    GaussianPrior,
+    LaplaceLayer,
+    MixtureOfGaussiansPrior,
+)
+from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
+
+
+def random_linear_gaussian(rng, n_features=5, d=3):
+    W = rng.randn(n_features, d)
+    b = rng.randn(n_features)
+    psi = rng.uniform(0.1, 0.5, n_features)
+    m = rng.randn(d)
+    v = rng.uniform(0.3, 2.0, d)
+    return W, b, psi, m, v
+
+
+def test_posterior_and_marginal_match_conditioning_the_joint_gaussian():
+    rng = np.random.RandomState(0)
+    W, b, psi, m, v = random_linear_gaussian(rng)
+    X = rng.randn(4, 5) * 2
+    mean, colour, whiten, log_det, log_marg = linear_gaussian_posterior(
+        X, W, b, psi, m, v
+    )
+    # the joint of (z, x) and the textbook conditioning formulas, densely
+    V = np.diag(v)
+    S_xx = W @ V @ W.T + np.diag(psi)
+    S_zx = V @ W.T
+    gain = S_zx @ np.linalg.inv(S_xx)
+    cov = V - gain @ S_zx.T
+    np.testing.assert_allclose(mean, m + (X - W @ m - b) @ gain.T, rtol=1e-10)
+    np.testing.assert_allclose(colour.T @ colour, cov, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(colour @ whiten, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(log_det, np.linalg.slogdet(cov)[1], rtol=1e-10)
+    exact = stats.multivariate_normal(W @ m + b, S_xx).logpdf(X)
+    np.testing.assert_allclose(log_marg, exact, rtol=1e-10)
+
+
+def test_multivariate_t_density_against_scipy():
+    rng = np.random.RandomState(1)
+    A = rng.randn(4, 4)
+    S = A @ A.T + np.eye(4)
+    mu = rng.randn(4)
+    z = rng.randn(6, 4) * 3
+    diff = z - mu
+    delta = np.einsum("ni,ij,nj->n", diff, np.linalg.inv(S), diff)
+    for df in (1, 3, 7.5):
+        ours = multivariate_t_logpdf(delta, np.linalg.slogdet(S)[1], 4, df)
+        np.testing.assert_allclose(
+            ours, stats.multivariate_t(mu, S, df=df).logpdf(z), rtol=1e-10
+        )
+
+
+def coupled_proposal(n=3, seed=0, fallback=True):
+    """Two components for z_1 (D=3) coupled with z_2's (D=2), defended."""
+    rng = np.random.RandomState(seed)
+    C, d, d2 = 2, 3, 2
+    colours, whitens, log_dets = [], [], []
+    for _ in range(C):
+        A = rng.randn(d, d)
+        S = A @ A.T + 0.5 * np.eye(d)
+        L = np.linalg.cholesky(np.linalg.inv(S))  # precision = L L^T
+        colours.append(np.linalg.inv(L))
+        whitens.append(L)
+        log_dets.append(np.linalg.slogdet(S)[1])
+    pi = rng.dirichlet([1.0, 1.0], size=n)
+    parent = (np.array([[3.0, -3.0], [-3.0, 3.0]]), rng.uniform(0.01, 0.1, (C, d2)))
+    rec = None
+    if fallback:
+        rec = FactorisedProposal(
+            [rng.randn(n, d), rng.randn(n, d2)],
+            [rng.uniform(0.2, 1.0, (n, d)), rng.uniform(0.2, 1.0, (n, d2))],
+            [False, False],
+            wide_means=[np.zeros((1, d)), np.zeros((1, d2))],
+            wide_variances=[np.full((1, d), 4.0), np.full((1, d2), 9.0)],
+        )
+    return LinearGaussianProposal(
+        np.log(pi),
+        rng.randn(C, n, d),
+        np.stack(colours),
+        np.stack(whitens),
+        np.array(log_dets),
+        parent=parent,
+        fallback=rec,
+    )
+
+
+def test_proposal_density_is_the_mixture_of_scipy_densities():
+    q = coupled_proposal()
+    rng = np.random.RandomState(2)
+    n = 3
+    z1, z2 = rng.randn(5 * n, 3), 3 * rng.randn(5 * n, 2)
+    rows = np.tile(np.arange(n), 5)
+    expected = np.empty(5 * n)
+    p_means, p_vars = q.parent
+    for i in range(5 * n):
+        r = rows[i]
+        terms = []
+        for c in range(2):
+            S = q.colours[c].T @ q.colours[c]
+            t1 = stats.multivariate_t(q.means[c, r], S, df=LINEAR_DF).logpdf(z1[i])
+            t2 = stats.t(3, p_means[c], np.sqrt(p_vars[c])).logpdf(z2[i]).sum()
+            terms.append(q.log_weights[r, c] + t1 + t2)
+        lin = special.logsumexp(terms)
+        rec = q.fallback.log_prob(
+            [z1[i : i + 1 * 1].repeat(n, 0), z2[i : i + 1].repeat(n, 0)]
+        )
+        expected[i] = np.logaddexp(
+            np.log1p(-RECOGNITION_SHARE) + lin, np.log(RECOGNITION_SHARE) + rec[0, r]
+        )
+    np.testing.assert_allclose(q.log_prob([z1, z2]).reshape(-1), expected, rtol=1e-10)
+
+
+def test_proposal_draws_carry_their_density_and_follow_the_components():
+    q = coupled_proposal(fallback=False)
+    for shared in (True, False):
+        latents, log_q = q.sample(5, np.random.RandomState(0), shared)
+        np.testing.assert_allclose(q.log_prob(latents), log_q, rtol=1e-12)
+    k = 20_000
+    (z1, z2), _ = q.sample(k, np.random.RandomState(1), shared_noise=False)
+    z1, z2 = z1.reshape(k, 3, 3), z2.reshape(k, 3, 2)
+    pi = np.exp(q.log_weights)
+    # z_2 tells the component (centres at +-3, widths <= 0.3)
+    first = z2[:, :, 0] > 0
+    np.testing.assert_allclose(first.mean(axis=0), pi[:, 0], atol=0.015)
+    for c, sel in enumerate((first, ~first)):
+        for r in range(3):
+            draws = z1[sel[:, r], r]
+            # Student-t: covariance df / (df - 2) S
+            se = np.sqrt(
+                LINEAR_DF
+                / (LINEAR_DF - 2)
+                * np.diag(q.colours[c].T @ q.colours[c])
+                / len(draws)
+            )
+            assert np.all(np.abs(draws.mean(axis=0) - q.means[c, r]) < 5 * se)
+            assert np.all(np.abs(np.median(draws, axis=0) - q.means[c, r]) < 5 * se)
+
+
+def test_proposal_gradient_matches_finite_differences_and_scales():
+    q = coupled_proposal()
+    rng = np.random.RandomState(3)
+    latents = [rng.randn(4 * 3, 3), rng.randn(4 * 3, 2) * 3]
+    assert_gradient_matches_finite_differences(q, latents)
+    s1, s2 = q.scales()
+    pi = np.exp(q.log_weights)
+    variances = np.stack([np.diag(c.T @ c) for c in q.colours])
+    np.testing.assert_allclose(s1**2, pi @ variances)
+    np.testing.assert_allclose(s2**2, pi @ q.parent[1])
+
+
+def test_refined_keeps_the_linear_part_and_refines_the_recognition():
+    q = coupled_proposal()
+    latents, log_q = q.sample(50, np.random.RandomState(4))
+    log_w = -log_q  # any weights
+    r = q.refined(latents, log_w)
+    assert r.means is q.means and r.colours is q.colours
+    assert r.fallback is not q.fallback
+    latents, log_q = r.sample(5, np.random.RandomState(5))
+    np.testing.assert_allclose(r.log_prob(latents), log_q, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# scores against closed forms
+
+
+def chain(rng, dims, n_features=6):
+    """A linear-Gaussian chain x <- z_1 <- ... <- z_L."""
+    sizes = (n_features, *dims)
+    layers = [
+        GaussianLayer(
+            sizes[i],
+            sizes[i + 1],
+            weights=rng.randn(sizes[i], sizes[i + 1]),
+            bias=rng.randn(sizes[i]),
+            log_var=np.log(rng.uniform(0.05, 0.3, sizes[i])),
+        )
+        for i in range(len(dims))
+    ]
+    prior = GaussianPrior(
+        dims[-1], mean=rng.randn(dims[-1]), log_var=np.zeros(dims[-1])
+    )
+    return DeepExponentialFamily([*layers, prior])
+
+
+@pytest.mark.parametrize("dims", [(3,), (3, 2), (3, 2, 2)])
+def test_scores_of_linear_gaussian_chains_match_the_closed_form(dims):
+    """One layer: the proposal is the posterior itself; deeper: the posterior
+    of z_1 under its marginal moments, the layers above from the DDC."""
+    rng = np.random.RandomState(len(dims))
+    model = chain(rng, dims)
+    X, _ = model.sample(30, random_state=1)
+    exact = linear_gaussian_log_likelihood(model, X)
+    est = fitted_at(model, X, latent_dims=dims, n_importance=1000)
+    assert isinstance(est._scoring_proposal(X[:2]), LinearGaussianProposal)
+    err = est.score_samples(X) - exact
+    # one layer: 1000 weights of second moment ~1.05 (the same for every row)
+    assert abs(err.mean()) < (0.03 if len(dims) == 1 else 0.1)
+    latents, _ = est._scoring_proposal(X[:3]).sample(2, np.random.RandomState(0))
+    assert_gradient_matches_finite_differences(est._scoring_proposal(X[:3]), latents)
+    result = log_likelihood(est, X, n_samples=16, n_temperatures=200, random_state=0)
+    assert_matches(result, exact)
+
+
+def test_score_of_a_gaussian_mixture_prior_matches_the_closed_form():
+    """z_1 under a two-component mixture: log p(x) is a mixture of Gaussians."""
+    rng = np.random.RandomState(5)
+    W, b, psi = rng.randn(4, 2), rng.randn(4), rng.uniform(0.05, 0.2, 4)
+    prior = MixtureOfGaussiansPrior.symmetric(2, m=3.0, sigma=0.5)
+    model = DeepExponentialFamily(
+        [GaussianLayer(4, 2, weights=W, bias=b, log_var=np.log(psi)), prior]
+    )
+    model.initialize(random_state=0)
+    X, _ = model.sample(30, random_state=1)
+    log_pi, means, variances = prior.components()
+    exact = special.logsumexp(
+        [
+            log_pi[k]
+            + stats.multivariate_normal(
+                W @ means[k] + b, W @ np.diag(variances[k]) @ W.T + np.diag(psi)
+            ).logpdf(X)
+            for k in range(2)
+        ],
+        axis=0,
+    )
+    est = fitted_at(model, X, latent_dims=(2,), n_importance=1000)
+    q = est._scoring_proposal(X)
+    # the components' weights are the exact p(k | x), floored
+    post = np.exp(
+        [
+            log_pi[k]
+            + stats.multivariate_normal(
+                W @ means[k] + b, W @ np.diag(variances[k]) @ W.T + np.diag(psi)
+            ).logpdf(X)
+            - exact
+            for k in range(2)
+        ]
+    ).T
+    np.testing.assert_allclose(
+        np.exp(q.log_weights), (1 - MIXTURE_FLOOR) * post + MIXTURE_FLOOR / 2
+    )
+    assert abs((est.score_samples(X) - exact).mean()) < 0.02
+
+
+def sparse_model(rng, n_features=8, dims=(4, 2)):
+    return DeepExponentialFamily(
+        [
+            GaussianLayer(
+                n_features,
+                dims[0],
+                weights=rng.randn(n_features, dims[0]),
+                bias=np.zeros(n_features),
+                log_var=np.full(n_features, np.log(0.05)),
+            ),
+            LaplaceLayer(
+                dims[0], dims[1], weights=rng.randn(*dims) * 0.5, bias=np.zeros(dims[0])
+            ),
+            MixtureOfGaussiansPrior.symmetric(dims[1], m=3.0, sigma=0.1),
+        ]
+    )
+
+
+def test_sparse_model_couples_z1_with_the_components_of_z2():
+    rng = np.random.RandomState(6)
+    model = sparse_model(rng)
+    model.initialize(random_state=0)
+    X, _ = model.sample(20, random_state=1)
+    est = fitted_at(model, X, latent_dims=(4, 2))
+    q = est._scoring_proposal(X)
+    assert isinstance(q, LinearGaussianProposal)
+    laplace, mixture = model.layers[1], model.layers[2]
+    _, p_means, p_vars = mixture.components()
+    np.testing.assert_array_equal(q.parent[0], p_means)
+    # each component's stand-in prior for z_1: the Laplace variance 2 s^2 at its centre
+    for c in range(2):
+        _, colour, _, _, _ = linear_gaussian_posterior(
+            X,
+            model.layers[0].params["weights"],
+            model.layers[0].params["bias"],
+            np.exp(model.layers[0].params["log_var"]),
+            np.zeros(4),
+            laplace.variance(p_means[c : c + 1])[0],
+        )
+        np.testing.assert_allclose(q.colours[c], colour)
+    # averaged with the recognition's weights of z_2's components
+    assert q.fallback is not None and q.fallback.mixtures[1] is not None
+    latents, log_q = q.sample(10, np.random.RandomState(0))
+    assert np.all(np.isfinite(log_q))
+
+
+def test_binary_models_keep_their_own_proposal():
+    X = (np.random.RandomState(0).rand(20, 6) > 0.5).astype(float)
+    est = VIMCOEstimator(latent_dims=(3,), max_iter=1, random_state=0).fit(X)
+    assert linear_gaussian_proposal(est.model_, X) is None
+    assert not isinstance(est._scoring_proposal(X), LinearGaussianProposal)
+
+
+def test_iwae_is_scored_with_the_same_linear_gaussian_proposal():
+    rng = np.random.RandomState(7)
+    model = chain(rng, (2,))
+    X, _ = model.sample(30, random_state=1)
+    est = IWAEEstimator(model=model, max_iter=1, n_importance=1000, random_state=0)
+    est.fit(X)
+    q = est._scoring_proposal(X)
+    assert isinstance(q, LinearGaussianProposal)
+    exact = linear_gaussian_log_likelihood(est.model_, X)
+    assert abs((est.score_samples(X) - exact).mean()) < 0.02
+
+
+def test_ddc_estimator_on_sparse_data_scores_with_the_linear_proposal():
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    X = make_sparse_hierarchical(200, random_state=0)[0]
+    est = DDCHelmholtzEstimator(max_iter=2, random_state=0).fit(X)
+    assert isinstance(est._scoring_proposal(X[:3]), LinearGaussianProposal)
+    assert np.all(np.isfinite(est.score_samples(X[:20])))
