@@ -782,7 +782,12 @@ class BaseDeepGenerativeEstimator(
         ``log mean_k p(x, z^k) / q(z^k | x)`` with ``n_importance`` draws from
         the estimator's proposal, after ``SCORE_ADAPT_ROUNDS`` rounds of
         adaptive importance sampling that re-centre the proposal on the
-        weighted draws. The same noise is shared by all rows, so the estimate
+        weighted draws. When the observation layer is Gaussian with a mean
+        linear in ``z_1`` and every latent is continuous, the proposal is
+        the model's linear-Gaussian one (a full-covariance Student-t
+        posterior of ``z_1`` under a Gaussian stand-in for its prior, per
+        top-prior component), with the recognition model's proposal as a
+        10% defensive share (see the User Guide, "Scoring"). The same noise is shared by all rows, so the estimate
         of a row does not depend on the other rows. The estimate is unbiased
         for p(x), hence biased low for log p(x) by roughly the variance of the
         normalised weights over ``2 n_importance``: for posteriors with sharp,

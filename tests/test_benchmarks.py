@@ -331,3 +331,97 @@ def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
         assert "1 epochs" in line and "loaded" in again
         assert line.split("MMD^2")[1] == again.split("MMD^2")[1]
     assert fitted[-1].startswith("relative test") and fitted[-1] == loaded[-1]
+
+
+def plain_sbn(seed=0):
+    bench = load_script("bench_mnist_plain")
+    rng = np.random.RandomState(seed)
+    X = (rng.rand(30, 6) < 0.4).astype(float)
+    m = bench.PlainSBN(6, (3, 2, 2), 8, 5, X, rng, np.float64)
+    # parameters away from the near-zero start, so that every term matters
+    m.set_params([rng.randn(*p.shape) for p in m.params()])
+    return bench, m, X, rng
+
+
+def test_plain_mnist_gradients_match_explicit_sums():
+    """bench_mnist_plain.sbn_gradients against a loop over data and sleep
+    samples: sum_b sum_s w_bs d log p(x_b, z^s) / d theta / B, each
+    conditional with its child's weights."""
+    from scipy.special import expit
+
+    bench, m, X, rng = plain_sbn()
+    sleep = m.sample(7, rng)
+    Z = sleep[1:]
+    Xb = X[:4]
+    weights = [rng.randn(4, 7) for _ in range(3)]
+    grads = bench.sbn_gradients(m, Xb, Z, weights)
+    values = [None, *Z]  # values[l] is z_l; the child of conditional l is z_{l-1}
+    expected_W = [np.zeros_like(W) for W in m.W]
+    expected_c = [np.zeros_like(c) for c in m.c]
+    expected_top = np.zeros_like(m.top)
+    for b in range(4):
+        for s in range(7):
+            for l in range(3):
+                child = Xb[b] if l == 0 else values[l][s]
+                parent = values[l + 1][s]
+                resid = child - expit(m.W[l] @ parent + m.c[l])
+                # the expectation is over z_1 for x's layer, else over the child
+                w = weights[max(l - 1, 0)][b, s]
+                expected_W[l] += w * np.outer(resid, parent) / 4
+                expected_c[l] += w * resid / 4
+            expected_top += weights[2][b, s] * (Z[2][s] - expit(m.top)) / 4
+    for got, want in zip(grads, [*expected_W, *expected_c, expected_top], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_plain_mnist_ddc_weights_are_the_ridge_regression_read_at_r():
+    """sum_s w_s(x) f(z^s) equals the ridge regression of f on [T(z), 1] (same
+    penalty) evaluated at [r(x), 1], for any f (Eq. 12's identity)."""
+    bench, m, X, rng = plain_sbn(1)
+    sleep = m.sample(40, rng)
+    weights = bench.ddc_weights(m, X[:5], sleep, 1e-3)
+    # r(x) by the same recognition chain, written out
+    design_s, design_b = (
+        bench.with_one(m.hidden(sleep[0])),
+        bench.with_one(m.hidden(X[:5])),
+    )
+    for l in range(3):
+        F = bench.with_one(m.encode(l, sleep[l + 1]))
+        phi, _ = bench.ridge_solve(design_s, F[:, :-1], 1e-3)
+        r_s, r_b = design_s @ phi, design_b @ phi
+        f = np.column_stack([sleep[l + 1], rng.randn(40)])
+        G = F.T @ F + 1e-3 * np.trace(F.T @ F) / F.shape[1] * np.eye(F.shape[1])
+        beta = np.linalg.solve(G, F.T @ f)
+        np.testing.assert_allclose(
+            weights[l] @ f, bench.with_one(r_b) @ beta, rtol=1e-8
+        )
+        design_s, design_b = bench.with_one(r_s), bench.with_one(r_b)
+
+
+def test_plain_mnist_runs_end_to_end(tmp_path):
+    from test_mnist import write_idx
+
+    rng = np.random.RandomState(0)
+    data = tmp_path / "mnist"
+    data.mkdir()
+    write_idx(data / "train-images-idx3-ubyte", rng.randint(0, 256, (240, 28, 28)))
+    write_idx(data / "train-labels-idx1-ubyte", np.zeros(240, np.uint8))
+    write_idx(data / "t10k-images-idx3-ubyte", rng.randint(0, 256, (60, 28, 28)))
+    write_idx(data / "t10k-labels-idx1-ubyte", np.zeros(60, np.uint8))
+    args = ["--mnist-dir", str(data), "--n-eval", "40", "--draws", "2", "--steps", "20"]
+    args += ["--sleep", "60", "--hidden", "20", "--encoding", "10"]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_mnist_plain.py"), *args],
+        cwd=ROOT,
+        env={**os.environ, "SCIPY_ARRAY_API": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("floor MMD^2(test, train)")
+    assert "in MNIST order" in lines[1]
+    for name in ("last iterate", "averaged"):
+        (line,) = [row for row in lines if "20 steps" in row and name in row]
+        assert "x the floor" in line
