@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ._importance import MIXTURE_FLOOR, PROPOSAL_DF, student_t_logpdf
 from .utils._array_api import device as _device
 from .utils._array_api import get_namespace, logsumexp
@@ -388,12 +390,15 @@ def linear_gaussian_proposal(model, X, recognition=None):
     X : array of shape (n, n_features)
     recognition : FactorisedProposal, optional
         The estimator's own proposal of every latent layer: mixed in with
-        weight ``RECOGNITION_SHARE``, its layers above ``z_1`` serve as
-        ``q_up``, its marginal moments (``wide_means``, ``wide_variances``)
-        as the stand-in prior of ``z_1`` when no closer one exists, and its
-        mixture weights, when it has them for ``z_2``, are averaged into the
-        components' weights. Without it, ``q_up`` and the marginal moments
-        come from the model's prior, for models where they are needed.
+        weight ``RECOGNITION_SHARE``; its layers above ``z_1`` serve as
+        ``q_up`` when ``z_1``'s stand-in prior is its marginal under the
+        model (``MARGINAL_SAMPLES`` fixed-seed draws), and its mixture
+        weights, when it has them for ``z_2``, are averaged into the
+        components' weights. Without it, models that need ``q_up`` get None.
+
+    Returns None as well when the stand-in posterior cannot be factorised
+    in the array's precision (a non-finite Cholesky factor): the
+    recognition proposal then serves alone.
     """
     layers = model.layers
     obs = layers[0]
@@ -430,18 +435,28 @@ def linear_gaussian_proposal(model, X, recognition=None):
             _, z = model.sample(MARGINAL_SAMPLES, random_state=0)
             anchors = [(xp.mean(z[0], axis=0), xp.var(z[0], axis=0))]
             upper = _upper_layers(recognition)
+    # A Laplace unit switched off has a scale like exp(pre-activation): keep
+    # 1 / v finite in the array's precision (a floor of 1e-19 in float32,
+    # 1e-154 in float64, far below any width that matters).
+    tiny = xp.finfo(X.dtype).smallest_normal ** 0.5
     means, colours, whitens, log_dets, log_marginals = [], [], [], [], []
-    for m, v in anchors:
-        mean, colour, whiten, log_det, log_marg = linear_gaussian_posterior(
-            X, weights, bias, noise_var, m, v
-        )
-        means.append(mean)
-        colours.append(colour)
-        whitens.append(whiten)
-        log_dets.append(log_det)
-        log_marginals.append(log_marg)
-    # Each Student-t keeps the Gaussian's covariance as its scale matrix, so
-    # its own covariance is df / (df - 2) = 3 times the stand-in posterior's.
+    try:
+        for m, v in anchors:
+            posterior = linear_gaussian_posterior(
+                X, weights, bias, noise_var, m, xp.maximum(v, tiny)
+            )
+            for out, value in zip(
+                (means, colours, whitens, log_dets, log_marginals),
+                posterior,
+                strict=True,
+            ):
+                out.append(value)
+    except np.linalg.LinAlgError:  # NumPy's Cholesky of a matrix that is not
+        return None  # numerically positive definite; CuPy's returns NaN
+    if not all(bool(xp.all(xp.isfinite(c))) for c in colours):
+        return None
+    # Each Student-t keeps the stand-in posterior's covariance as its scale
+    # matrix: its own covariance is LINEAR_DF / (LINEAR_DF - 2) times wider.
     log_joint = xp.stack(log_marginals, axis=1) + log_prior[None, :]
     pi = xp.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True, xp=xp))
     if rec_weights is not None:

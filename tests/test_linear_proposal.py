@@ -347,3 +347,43 @@ def test_ddc_estimator_on_sparse_data_scores_with_the_linear_proposal():
     est = DDCHelmholtzEstimator(max_iter=2, random_state=0).fit(X)
     assert isinstance(est._scoring_proposal(X[:3]), LinearGaussianProposal)
     assert np.all(np.isfinite(est.score_samples(X[:20])))
+
+
+def test_switched_off_units_keep_the_proposal_finite_in_float32():
+    """A Laplace scale of e^-100 underflows to 0 in float32: the stand-in
+    variance is floored, so the proposal stays finite and usable."""
+    rng = np.random.RandomState(8)
+    model = sparse_model(rng)
+    model.layers[1].params["bias"] = np.full(4, -100.0)
+    model.layers[1].params["weights"] = np.zeros((4, 2))
+    model.initialize(random_state=0)
+    X, _ = model.sample(5, random_state=1)
+    import array_api_compat.numpy as np_xp
+
+    m32 = model.to(np_xp, "cpu", dtype=np.float32)
+    q = linear_gaussian_proposal(m32, X.astype(np.float32))
+    assert q is not None and q.means.dtype == np.float32
+    latents, log_q = q.sample(6, np.random.RandomState(0))
+    assert all(np.all(np.isfinite(z)) for z in latents)
+    assert np.all(np.isfinite(log_q))
+
+
+def test_proposal_on_backend_matches_numpy(backend):
+    """The same host random numbers: the same draws, densities, gradients and
+    scales on every namespace/device."""
+    rng = np.random.RandomState(9)
+    model = sparse_model(rng)
+    model.initialize(random_state=0)
+    X, _ = model.sample(4, random_state=1)
+    import array_api_compat.numpy as np_xp
+
+    def run(xp, device, to):
+        q = linear_gaussian_proposal(model.to(xp, device), to(X))
+        latents, log_q = q.sample(3, np.random.RandomState(0), shared_noise=False)
+        return [*latents, log_q, *q.grad_log_prob(latents), *q.scales()]
+
+    want = run(np_xp, "cpu", lambda a: a)
+    got = run(backend.xp, backend.device, backend.asarray)
+    for g, w in zip(got, want, strict=True):
+        assert type(g) is type(backend.asarray(np.zeros(1)))
+        np.testing.assert_allclose(backend.to_numpy(g), w, rtol=1e-8, atol=1e-10)
