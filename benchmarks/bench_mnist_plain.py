@@ -60,10 +60,9 @@ from scipy.special import expit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from paper_mnist_sbn import fetch_mnist_dir, mean_mmd2  # noqa: E402
+from paper_mnist_sbn import evaluation_data, mean_mmd2  # noqa: E402
 
-from sklearn_ddchm.datasets import binarize, load_mnist  # noqa: E402
-from sklearn_ddchm.metrics import median_heuristic, mmd2  # noqa: E402
+from sklearn_ddchm.metrics import mmd2  # noqa: E402
 
 
 def ridge_solve(F, Y, ridge):
@@ -229,22 +228,13 @@ def main():
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--cache", default=os.path.expanduser("~/.cache/sklearn_ddchm"))
     args = parser.parse_args()
-    folder = args.mnist_dir or fetch_mnist_dir(args.cache)
-    X_train, _, X_test, _ = load_mnist(folder)
-    # paper_mnist_sbn.py's data, test subset, bandwidth and floor, verbatim.
-    X_train, X_test = binarize(X_train, 0), binarize(X_test, 1)
-    n = min(args.n_eval, len(X_test))
-    rng = np.random.RandomState(3)
-    X_eval = X_test[rng.permutation(len(X_test))[:n]]
-    train_order = rng.permutation(len(X_train))
-    sigma = median_heuristic(X_eval)
-    n_floor = max(1, min(args.draws, len(X_train) // n))
-    subsets = [X_train[train_order[k * n : (k + 1) * n]] for k in range(n_floor)]
-    floor, floor_se = mean_mmd2(X_eval, subsets, sigma)
-    print(f"floor MMD^2(test, train) = {floor:.3e} +- {floor_se:.1e}", flush=True)
+    # paper_mnist_sbn.py's data, test subset, bandwidth and floor
+    data = evaluation_data(args.mnist_dir, args.cache, args.n_eval, args.draws)
+    X_eval, sigma, floor, n = data.X_eval, data.sigma, data.floor, data.n
+    print(f"floor MMD^2(test, train) = {floor:.3e} +- {data.floor_se:.1e}", flush=True)
     # The first training images in MNIST's own order are not a random sample:
     # a floor measured on them is higher (REFERENCE.md's was 3.9e-4).
-    ordered = mmd2(X_eval, X_train[:n], bandwidth=sigma)
+    ordered = mmd2(X_eval, data.X_train[:n], bandwidth=sigma)
     print(
         f"MMD^2(test, first {n} training images in MNIST order) = {ordered:.3e} "
         f"({ordered / floor:.2f}x the floor)",
@@ -252,7 +242,7 @@ def main():
     )
 
     fit_rng = np.random.RandomState(args.seed)
-    X = X_train.astype(args.dtype)
+    X = data.X_train.astype(args.dtype)
     m = PlainSBN(
         784, (200, 200, 200), args.hidden, args.encoding, X, fit_rng, args.dtype
     )

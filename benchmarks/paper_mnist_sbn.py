@@ -156,6 +156,7 @@ import zipfile
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils import Bunch
 
 import sklearn_ddchm._base as _base
 from sklearn_ddchm import DDCHelmholtzEstimator
@@ -260,6 +261,44 @@ def mean_mmd2(X_eval, draws, sigma):
     return values.mean(), se
 
 
+def evaluation_data(mnist_dir, cache, n_eval, draws):
+    """The benchmark's images and yardstick, shared with ``bench_mnist_plain.py``.
+
+    Training and test images binarised once (seeds 0 and 1), ``n`` random
+    test images ``X_eval``, the bandwidth ``sigma`` (median heuristic on
+    them) and the floor: the mean MMD^2 of ``X_eval`` to ``n_floor``
+    disjoint random subsets of ``n`` training images, with its standard
+    error. ``rng`` is the generator after those draws (``fit_within``'s
+    probe continues from it).
+    """
+    folder = mnist_dir or fetch_mnist_dir(cache)
+    X_train, _, X_test, _ = load_mnist(folder)
+    X_train, X_test = binarize(X_train, 0), binarize(X_test, 1)
+    n = min(n_eval, len(X_test))
+    # Random subsets: MNIST's test set is ordered by writer group, so its first
+    # few thousand images are not a sample of the whole.
+    rng = np.random.RandomState(3)
+    X_eval = X_test[rng.permutation(len(X_test))[:n]]
+    train_order = rng.permutation(len(X_train))
+    # One bandwidth for every comparison, the median heuristic on the test
+    # images: a pooled median differs between the floor and each model.
+    sigma = median_heuristic(X_eval)
+    n_floor = max(1, min(draws, len(X_train) // n))
+    subsets = [X_train[train_order[k * n : (k + 1) * n]] for k in range(n_floor)]
+    floor, floor_se = mean_mmd2(X_eval, subsets, sigma)
+    return Bunch(
+        X_train=X_train,
+        X_eval=X_eval,
+        n=n,
+        n_test=len(X_test),
+        sigma=sigma,
+        floor=floor,
+        floor_se=floor_se,
+        n_floor=n_floor,
+        rng=rng,
+    )
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=20.0)
@@ -311,27 +350,21 @@ def main():
         "VIMCO-50.pkl), e.g. for bench_ais.py score --model ...",
     )
     args = parser.parse_args()
-    folder = args.mnist_dir or fetch_mnist_dir(args.cache)
-    X_train, _, X_test, _ = load_mnist(folder)
-    X_train, X_test = binarize(X_train, 0), binarize(X_test, 1)
+    data = evaluation_data(args.mnist_dir, args.cache, args.n_eval, args.draws)
+    X_train, X_eval, sigma, floor, n = (
+        data.X_train,
+        data.X_eval,
+        data.sigma,
+        data.floor,
+        data.n,
+    )
     X_fit = X_train.astype(args.dtype)
-    n = min(args.n_eval, len(X_test))
-    # Random subsets: MNIST's test set is ordered by writer group, so its first
-    # few thousand images are not a sample of the whole.
-    rng = np.random.RandomState(3)
-    X_eval = X_test[rng.permutation(len(X_test))[:n]]
-    train_order = rng.permutation(len(X_train))
-    # One bandwidth for every comparison, the median heuristic on the test
-    # images: a pooled median differs between the floor and each model.
-    sigma = median_heuristic(X_eval)
-    n_floor = max(1, min(args.draws, len(X_train) // n))
-    subsets = [X_train[train_order[k * n : (k + 1) * n]] for k in range(n_floor)]
-    floor, floor_se = mean_mmd2(X_eval, subsets, sigma)
+    rng = data.rng
     print(
-        f"MNIST: {len(X_train)} train / {len(X_test)} test, binarised once; "
+        f"MNIST: {len(X_train)} train / {data.n_test} test, binarised once; "
         f"Gaussian kernel, bandwidth {sigma:.3f} (median on the test images); "
-        f"floor MMD^2(test, train) = {floor:.3e} +- {floor_se:.1e} "
-        f"(mean over {n_floor} disjoint subsets of {n} training images)"
+        f"floor MMD^2(test, train) = {floor:.3e} +- {data.floor_se:.1e} "
+        f"(mean over {data.n_floor} disjoint subsets of {n} training images)"
     )
     dims = (200, 200, 200)
     # Both with their defaults (learning rate, its decay over the fit, data

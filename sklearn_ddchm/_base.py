@@ -787,8 +787,9 @@ class BaseDeepGenerativeEstimator(
         the model's linear-Gaussian one (a full-covariance Student-t
         posterior of ``z_1`` under a Gaussian stand-in for its prior, per
         top-prior component), with the recognition model's proposal as a
-        10% defensive share (see the User Guide, "Scoring"). The same noise is shared by all rows, so the estimate
-        of a row does not depend on the other rows. The estimate is unbiased
+        10% defensive share (see the User Guide, "Scoring"). The same noise
+        is shared by all rows, so the estimate of a row does not depend on
+        the other rows. The estimate is unbiased
         for p(x), hence biased low for log p(x) by roughly the variance of the
         normalised weights over ``2 n_importance``: for posteriors with sharp,
         mode-dependent structure it can be nats too low with 100 samples, and

@@ -337,17 +337,7 @@ class FactorisedProposal:
         if self.mixtures[l] is not None:
             log_weights, means, variances, wide_log_weights = self.mixtures[l]
             weights = xp.exp(wide_log_weights if wide else log_weights)
-            # component k where the uniform ``pick`` falls in its cumulative
-            # slot [upper_{k-1}, upper_k); the last slot is open above, for a
-            # total that rounds below 1
-            upper = xp.cumulative_sum(weights, axis=1)
-            lower = xp.concat([xp.zeros_like(upper[:, :1]), upper[:, :-1]], axis=1)
-            k = weights.shape[1]
-            last = xp.arange(k, device=_device(noise)) == (k - 1)
-            chosen = (pick >= lower[None, ...]) & (
-                (pick < upper[None, ...]) | last[None, None, :]
-            )
-            onehot = xp.astype(chosen, noise.dtype)
+            onehot = pick_components(weights, pick)
             return onehot @ means + xp.sqrt(onehot @ variances) * noise
         m, v = self._moments(l, wide)
         if is_binary:
@@ -369,6 +359,24 @@ class FactorisedProposal:
             student_t_logpdf((z - m[None, ...]) / scale, PROPOSAL_DF) - xp.log(scale),
             axis=2,
         )
+
+
+def pick_components(weights, pick):
+    """One-hot components, shape (k, n, K), of uniforms ``pick`` (k, rows, 1).
+
+    Component ``c`` where ``pick`` falls in its cumulative slot
+    ``[upper_{c-1}, upper_c)`` of the rows' ``weights`` (n, K); the last slot
+    is open above, for a total that rounds below 1.
+    """
+    xp = get_namespace(weights)
+    upper = xp.cumulative_sum(weights, axis=1)
+    lower = xp.concat([xp.zeros_like(upper[:, :1]), upper[:, :-1]], axis=1)
+    k = weights.shape[1]
+    last = xp.arange(k, device=_device(weights)) == (k - 1)
+    chosen = (pick >= lower[None, ...]) & (
+        (pick < upper[None, ...]) | last[None, None, :]
+    )
+    return xp.astype(chosen, pick.dtype)
 
 
 def _bernoulli_p(m):

@@ -47,7 +47,12 @@ import math
 
 import numpy as np
 
-from ._importance import MIXTURE_FLOOR, PROPOSAL_DF, student_t_logpdf
+from ._importance import (
+    MIXTURE_FLOOR,
+    PROPOSAL_DF,
+    pick_components,
+    student_t_logpdf,
+)
 from .utils._array_api import device as _device
 from .utils._array_api import get_namespace, logsumexp
 from .utils._random import draw
@@ -208,7 +213,9 @@ class LinearGaussianProposal:
         use_fallback = None
         if self.share > 0:
             use_fallback = noise("uniform", (n_importance, rows, 1)) < self.share
-        onehot = self._pick(noise("uniform", (n_importance, rows, 1)))  # (k, n, C)
+        onehot = pick_components(  # (k, n, C)
+            xp.exp(self.log_weights), noise("uniform", (n_importance, rows, 1))
+        )
         chi = self._chi(noise, (n_importance, rows, 1), LINEAR_DF)
         eps = noise("standard_normal", (n_importance, rows, d)) / chi
         z1 = 0.0
@@ -243,19 +250,6 @@ class LinearGaussianProposal:
         xp = get_namespace(self.means)
         g = noise("standard_normal", (df, *shape))
         return xp.sqrt(xp.sum(g * g, axis=0) / df)
-
-    def _pick(self, u):
-        """One-hot component per draw where ``u`` falls in the cumulative weights."""
-        xp = get_namespace(u)
-        weights = xp.exp(self.log_weights)
-        upper = xp.cumulative_sum(weights, axis=1)
-        lower = xp.concat([xp.zeros_like(upper[:, :1]), upper[:, :-1]], axis=1)
-        k = weights.shape[1]
-        last = xp.arange(k, device=_device(u)) == (k - 1)
-        chosen = (u >= lower[None, ...]) & (
-            (u < upper[None, ...]) | last[None, None, :]
-        )
-        return xp.astype(chosen, u.dtype)
 
     def _unflatten(self, latents):
         xp = get_namespace(latents[0])

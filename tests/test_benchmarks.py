@@ -290,10 +290,8 @@ def test_mnist_benchmark_mean_mmd2_brute_force():
 
 
 @pytest.mark.slow
-def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
-    """paper_mnist_sbn.py end to end on tiny IDX files: both methods fit,
-    the relative test runs, and ``--load`` of the ``--save``d estimators
-    reproduces their MMD^2 to the printed digit (the draws are seeded)."""
+def write_tiny_mnist(tmp_path):
+    """A folder with MNIST's four IDX files: 240 training and 60 test images."""
     from test_mnist import write_idx
 
     rng = np.random.RandomState(0)
@@ -303,6 +301,14 @@ def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
     write_idx(data / "train-labels-idx1-ubyte", np.zeros(240, np.uint8))
     write_idx(data / "t10k-images-idx3-ubyte", rng.randint(0, 256, (60, 28, 28)))
     write_idx(data / "t10k-labels-idx1-ubyte", np.zeros(60, np.uint8))
+    return data
+
+
+def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
+    """paper_mnist_sbn.py end to end on tiny IDX files: both methods fit,
+    the relative test runs, and ``--load`` of the ``--save``d estimators
+    reproduces their MMD^2 to the printed digit (the draws are seeded)."""
+    data = write_tiny_mnist(tmp_path)
     script = str(ROOT / "benchmarks" / "paper_mnist_sbn.py")
     common = ["--mnist-dir", str(data), "--n-eval", "40", "--draws", "2"]
     env = {**os.environ, "SCIPY_ARRAY_API": "1"}
@@ -399,15 +405,7 @@ def test_plain_mnist_ddc_weights_are_the_ridge_regression_read_at_r():
 
 
 def test_plain_mnist_runs_end_to_end(tmp_path):
-    from test_mnist import write_idx
-
-    rng = np.random.RandomState(0)
-    data = tmp_path / "mnist"
-    data.mkdir()
-    write_idx(data / "train-images-idx3-ubyte", rng.randint(0, 256, (240, 28, 28)))
-    write_idx(data / "train-labels-idx1-ubyte", np.zeros(240, np.uint8))
-    write_idx(data / "t10k-images-idx3-ubyte", rng.randint(0, 256, (60, 28, 28)))
-    write_idx(data / "t10k-labels-idx1-ubyte", np.zeros(60, np.uint8))
+    data = write_tiny_mnist(tmp_path)
     args = ["--mnist-dir", str(data), "--n-eval", "40", "--draws", "2", "--steps", "20"]
     args += ["--sleep", "60", "--hidden", "20", "--encoding", "10"]
     result = subprocess.run(

@@ -17,6 +17,7 @@ from test_ais import (
     assert_matches,
     fitted_at,
 )
+from test_baselines import gaussian_model
 
 from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
 from sklearn_ddchm._importance import MIXTURE_FLOOR, FactorisedProposal
@@ -32,7 +33,6 @@ from sklearn_ddchm.baselines import IWAEEstimator, VIMCOEstimator
 from sklearn_ddchm.models import (
     DeepExponentialFamily,
     GaussianLayer,
-    GaussianPrior,
     LaplaceLayer,
     MixtureOfGaussiansPrior,
 )
@@ -197,31 +197,11 @@ def test_refined_keeps_the_linear_part_and_refines_the_recognition():
 # scores against closed forms
 
 
-def chain(rng, dims, n_features=6):
-    """A linear-Gaussian chain x <- z_1 <- ... <- z_L."""
-    sizes = (n_features, *dims)
-    layers = [
-        GaussianLayer(
-            sizes[i],
-            sizes[i + 1],
-            weights=rng.randn(sizes[i], sizes[i + 1]),
-            bias=rng.randn(sizes[i]),
-            log_var=np.log(rng.uniform(0.05, 0.3, sizes[i])),
-        )
-        for i in range(len(dims))
-    ]
-    prior = GaussianPrior(
-        dims[-1], mean=rng.randn(dims[-1]), log_var=np.zeros(dims[-1])
-    )
-    return DeepExponentialFamily([*layers, prior])
-
-
 @pytest.mark.parametrize("dims", [(3,), (3, 2), (3, 2, 2)])
 def test_scores_of_linear_gaussian_chains_match_the_closed_form(dims):
     """One layer: the proposal is the posterior itself; deeper: the posterior
     of z_1 under its marginal moments, the layers above from the DDC."""
-    rng = np.random.RandomState(len(dims))
-    model = chain(rng, dims)
+    model = gaussian_model(len(dims), n_features=6, latent_dims=dims)
     X, _ = model.sample(30, random_state=1)
     exact = linear_gaussian_log_likelihood(model, X)
     est = fitted_at(model, X, latent_dims=dims, n_importance=1000)
@@ -329,8 +309,7 @@ def test_binary_models_keep_their_own_proposal():
 
 
 def test_iwae_is_scored_with_the_same_linear_gaussian_proposal():
-    rng = np.random.RandomState(7)
-    model = chain(rng, (2,))
+    model = gaussian_model(7, n_features=6, latent_dims=(2,))
     X, _ = model.sample(30, random_state=1)
     est = IWAEEstimator(model=model, max_iter=1, n_importance=1000, random_state=0)
     est.fit(X)
