@@ -340,9 +340,11 @@ def make_log_likelihood_scorer(**kwargs):
 #: rows' weights is below this (with at least ``MIN_WEIGHTS_FOR_ESS`` weights
 #: per row): one weight then dominates, the estimate can be far too low and its
 #: delta-method standard error says nothing. On the paper's (50, 10) patch
-#: model after 3 epochs, AIS from DDC-HM's proposal had a median ESS of 1.0 of
-#: 16 and estimates near -36,000 nats per patch with standard errors below
-#: 1; from the prior: ESS 10.1 and -286 (``benchmarks/bench_ais.py score``).
+#: model after 3 epochs, AIS from DDC-HM's factorised proposal had a median
+#: ESS of 1.0 of 16 and estimates near -36,000 nats per patch with standard
+#: errors below 1; from the prior: ESS 10.1 and -286 (``benchmarks/bench_ais.py
+#: score``). The linear-Gaussian proposal (``_linear_proposal``) has since
+#: replaced it on such models; models it does not cover still need the check.
 LOW_ESS = 1.5
 MIN_WEIGHTS_FOR_ESS = 4
 
