@@ -90,6 +90,21 @@ defaults, before and after that change in one session::
 and after, ``--chains 64 --temperatures 1000``: AIS mean err +0.0043, mean
 |err| 0.0238, max |err| 0.0940, 33 of 40 rows within 0.05 nat, 0.62 s per row.
 
+With the linear-Gaussian proposal (2026-12-02, fifth session; the previous
+line re-run the same session at the defaults first)::
+
+      before  DDC-HM   AIS   mean err +0.0034  mean |err| 0.0477  max |err| 0.1482
+                       IS    mean err -0.0248  mean |err| 0.0948  max |err| 0.7962
+      after   DDC-HM   AIS   mean err +0.0034  mean |err| 0.0080  max |err| 0.0331
+                       IS    mean err -0.0492  mean |err| 0.0497  max |err| 0.0815
+
+(AIS: 40 of 40 rows within 0.05 nat, 0.37 s per row.) ``bench_ais.py
+exact`` the same day, before / after, mean error (max) on the
+linear-Gaussian 12-4-2 model: ``score`` -0.21 (1.35) / -0.12 (0.37) for
+DDC-HM, -0.19 (1.18) / -0.07 (0.15) for VAE, -0.17 (0.71) / -0.07 (0.11) for
+IWAE-5; AIS mean |err| 0.050 / 0.027, 0.025 / 0.010, 0.030 / 0.012; the SBN
+rows unchanged.
+
 With the defaults (64 chains x 400 temperatures, 0.5 s per row) the mean
 standard error is about 0.11 nat: the error falls like ``1 / sqrt(chains x
 temperatures)``; on this model a power schedule ``beta_t = (t / T)^3`` (pass

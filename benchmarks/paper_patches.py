@@ -137,6 +137,21 @@ session, (10, 10) and (50, 2) beside single-threaded MNIST fits)::
 models saved by ``--save`` have equal held-out likelihoods by AIS from the
 prior (README, "What it reproduces").
 
+And in the fifth session (2026-12-02, beside short tests on the other core)::
+
+    D1xD2   DDC-HM   IWAE-50  Eq.13 ref  log10 p  epochs DDC/IWAE
+    10x10   2.51e-01 3.17e-01 2.12e-01   -104.4   46.5/50.2
+    50x2    2.34e-01 2.33e-01 1.10e-01     -0.1   37.5/33.9
+    50x10   2.57e-01 2.63e-01 1.10e-01     -7.8   40.7/29.6
+    100x2   2.43e-01 1.61e-01 5.60e-02     -0.0   30.0/19.8
+    100x10  2.57e-01 1.60e-01 5.60e-02     -0.0   30.9/19.0
+
+whose saved models ``bench_ais.py score --model DIR/DDC-HM-AxB.pkl --model
+DIR/IWAE-50-AxB.pkl --data DIR/X_test.npy --images 40`` (AIS from the
+linear-Gaussian scoring proposal, 16 x 1000) finds level: DDC-HM minus
+IWAE-50 +3.7 +- 3.3, -2.1 +- 7.1, +8.8 +- 7.7, -9.8 +- 23.4, +10.9 +- 28.3
+nats per patch.
+
 Earlier on 2026-12-01 (geometric decay, beside other jobs, 11.5-14.1 DDC-HM
 epochs): DDC-HM 1.65e-02, 1.58e-02, 1.68e-02, 2.68e-02, 1.69e-02 and IWAE-50
 2.53e-02, 1.33e-02, 1.37e-02, 1.32e-02, 1.02e-02 in the same order.
