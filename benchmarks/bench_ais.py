@@ -102,8 +102,8 @@ line re-run the same session at the defaults first)::
 rounds, which this proposal does not need.) ``bench_ais.py exact`` the same
 day, before / after, mean error (max) on the linear-Gaussian 12-4-2 model:
 ``score`` -0.21 (1.35) / -0.11 (0.43) for DDC-HM, -0.19 (1.18) / -0.005
-(0.19) for VAE, -0.17 (0.71) / -0.009 (0.14) for IWAE-5; AIS mean |err| 0.050 / 0.027, 0.025 / 0.010, 0.030 / 0.012; the SBN
-rows unchanged.
+(0.19) for VAE, -0.17 (0.71) / -0.009 (0.14) for IWAE-5; AIS mean |err|
+0.050 / 0.027, 0.025 / 0.010, 0.030 / 0.012; the SBN rows unchanged.
 
 With the defaults (64 chains x 400 temperatures, 0.5 s per row) the mean
 standard error is about 0.11 nat: the error falls like ``1 / sqrt(chains x
