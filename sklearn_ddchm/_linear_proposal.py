@@ -22,7 +22,10 @@ location and scale matrix, the stand-in prior taken from the model itself:
   each component's centre, ``z_2`` drawn from the same component; the
   components' weights are the mean of the stand-in's ``p(k | x)`` and the
   recognition model's estimate;
-- otherwise: the marginal moments of ``z_1`` under the model (its sleep or
+- ``z_1 | z_2`` Gaussian with a mean linear in ``z_2`` (a linear-Gaussian
+  chain): the exact conditional posterior given the proposed ``z_2`` and
+  ``x``, ``z_2`` and the layers above from the recognition model's proposal;
+- otherwise: the marginal moments of ``z_1`` under the model (fixed-seed
   prior samples), the upper layers from the recognition model's proposal.
 
 The full covariance is what the factorised proposals of the recognition
@@ -176,6 +179,11 @@ class LinearGaussianProposal:
         The recognition model's proposal of every layer, mixed in with
         weight ``share``.
     share : float
+    gain : array of shape (D_1, D_2) or None
+        With ``upper``: ``z_1``'s location is ``means + gain z_2`` (a
+        Gaussian layer's posterior mean is linear in its parent), so that
+        ``z_1`` is proposed from its exact conditional posterior given ``z_2``
+        and ``x`` in a linear-Gaussian chain.
     """
 
     def __init__(
@@ -189,10 +197,11 @@ class LinearGaussianProposal:
         upper=None,
         fallback=None,
         share=RECOGNITION_SHARE,
+        gain=None,
     ):
         self.log_weights, self.means = log_weights, means
         self.colours, self.whitens, self.log_dets = colours, whitens, log_dets
-        self.parent, self.upper = parent, upper
+        self.parent, self.upper, self.gain = parent, upper, gain
         self.fallback = fallback
         self.share = share if fallback is not None else 0.0
 
@@ -218,7 +227,10 @@ class LinearGaussianProposal:
         )
         chi = self._chi(noise, (n_importance, rows, 1), LINEAR_DF)
         eps = noise("standard_normal", (n_importance, rows, d)) / chi
-        z1 = 0.0
+        above = []
+        if self.upper is not None:
+            above = self.upper.sample(n_importance, random_state, shared_noise)[0]
+        z1 = self._shift(above)
         for c in range(C):
             z1 = z1 + onehot[..., c : c + 1] * (
                 self.means[c, ...][None, ...] + eps @ self.colours[c, ...]
@@ -232,8 +244,7 @@ class LinearGaussianProposal:
             )
             zs.append(onehot @ p_means + xp.sqrt(onehot @ p_vars) * t2)
         latents = [xp.reshape(z, (n_importance * n, z.shape[2])) for z in zs]
-        if self.upper is not None:
-            latents += self.upper.sample(n_importance, random_state, shared_noise)[0]
+        latents += above
         if use_fallback is not None:
             other, _ = self.fallback.sample(n_importance, random_state, shared_noise)
             flag = xp.reshape(
@@ -244,6 +255,15 @@ class LinearGaussianProposal:
                 xp.where(flag, o, z) for z, o in zip(latents, other, strict=True)
             ]
         return latents, self.log_prob(latents)
+
+    def _shift(self, above):
+        """``z_2 @ gain^T`` (k, n, D_1) from the flat draws of the layers above
+        (see ``gain``), or 0."""
+        if self.gain is None:
+            return 0.0
+        xp = get_namespace(above[0])
+        z2 = xp.reshape(above[0], (-1, self._n, above[0].shape[1]))
+        return z2 @ self.gain.T
 
     def _chi(self, noise, shape, df):
         """``sqrt(chi^2_df / df)``: dividing a Gaussian by it gives a Student-t."""
@@ -261,7 +281,7 @@ class LinearGaussianProposal:
         ``z_2``'s standardised values and scales."""
         xp = get_namespace(zs[0])
         C, _, d = self.means.shape
-        z1 = zs[0]
+        z1 = zs[0] - self._shift([_flat(z) for z in zs[1:]])
         terms, white = [], []
         for c in range(C):
             y = (z1 - self.means[c, ...][None, ...]) @ self.whitens[c, ...]
@@ -331,7 +351,10 @@ class LinearGaussianProposal:
             grads.append(xp.sum(r[..., None] * g, axis=2))
         grads = [xp.reshape(g, (-1, g.shape[2])) for g in grads]
         if self.upper is not None:
-            grads += self.upper.grad_log_prob(latents[1:])
+            above = self.upper.grad_log_prob(latents[1:])
+            if self.gain is not None:  # z_1's location moves with z_2
+                above[0] = above[0] - grads[0] @ self.gain
+            grads += above
         if self.share == 0:
             return grads
         rho = xp.reshape(xp.exp(log_lin + math.log(1.0 - self.share) - log_q), (-1, 1))
@@ -369,6 +392,7 @@ class LinearGaussianProposal:
             self.upper,
             fallback,
             self.share,
+            self.gain,
         )
 
 
@@ -424,6 +448,15 @@ def linear_gaussian_proposal(model, X, recognition=None):
             )
         elif recognition is None:
             return None
+        elif getattr(first, "supports_moments", False):
+            # a Gaussian layer, mean linear in z_2: exact given z_2, whose
+            # proposal is the recognition's (the gain is set below)
+            gain_weights, offset = first.affine_parameters()
+            zero2 = xp.zeros(
+                (1, gain_weights.shape[1]), dtype=X.dtype, device=_device(X)
+            )
+            anchors = [(offset, first.variance(zero2)[0, :])]
+            upper = _upper_layers(recognition)
         else:
             # the marginal moments of z_1, the layers above from the recognition
             _, z = model.sample(MARGINAL_SAMPLES, random_state=0)
@@ -449,6 +482,12 @@ def linear_gaussian_proposal(model, X, recognition=None):
         return None  # numerically positive definite; CuPy's returns NaN
     if not all(bool(xp.all(xp.isfinite(c))) for c in colours):
         return None
+    gain = None
+    if upper is not None and getattr(first, "supports_moments", False):
+        # E[z_1 | z_2, x] = mean(z_2 = 0) + Cov V^{-1} W_2 z_2 (Eq. 2.116 with
+        # the prior mean W_2 z_2 + c)
+        v1 = anchors[0][1]
+        gain = (colours[0].T @ colours[0]) @ (gain_weights / v1[:, None])
     # Each Student-t keeps the stand-in posterior's covariance as its scale
     # matrix: its own covariance is LINEAR_DF / (LINEAR_DF - 2) times wider.
     log_joint = xp.stack(log_marginals, axis=1) + log_prior[None, :]
@@ -467,7 +506,14 @@ def linear_gaussian_proposal(model, X, recognition=None):
         parent=parent,
         upper=upper,
         fallback=recognition,
+        gain=gain,
     )
+
+
+def _flat(z):
+    """(k, n, D) -> (k * n, D)."""
+    xp = get_namespace(z)
+    return xp.reshape(z, (-1, z.shape[2]))
 
 
 def _rows(means, variances):

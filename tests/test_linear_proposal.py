@@ -366,3 +366,40 @@ def test_proposal_on_backend_matches_numpy(backend):
     for g, w in zip(got, want, strict=True):
         assert type(g) is type(backend.asarray(np.zeros(1)))
         np.testing.assert_allclose(backend.to_numpy(g), w, rtol=1e-8, atol=1e-10)
+
+
+def test_below_a_gaussian_layer_z1_is_proposed_from_its_exact_conditional():
+    """In a linear-Gaussian chain the location of z_1 given a proposed z_2 is
+    E[z_1 | z_2, x], by conditioning the joint Gaussian of (z_1, x) given
+    z_2 densely, and its scale matrix Cov[z_1 | z_2, x]."""
+    model = gaussian_model(3, n_features=6, latent_dims=(3, 2))
+    X, _ = model.sample(5, random_state=1)
+    est = fitted_at(model, X, latent_dims=(3, 2))
+    q = est._scoring_proposal(X)
+    assert q.gain is not None and q.means.shape[0] == 1
+    obs, first = model.layers[0], model.layers[1]
+    W, b = obs.params["weights"], obs.params["bias"]
+    psi = np.exp(obs.params["log_var"])
+    W2, c = first.params["weights"], first.params["bias"]
+    V = np.diag(np.exp(first.params["log_var"]))
+    S_xx = W @ V @ W.T + np.diag(psi)
+    gain = V @ W.T @ np.linalg.inv(S_xx)
+    cov = V - gain @ W @ V
+    np.testing.assert_allclose(q.colours[0].T @ q.colours[0], cov, rtol=1e-10)
+    for z2 in np.random.RandomState(0).randn(3, 2):
+        m = W2 @ z2 + c
+        exact = m + (X - W @ m - b) @ gain.T
+        np.testing.assert_allclose(q.means[0] + z2 @ q.gain.T, exact, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dims", [(3, 2), (3,)])
+def test_score_through_the_linear_proposal_on_backend_matches_numpy(backend, dims):
+    model = gaussian_model(4, n_features=6, latent_dims=dims)
+    X, _ = model.sample(30, random_state=1)
+    params = dict(model="gaussian", latent_dims=dims, max_iter=1, random_state=0)
+    want = DDCHelmholtzEstimator(**params).fit(X).score_samples(X)
+    est = DDCHelmholtzEstimator(**params).fit(backend.asarray(X))
+    assert isinstance(est._scoring_proposal(backend.asarray(X)), LinearGaussianProposal)
+    got = est.score_samples(backend.asarray(X))
+    assert type(got) is type(backend.asarray(np.zeros(1)))
+    np.testing.assert_allclose(backend.to_numpy(got), want, rtol=1e-7)
