@@ -790,10 +790,11 @@ class BaseDeepGenerativeEstimator(
         adaptive importance sampling that re-centre the proposal on the
         weighted draws. When the observation layer is Gaussian with a mean
         linear in ``z_1`` and every latent is continuous, the proposal is
-        the model's linear-Gaussian one (a full-covariance Student-t
+        instead the model's linear-Gaussian one (a full-covariance Student-t
         posterior of ``z_1`` under a Gaussian stand-in for its prior, per
         top-prior component), with the recognition model's proposal as a
-        10% defensive share (see the User Guide, "Scoring"). The same noise
+        10% defensive share and no adaptive rounds (see the User Guide,
+        "Scoring"). The same noise
         is shared by all rows, so the estimate of a row does not depend on
         the other rows. The estimate is unbiased
         for p(x), hence biased low for log p(x) by roughly the variance of the
@@ -862,7 +863,8 @@ class BaseDeepGenerativeEstimator(
         scores it in blocks of rows and returns a
         :class:`~sklearn_ddchm.LogLikelihoodResult`.
 
-        - ``"importance"``: ``SCORE_ADAPT_ROUNDS`` adaptive rounds, then
+        - ``"importance"``: ``SCORE_ADAPT_ROUNDS`` adaptive rounds
+          (``LINEAR_ADAPT_ROUNDS`` with the linear-Gaussian proposal), then
           ``n_samples`` (default ``n_importance``) draws; the same noise for
           every row (a fresh generator per block, seeded by ``random_state``,
           default the estimator's own), so a row's estimate does not depend
