@@ -154,12 +154,13 @@ def _diagonal(A, xp):
 class LinearGaussianProposal:
     """``q = (1 - s) q_lin + s q_rec``: a linear-Gaussian proposal, defended.
 
-    ``q_lin(z | x) = [sum_c pi_c(x) t(z_1; mu_c(x), S_c) p_c(z_2)] q_up(z_3.. | x)``
+    ``q_lin(z | x) = [sum_c pi_c(x) t(z_1; mu_c(x), S_c) p_c(z_2)] q_up(z_2.. | x)``
     where ``t`` is a multivariate Student-t with ``LINEAR_DF`` degrees of
     freedom, ``p_c(z_2)`` a factorised Student-t at the ``c``-th mixture
-    component of ``z_2`` (only when ``z_1``'s parent is that mixture) and
-    ``q_up`` the recognition model's proposal of the layers above (only when
-    ``z_1``'s prior is not a mixture component). See the module docstring.
+    component of ``z_2`` (only when ``z_1``'s parent is that mixture, and
+    then without ``q_up``) and ``q_up`` the recognition model's proposal of
+    the layers above ``z_1`` (then one component, whose location may move
+    with ``z_2``: ``gain``). See the module docstring.
 
     Parameters
     ----------
