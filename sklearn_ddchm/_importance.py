@@ -217,22 +217,17 @@ class FactorisedProposal:
             # sum_k r_k(z) d log t_k / dz, r_k the components' responsibilities
             log_c, u, scale = self._mixture_terms(z, l, wide)
             r = xp.exp(log_c - logsumexp(log_c, axis=2, keepdims=True, xp=xp))
-            g = -(PROPOSAL_DF + 1) * u / (PROPOSAL_DF + u * u) / scale
-            return xp.sum(r[..., None] * g, axis=2)
+            return xp.sum(r[..., None] * student_t_grad(u, scale), axis=2)
         m, v = self._moments(l, wide)
         scale = xp.sqrt(v)[None, ...]
-        u = (z - m[None, ...]) / scale
-        return -(PROPOSAL_DF + 1) * u / (PROPOSAL_DF + u * u) / scale
+        return student_t_grad((z - m[None, ...]) / scale, scale)
 
     def _mixture_terms(self, z, l, wide):
         """Per component: ``log pi_k + log t_k(z)`` (k_imp, n, K), standardised
         ``u`` (k_imp, n, K, D) and scales (1, 1, K, D)."""
-        xp = get_namespace(z)
         log_weights, means, variances, wide_log_weights = self.mixtures[l]
         log_pi = wide_log_weights if wide else log_weights
-        scale = xp.sqrt(variances)[None, None, ...]
-        u = (z[:, :, None, :] - means[None, None, ...]) / scale
-        log_t = xp.sum(student_t_logpdf(u, PROPOSAL_DF) - xp.log(scale), axis=3)
+        log_t, u, scale = component_t_terms(z, means, variances)
         return log_t + log_pi[None, ...], u, scale
 
     def scales(self):
@@ -359,6 +354,26 @@ class FactorisedProposal:
             student_t_logpdf((z - m[None, ...]) / scale, PROPOSAL_DF) - xp.log(scale),
             axis=2,
         )
+
+
+def component_t_terms(z, means, variances):
+    """Factorised Student-t log densities of ``z`` (k, n, D) at K components.
+
+    Each component ``c`` is ``PROPOSAL_DF``-Student-t per coordinate, centred
+    at ``means[c]`` with scale ``sqrt(variances[c])`` (both (K, D)). Returns
+    ``log t_c(z)`` (k, n, K), the standardised ``u`` (k, n, K, D) and the
+    scales (1, 1, K, D), what :func:`student_t_grad` takes.
+    """
+    xp = get_namespace(z)
+    scale = xp.sqrt(variances)[None, None, ...]
+    u = (z[:, :, None, :] - means[None, None, ...]) / scale
+    log_t = xp.sum(student_t_logpdf(u, PROPOSAL_DF) - xp.log(scale), axis=3)
+    return log_t, u, scale
+
+
+def student_t_grad(u, scale):
+    """``d log t / dz`` of a ``PROPOSAL_DF``-Student-t at ``u = (z - m) / scale``."""
+    return -(PROPOSAL_DF + 1) * u / (PROPOSAL_DF + u * u) / scale
 
 
 def pick_components(weights, pick):

@@ -53,11 +53,12 @@ import numpy as np
 from ._importance import (
     MIXTURE_FLOOR,
     PROPOSAL_DF,
+    component_t_terms,
     pick_components,
-    student_t_logpdf,
+    student_t_grad,
 )
 from .utils._array_api import device as _device
-from .utils._array_api import get_namespace, logsumexp
+from .utils._array_api import diag, get_namespace, logsumexp
 from .utils._random import draw
 
 #: share of the recognition model's own proposal in the mixture
@@ -105,10 +106,10 @@ def linear_gaussian_posterior(X, weights, bias, noise_var, prior_mean, prior_var
     """
     xp = get_namespace(X)
     scaled = weights / noise_var[:, None]  # Psi^{-1} W
-    precision = weights.T @ scaled + _diag(1.0 / prior_var, xp)
+    precision = weights.T @ scaled + diag(1.0 / prior_var)
     whiten = xp.linalg.cholesky(precision)  # lower: precision = L L^T
     colour = xp.linalg.inv(whiten)  # L^{-1}: Cov = L^{-T} L^{-1} = C^T C
-    log_det_precision = 2.0 * xp.sum(xp.log(_diagonal(whiten, xp)))
+    log_det_precision = 2.0 * xp.sum(xp.log(xp.linalg.diagonal(whiten)))
     resid = X - (prior_mean @ weights.T + bias)[None, :]
     projected = resid @ scaled  # W^T Psi^{-1} r, (n, D)
     # mean = m + Cov W^T Psi^{-1} r (Eq. 2.116 rearranged around the prior mean)
@@ -137,18 +138,6 @@ def multivariate_t_logpdf(delta, log_det_scale, dim, df):
         - 0.5 * dim * math.log(df * math.pi)
     )
     return const - 0.5 * log_det_scale - 0.5 * (df + dim) * xp.log1p(delta / df)
-
-
-def _diag(v, xp):
-    n = v.shape[0]
-    eye = xp.eye(n, dtype=v.dtype, device=_device(v))
-    return eye * v[None, :]
-
-
-def _diagonal(A, xp):
-    n = A.shape[0]
-    eye = xp.eye(n, dtype=A.dtype, device=_device(A))
-    return xp.sum(A * eye, axis=1)
 
 
 class LinearGaussianProposal:
@@ -231,7 +220,9 @@ class LinearGaussianProposal:
         above = []
         if self.upper is not None:
             above = self.upper.sample(n_importance, random_state, shared_noise)[0]
-        z1 = self._shift(above)
+            z1 = self._shift(xp.reshape(above[0], (n_importance, n, -1)))
+        else:
+            z1 = 0.0
         for c in range(C):
             z1 = z1 + onehot[..., c : c + 1] * (
                 self.means[c, ...][None, ...] + eps @ self.colours[c, ...]
@@ -257,14 +248,10 @@ class LinearGaussianProposal:
             ]
         return latents, self.log_prob(latents)
 
-    def _shift(self, above):
-        """``z_2 @ gain^T`` (k, n, D_1) from the flat draws of the layers above
-        (see ``gain``), or 0."""
-        if self.gain is None:
-            return 0.0
-        xp = get_namespace(above[0])
-        z2 = xp.reshape(above[0], (-1, self._n, above[0].shape[1]))
-        return z2 @ self.gain.T
+    def _shift(self, z2):
+        """``z_2 @ gain^T`` (k, n, D_1) for ``z_2`` of shape (k, n, D_2), or 0
+        without a ``gain``."""
+        return 0.0 if self.gain is None else z2 @ self.gain.T
 
     def _chi(self, noise, shape, df):
         """``sqrt(chi^2_df / df)``: dividing a Gaussian by it gives a Student-t."""
@@ -282,7 +269,7 @@ class LinearGaussianProposal:
         ``z_2``'s standardised values and scales."""
         xp = get_namespace(zs[0])
         C, _, d = self.means.shape
-        z1 = zs[0] - self._shift([_flat(z) for z in zs[1:]])
+        z1 = zs[0] - self._shift(zs[1]) if len(zs) > 1 else zs[0]
         terms, white = [], []
         for c in range(C):
             y = (z1 - self.means[c, ...][None, ...]) @ self.whitens[c, ...]
@@ -292,12 +279,8 @@ class LinearGaussianProposal:
         log_c = xp.stack(terms, axis=2) + self.log_weights[None, ...]
         parent_terms = None
         if self.parent is not None:
-            p_means, p_vars = self.parent
-            scale = xp.sqrt(p_vars)[None, None, ...]  # (1, 1, C, D2)
-            u = (zs[1][:, :, None, :] - p_means[None, None, ...]) / scale
-            log_c = log_c + xp.sum(
-                student_t_logpdf(u, PROPOSAL_DF) - xp.log(scale), axis=3
-            )
+            log_t, u, scale = component_t_terms(zs[1], *self.parent)
+            log_c = log_c + log_t
             parent_terms = (u, scale)
         return log_c, white, parent_terms
 
@@ -348,8 +331,7 @@ class LinearGaussianProposal:
         grads = [g1]
         if parent_terms is not None:
             u, scale = parent_terms
-            g = -(PROPOSAL_DF + 1) * u / (PROPOSAL_DF + u * u) / scale
-            grads.append(xp.sum(r[..., None] * g, axis=2))
+            grads.append(xp.sum(r[..., None] * student_t_grad(u, scale), axis=2))
         grads = [xp.reshape(g, (-1, g.shape[2])) for g in grads]
         if self.upper is not None:
             above = self.upper.grad_log_prob(latents[1:])
@@ -509,12 +491,6 @@ def linear_gaussian_proposal(model, X, recognition=None):
         fallback=recognition,
         gain=gain,
     )
-
-
-def _flat(z):
-    """(k, n, D) -> (k * n, D)."""
-    xp = get_namespace(z)
-    return xp.reshape(z, (-1, z.shape[2]))
 
 
 def _rows(means, variances):

@@ -21,7 +21,7 @@ sum to one exactly: the DDC expectation of a constant is that constant.
 from __future__ import annotations
 
 from .utils._array_api import device as _device
-from .utils._array_api import get_namespace, relu, solve_spd
+from .utils._array_api import diag, get_namespace, relu, solve_spd
 
 
 def augment(F):
@@ -71,17 +71,12 @@ def ridge_penalty(A, ridge, centred=True):
 
 def regularised(A, ridge, centred=True):
     """``A + diag(lambda, ..., lambda, 0)``, see :func:`ridge_penalty`."""
-    return A + _diag(ridge_penalty(A, ridge, centred))
+    return A + diag(ridge_penalty(A, ridge, centred))
 
 
 def gram(F_aug, ridge, centred=True):
     """Regularised Gram matrix ``F^T F + diag(lambda, ..., lambda, 0)``."""
     return regularised(F_aug.T @ F_aug, ridge, centred)
-
-
-def _diag(d):
-    xp = get_namespace(d)
-    return xp.eye(d.shape[0], dtype=d.dtype, device=_device(d)) * d[None, :]
 
 
 def ridge_fit(F_aug, targets, ridge, centred=True):

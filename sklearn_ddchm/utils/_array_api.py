@@ -224,6 +224,12 @@ def logsumexp(a, axis=None, xp=None, keepdims=False):
     return out
 
 
+def diag(d):
+    """The diagonal matrix with ``d`` on its diagonal (the array API has none)."""
+    xp = get_namespace(d)
+    return xp.eye(d.shape[0], dtype=d.dtype, device=device(d)) * d[None, :]
+
+
 def solve_spd(A, B, xp=None):
     """Solve ``A X = B`` for a symmetric positive-definite ``A``.
 
