@@ -471,3 +471,51 @@ def importance_log_weights(
             with np.errstate(all="ignore"):  # rows whose weights are all zero
                 proposal = proposal.refined(latents, log_w)
     return log_w
+
+
+def importance_gradient(model, X, proposal, n_importance, random_state):
+    """Self-normalised importance estimate of ``mean_x d log p(x) / d theta``.
+
+    Fisher's identity, ``d log p(x) / d theta = E_{p(z | x)}[d log p(x, z) /
+    d theta]``, with the posterior expectation taken over ``z^k ~ q(. | x)``
+    weighted by ``w_k = p(x, z^k) / q(z^k | x)`` normalised per row: the true
+    gradient of the log-likelihood (the negative free energy at the exact
+    posterior) as ``n_importance`` grows, biased by O(1 / ESS) at a finite
+    one. It is the oracle the DDC wake gradient is checked against where no
+    closed form exists (``benchmarks/bench_oracle_gradient.py --patches``).
+
+    Parameters
+    ----------
+    model : DeepExponentialFamily
+    X : array of shape (n, n_features)
+    proposal : object with ``sample(n_importance, random_state, shared_noise)``
+        (see :func:`importance_log_weights`); each row draws its own noise.
+    n_importance : int
+    random_state : RandomState
+
+    Returns
+    -------
+    grads : dict
+        Keyed like ``model.get_parameters()``, the gradient averaged over the
+        rows of ``X``.
+    ess : array of shape (n,)
+        The effective sample size of each row's weights, ``1 / sum_k w_k^2``.
+    """
+    xp = get_namespace(X)
+    n = X.shape[0]
+    latents, log_q = proposal.sample(n_importance, random_state, shared_noise=False)
+    X_rep = xp.reshape(
+        xp.broadcast_to(X[None, ...], (n_importance, n, X.shape[1])),
+        (n_importance * n, X.shape[1]),
+    )
+    with np.errstate(all="ignore"):
+        log_p = xp.reshape(model.log_joint(X_rep, latents), (n_importance, n))
+    log_w = log_p - log_q
+    log_w = xp.where(
+        xp.isnan(log_w),
+        xp.asarray(-xp.inf, dtype=log_w.dtype, device=_device(log_w)),
+        log_w,
+    )
+    w = xp.exp(log_w - logsumexp(log_w, axis=0, xp=xp)[None, :])
+    grads = model.grad_parameters(X_rep, latents, xp.reshape(w / n, (-1,)))
+    return grads, 1.0 / xp.sum(w * w, axis=0)

@@ -258,6 +258,26 @@ def test_oracle_benchmark_exact_noise_gradient_matches_finite_differences():
         np.testing.assert_allclose(got[i], (values[0] - values[1]) / (2 * h), atol=1e-7)
 
 
+def test_oracle_benchmark_patch_mode_runs(capsys, monkeypatch):
+    """The patch mode at a tiny size: every block compared at each checkpoint."""
+    bench = load_script("bench_oracle_gradient")
+    small = dict(n_encoding=(20, 10), n_hidden=30, n_sleep_samples=60)
+    monkeypatch.setattr(bench, "PATCH_SETTINGS", small)
+    bench.patch_oracle(
+        (3, 2),
+        (2, 4),
+        n_importance=20,
+        n_rows=20,
+        n_train=120,
+        block=20,
+        configs=("defaults",),
+    )
+    out = capsys.readouterr().out
+    assert out.count("oracle median ESS") == 2
+    assert out.count("  defaults ") == 2
+    assert "nan" not in out
+
+
 def test_mnist_benchmark_mean_mmd2_brute_force():
     """paper_mnist_sbn.mean_mmd2 is the mean of the unbiased MMD^2 over the
     draws at the one given bandwidth, with the standard error of that mean,
