@@ -35,6 +35,7 @@ from ._linear_proposal import LinearGaussianProposal, linear_gaussian_proposal
 from ._log_likelihood import (
     DEFAULT_AIS_CHAINS,
     LogLikelihoodResult,
+    UnreliableScoreWarning,
     _warn_if_unreliable,
 )
 from .models import DeepExponentialFamily
@@ -241,6 +242,8 @@ class BaseDeepGenerativeEstimator(
         "max_iter": [IntInterval(1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
         "n_iter_no_change": [IntInterval(1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "fit_prior": ["boolean"],
         "init": [StrOptions({"auto", "data", "random"})],
         "n_importance": [IntInterval(1, None, closed="left")],
@@ -388,13 +391,55 @@ class BaseDeepGenerativeEstimator(
                         "warm_start=False to fit a new model to X."
                     ) from exc
                 raise
+            X, X_val = self._validation_split(X, warm)
             if not warm:
                 self._initialize(X)
         noise = self._noise_source(X)
         with self._blas_threads(X):
-            self._run(X, self.max_iter, scheduled=True, noise=noise)
+            self._run(X, self.max_iter, scheduled=True, noise=noise, X_val=X_val)
             self._finalize_fit(X, noise)
         return self
+
+    def _validation_split(self, X, warm):
+        """``(X_train, X_val)``: with ``early_stopping``, a random
+        ``validation_fraction`` of the rows (at least one) held out; else
+        ``(X, None)``. Drawn from ``random_state`` before the fit draws
+        anything (from the fitted ``random_state_`` on a warm start)."""
+        if not self.early_stopping:
+            return X, None
+        n = X.shape[0]
+        n_val = math.ceil(self.validation_fraction * n)
+        if n_val >= n:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction="
+                f"{self.validation_fraction} of X's {n} rows for validation "
+                f"({n_val}), which leaves none to train on. Pass more rows, a "
+                "smaller validation_fraction, or early_stopping=False."
+            )
+        rng = self.random_state_ if warm else check_random_state(self.random_state)
+        xp, device = get_namespace_and_device(X)
+        order = to_namespace(rng.permutation(n), xp, device)
+        return (
+            xp.take(X, order[n_val:], axis=0),
+            xp.take(X, order[:n_val], axis=0),
+        )
+
+    def _validation_score(self, X, X_val, noise):
+        """Mean importance-sampling log-likelihood of ``X_val`` (``score``'s
+        estimate, the same noise at every epoch), or -inf where it is not
+        finite; the recognition side is first brought in line with the
+        current model (:meth:`_finalize_fit` on the training rows)."""
+        self._finalize_fit(X, noise)
+        xp = get_namespace(X_val)
+        with warnings.catch_warnings():
+            # a non-finite estimate is an epoch not to keep, said by the value
+            warnings.simplefilter("ignore", UnreliableScoreWarning)
+            with np.errstate(all="ignore"):
+                values = self._estimate_log_likelihood(
+                    X_val, method="importance", caller="fit"
+                ).log_likelihood
+        value = float(xp.mean(values))
+        return value if math.isfinite(value) else -math.inf
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -501,12 +546,15 @@ class BaseDeepGenerativeEstimator(
         exponent = progress**self.learning_rate_decay_power
         return self.learning_rate * self.learning_rate_decay**exponent
 
-    def _run(self, X, n_epochs, scheduled, noise=None):
+    def _run(self, X, n_epochs, scheduled, noise=None, X_val=None):
         """Adam on minibatches for ``n_epochs`` passes, at the step sizes of
         :meth:`_step_size` (``scheduled`` for ``fit``). The steps draw from
         ``noise`` (:meth:`_noise_source`; ``random_state_`` if None), the
-        minibatch order always from ``random_state_``. Verbose lines:
-        :class:`_Progress`."""
+        minibatch order always from ``random_state_``. With validation rows
+        ``X_val`` (``early_stopping``) each epoch is scored on them, the run
+        stops after ``n_iter_no_change`` epochs without an improvement by
+        ``tol`` (0 if None) and ends at the best-scoring epoch's parameters.
+        Verbose lines: :class:`_Progress`."""
         self._check_model_matches(X)
         xp, device = get_namespace_and_device(X)
         rng = self.random_state_
@@ -536,6 +584,9 @@ class BaseDeepGenerativeEstimator(
             else n_steps
         )
         average, n_averaged = None, 0
+        self.validation_scores_ = None if X_val is None else []
+        self.best_validation_score_ = None
+        best_params, best_validation = None, -math.inf
         for epoch in range(n_epochs):
             order = to_namespace(rng.permutation(n), xp, device)
             criterion, n_criterion = 0.0, 0
@@ -580,7 +631,33 @@ class BaseDeepGenerativeEstimator(
             self.training_curve_.append(value)
             if self.verbose:
                 progress.epoch(epoch, value, learning_rate, step)
-            if self.tol is not None:
+            if X_val is not None:
+                score = self._validation_score(X, X_val, noise)
+                self.validation_scores_.append(score)
+                if self.verbose:
+                    print(
+                        f"[{type(self).__name__}] epoch {epoch + 1}: validation "
+                        f"log-likelihood {score:.6g}"
+                    )
+                if best_params is None or score > self.best_validation_score_:
+                    # references suffice: every update creates new arrays
+                    best_params = dict(self._trained_parameters())
+                    self.best_validation_score_ = score
+                if score > best_validation + (self.tol or 0.0):
+                    no_improvement = 0
+                    best_validation = score
+                else:
+                    no_improvement += 1
+                if no_improvement >= self.n_iter_no_change:
+                    self.converged_ = True
+                    if self.verbose:
+                        print(
+                            f"[{type(self).__name__}] Stopped early: the "
+                            "validation log-likelihood improved by less than "
+                            f"tol={self.tol} for {self.n_iter_no_change} epochs."
+                        )
+                    break
+            elif self.tol is not None:
                 if value < best + self.tol:
                     no_improvement += 1
                 else:
@@ -596,12 +673,15 @@ class BaseDeepGenerativeEstimator(
                             f"{self.n_iter_no_change} epochs."
                         )
                     break
-        if average is not None:
+        if best_params is not None:
+            # early stopping keeps its best validated epoch, not an average
+            self._set_trained_parameters(best_params)
+        elif average is not None:
             # a run that diverged returned above, at its last sane parameters
             self._set_trained_parameters(average)
         if self.verbose:
             progress.done(epoch + 1, step)
-        if scheduled and self.tol is not None and not self.converged_:
+        if scheduled and X_val is None and self.tol is not None and not self.converged_:
             # fit only: one partial_fit epoch is not meant to converge
             warnings.warn(
                 f"{type(self).__name__} did not converge in max_iter="

@@ -198,6 +198,16 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``n_iter_no_change`` epochs. ``None`` runs all ``max_iter`` epochs
         (the criterion is a noisy minibatch estimate).
     n_iter_no_change : int, default=10
+    early_stopping : bool, default=False
+        ``fit`` holds out a random ``validation_fraction`` of ``X``, scores
+        it after every epoch (``score``'s importance-sampling estimate of the
+        held-out log-likelihood, the same noise each time), stops after
+        ``n_iter_no_change`` epochs without an improvement by ``tol`` (0 if
+        None) and ends at the parameters of the best-scoring epoch (instead
+        of ``average_fraction``'s average). For fits that pass a good model
+        and then move away from it. ``partial_fit`` ignores it.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of ``fit``'s rows held out when ``early_stopping=True``.
     ridge : float or "gcv", default=1e-3
         Relative ridge penalty of the sleep-phase regressions, ``lambda =
         ridge * n * mean_k Var(F_k)`` for ``n`` samples of a design ``F``
@@ -333,6 +343,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Latent samples behind :meth:`posterior_expectation`.
     n_iter_ : int
         Epochs run.
+    validation_scores_ : list of float or None
+        The held-out log-likelihood after each epoch of the last ``fit``
+        with ``early_stopping=True``; None otherwise.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, the epoch whose parameters the
+        fit kept; None without early stopping.
     n_samples_seen_ : int
         Samples processed by training steps since initialisation (by
         :meth:`fit` and :meth:`partial_fit`); the clock of the
@@ -426,6 +442,8 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         max_iter=100,
         tol=None,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         ridge=1e-3,
         ridge_reference="variance",
         sleep_decay=0.0,
@@ -458,6 +476,8 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.ridge = ridge
         self.ridge_reference = ridge_reference
         self.sleep_decay = sleep_decay

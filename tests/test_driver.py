@@ -466,3 +466,76 @@ def test_partial_fit_keeps_its_last_iterate():
 def test_ddc_default_averages_the_last_tenth():
     assert DDCHelmholtzEstimator().average_fraction == 0.1
     assert VAEEstimator().average_fraction == 0.0
+
+
+# --------------------------------------------------------------------------
+# Early stopping on a held-out share of fit's rows
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_early_stopping_keeps_the_best_validated_epoch(name, iterates):
+    """Every epoch is scored on the held-out rows with that epoch's
+    parameters, a run without improvement by tol stops after n_iter_no_change
+    epochs, and the fit ends at the best-scoring epoch's iterate."""
+    X = _data(name, 100)
+    est = ESTIMATORS[name](
+        batch_size=30,
+        max_iter=6,
+        random_state=0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        tol=1e9,  # nothing after the first epoch counts as an improvement
+        n_iter_no_change=2,
+    ).fit(X)
+    assert est.n_iter_ == 3 and len(est.validation_scores_) == 3
+    assert est.converged_
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    steps = len(_batch_sizes(90, 30))  # 10 of the 100 rows held out
+    assert len(iterates) == 3 * steps
+    epoch_ends = [iterates[steps * (k + 1) - 1] for k in range(3)]
+    best = epoch_ends[int(np.argmax(est.validation_scores_))]
+    for k, v in est.model_.trainable_parameters().items():
+        np.testing.assert_array_equal(v, best[k])
+    # the held-out rows: the first 10 of random_state's permutation
+    X_val = X[np.random.RandomState(0).permutation(100)[:10]]
+    X_train = X[np.random.RandomState(0).permutation(100)[10:]]
+    for k, params in enumerate(epoch_ends):
+        est._set_trained_parameters(params)
+        est._finalize_fit(X_train, np.random.RandomState(k))
+        if name == "ddc":  # its proposal also depends on the sleep draws
+            assert abs(est.score(X_val) - est.validation_scores_[k]) < 0.5
+        else:
+            assert est.score(X_val) == pytest.approx(est.validation_scores_[k])
+
+
+def test_early_stopping_runs_on_while_the_validation_score_improves():
+    X = _data("vae", 100)
+    est = ESTIMATORS["vae"](
+        batch_size=30, max_iter=4, random_state=0, early_stopping=True
+    ).fit(X)
+    assert est.n_iter_ == 4 and not est.converged_  # 10 epochs of patience
+
+
+def test_validation_scores_are_none_without_early_stopping():
+    X = _data("ddc", 60)
+    est = ESTIMATORS["ddc"](max_iter=1, random_state=0).fit(X)
+    assert est.validation_scores_ is None and est.best_validation_score_ is None
+    est.set_params(early_stopping=True).partial_fit(X)  # partial_fit ignores it
+    assert est.validation_scores_ is None
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
+def test_validation_fraction_outside_the_open_interval_is_rejected(fraction):
+    est = ESTIMATORS["vae"](early_stopping=True, validation_fraction=fraction)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        est.fit(_data("vae", 20))
+
+
+def test_early_stopping_without_rows_to_train_on_fails_and_keeps_the_fit():
+    est = ESTIMATORS["vae"](max_iter=1, random_state=0).fit(_data("vae", 20))
+    before = {k: np.copy(v) for k, v in est.model_.get_parameters().items()}
+    est.set_params(early_stopping=True, validation_fraction=0.5)
+    with pytest.raises(ValueError, match="validation_fraction=0.5 of X's 1 rows"):
+        est.fit(_data("vae", 1))
+    for k, v in est.model_.get_parameters().items():
+        np.testing.assert_array_equal(v, before[k])

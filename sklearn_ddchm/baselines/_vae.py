@@ -384,6 +384,16 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         Stop when the per-epoch mean training bound has not improved by
         ``tol`` for ``n_iter_no_change`` epochs; ``None`` runs all epochs.
     n_iter_no_change : int, default=10
+    early_stopping : bool, default=False
+        ``fit`` holds out a random ``validation_fraction`` of ``X``, scores
+        it after every epoch (``score``'s importance-sampling estimate of the
+        held-out log-likelihood, the same noise each time), stops after
+        ``n_iter_no_change`` epochs without an improvement by ``tol`` (0 if
+        None) and ends at the parameters of the best-scoring epoch (instead
+        of ``average_fraction``'s average). For fits that pass a good model
+        and then move away from it. ``partial_fit`` ignores it.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of ``fit``'s rows held out when ``early_stopping=True``.
     fit_prior : bool, default=False
         Whether the top prior's parameters are learnt or kept fixed.
     init : {"auto", "data", "random"}, default="auto"
@@ -439,6 +449,12 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         Standardisation of the inputs of the recognition MLP.
     n_iter_ : int
         Epochs run.
+    validation_scores_ : list of float or None
+        The held-out log-likelihood after each epoch of the last ``fit``
+        with ``early_stopping=True``; None otherwise.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, the epoch whose parameters the
+        fit kept; None without early stopping.
     n_samples_seen_ : int
         Samples processed by training steps since initialisation (by
         :meth:`fit` and :meth:`partial_fit`); the clock of the
@@ -512,6 +528,8 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         max_iter=100,
         tol=None,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         fit_prior=False,
         init="auto",
         n_importance=100,
@@ -535,6 +553,8 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.fit_prior = fit_prior
         self.init = init
         self.n_importance = n_importance
@@ -615,6 +635,16 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         Stop when the per-epoch mean training bound has not improved by
         ``tol`` for ``n_iter_no_change`` epochs; ``None`` runs all epochs.
     n_iter_no_change : int, default=10
+    early_stopping : bool, default=False
+        ``fit`` holds out a random ``validation_fraction`` of ``X``, scores
+        it after every epoch (``score``'s importance-sampling estimate of the
+        held-out log-likelihood, the same noise each time), stops after
+        ``n_iter_no_change`` epochs without an improvement by ``tol`` (0 if
+        None) and ends at the parameters of the best-scoring epoch (instead
+        of ``average_fraction``'s average). For fits that pass a good model
+        and then move away from it. ``partial_fit`` ignores it.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of ``fit``'s rows held out when ``early_stopping=True``.
     fit_prior : bool, default=False
         Whether the top prior's parameters are learnt or kept fixed.
     init : {"auto", "data", "random"}, default="auto"
@@ -670,6 +700,12 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         Standardisation of the inputs of the recognition MLP.
     n_iter_ : int
         Epochs run.
+    validation_scores_ : list of float or None
+        The held-out log-likelihood after each epoch of the last ``fit``
+        with ``early_stopping=True``; None otherwise.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, the epoch whose parameters the
+        fit kept; None without early stopping.
     n_samples_seen_ : int
         Samples processed by training steps since initialisation (by
         :meth:`fit` and :meth:`partial_fit`); the clock of the
@@ -728,6 +764,8 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         max_iter=100,
         tol=None,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         fit_prior=False,
         init="auto",
         n_importance=100,
@@ -750,6 +788,8 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.fit_prior = fit_prior
         self.init = init
         self.n_importance = n_importance

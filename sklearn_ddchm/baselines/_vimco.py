@@ -396,6 +396,16 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         Stop when the per-epoch mean training bound has not improved by
         ``tol`` for ``n_iter_no_change`` epochs.
     n_iter_no_change : int, default=10
+    early_stopping : bool, default=False
+        ``fit`` holds out a random ``validation_fraction`` of ``X``, scores
+        it after every epoch (``score``'s importance-sampling estimate of the
+        held-out log-likelihood, the same noise each time), stops after
+        ``n_iter_no_change`` epochs without an improvement by ``tol`` (0 if
+        None) and ends at the parameters of the best-scoring epoch (instead
+        of ``average_fraction``'s average). For fits that pass a good model
+        and then move away from it. ``partial_fit`` ignores it.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of ``fit``'s rows held out when ``early_stopping=True``.
     fit_prior : bool, default=False
         Whether the top prior's parameters are learnt.
     init : {"auto", "data", "random"}, default="auto"
@@ -448,6 +458,12 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         Subtracted from ``x`` before the first recognition layer.
     n_iter_ : int
         Epochs run.
+    validation_scores_ : list of float or None
+        The held-out log-likelihood after each epoch of the last ``fit``
+        with ``early_stopping=True``; None otherwise.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, the epoch whose parameters the
+        fit kept; None without early stopping.
     n_samples_seen_ : int
         Samples processed by training steps since initialisation (by
         :meth:`fit` and :meth:`partial_fit`); the clock of the
@@ -529,6 +545,8 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         max_iter=100,
         tol=None,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         fit_prior=False,
         init="auto",
         n_importance=100,
@@ -550,6 +568,8 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.fit_prior = fit_prior
         self.init = init
         self.n_importance = n_importance
