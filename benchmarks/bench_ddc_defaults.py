@@ -34,7 +34,9 @@ with one choice changed: ``fixed-encodings`` (``encoding_refresh=None``),
 ``geometric-decay`` (``learning_rate_decay_power=1.0``, the default before
 2026-12-01, late), ``last-iterate`` (``average_fraction=0.0``, the default
 before 2026-12-02) and ``decay-0.01`` (``learning_rate_decay=0.01`` without
-averaging: a ten times smaller final step).
+averaging: a ten times smaller final step) and ``early-stopping``
+(``early_stopping=True``: 10% of the training points held out, the best
+validated epoch kept).
 ``fan_in_scaling`` has no configuration: no layer here has more than 20
 parents, so it changes nothing.
 
@@ -129,6 +131,7 @@ CONFIGS = {
     "geometric-decay": {"learning_rate_decay_power": 1.0},
     "last-iterate": {"average_fraction": 0.0},
     "decay-0.01": {"learning_rate_decay": 0.01, "average_fraction": 0.0},
+    "early-stopping": {"early_stopping": True},
 }
 
 

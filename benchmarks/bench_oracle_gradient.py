@@ -3,7 +3,7 @@
 Usage::
 
     SCIPY_ARRAY_API=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_oracle_gradient.py
-    SCIPY_ARRAY_API=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_oracle_gradient.py --patches
+    ... bench_oracle_gradient.py --patches  # the Table 1 patch model
 
 On the paper's synthetic sparse model (D_x = D_1 = 2, so the exact posterior
 can be sampled without a proposal to tune:

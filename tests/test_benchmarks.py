@@ -278,6 +278,18 @@ def test_oracle_benchmark_patch_mode_runs(capsys, monkeypatch):
     assert "nan" not in out
 
 
+def test_early_stopping_benchmark_runs(capsys):
+    bench = load_script("bench_early_stopping")
+    bench.N_SCORE = 50
+    bench.main(
+        ["--architectures", "3x2", "--max-iter", "2", "--n-train", "200"]
+        + ["--n-test", "60"]
+    )
+    rows = [line for line in capsys.readouterr().out.splitlines() if "3x2" in line]
+    assert len(rows) == 4  # two learners, with and without early stopping
+    assert all("nan" not in row for row in rows)
+
+
 def test_mnist_benchmark_mean_mmd2_brute_force():
     """paper_mnist_sbn.mean_mmd2 is the mean of the unbiased MMD^2 over the
     draws at the one given bandwidth, with the standard error of that mean,
