@@ -448,25 +448,10 @@ def importance_log_weights(
     -------
     log_w : array of shape (n_importance, n)
     """
-    xp = get_namespace(X)
-    n = X.shape[0]
-    X_rep = xp.reshape(
-        xp.broadcast_to(X[None, ...], (n_importance, n, X.shape[1])),
-        (n_importance * n, X.shape[1]),
-    )
+    X_rep = _repeat_rows(X, n_importance)
     for round_ in range(n_adapt + 1):
         latents, log_q = proposal.sample(n_importance, random_state, shared_noise)
-        # a model whose density under- or overflows is reported once, by the
-        # caller (a non-finite estimate), not by a cascade of NumPy warnings
-        with np.errstate(all="ignore"):
-            log_p = xp.reshape(model.log_joint(X_rep, latents), (n_importance, n))
-            log_w = log_p - log_q
-        # a proposal sample outside the model's support has weight zero, not NaN
-        log_w = xp.where(
-            xp.isnan(log_w),
-            xp.asarray(-xp.inf, dtype=log_w.dtype, device=_device(log_w)),
-            log_w,
-        )
+        log_w = _log_weights(model, X_rep, latents, log_q)
         if round_ < n_adapt:
             with np.errstate(all="ignore"):  # rows whose weights are all zero
                 proposal = proposal.refined(latents, log_w)
@@ -504,18 +489,30 @@ def importance_gradient(model, X, proposal, n_importance, random_state):
     xp = get_namespace(X)
     n = X.shape[0]
     latents, log_q = proposal.sample(n_importance, random_state, shared_noise=False)
-    X_rep = xp.reshape(
-        xp.broadcast_to(X[None, ...], (n_importance, n, X.shape[1])),
-        (n_importance * n, X.shape[1]),
-    )
+    X_rep = _repeat_rows(X, n_importance)
+    log_w = _log_weights(model, X_rep, latents, log_q)
+    w = xp.exp(log_w - logsumexp(log_w, axis=0, xp=xp)[None, :])
+    grads = model.grad_parameters(X_rep, latents, xp.reshape(w / n, (-1,)))
+    return grads, 1.0 / xp.sum(w * w, axis=0)
+
+
+def _repeat_rows(X, k):
+    """``X`` stacked ``k`` times, shape (k * n, n_features) (index major)."""
+    xp = get_namespace(X)
+    n, d = X.shape
+    return xp.reshape(xp.broadcast_to(X[None, ...], (k, n, d)), (k * n, d))
+
+
+def _log_weights(model, X_rep, latents, log_q):
+    """``log p(x, z) - log q(z | x)`` in the shape of ``log_q`` (k, n)."""
+    xp = get_namespace(X_rep)
+    # a model whose density under- or overflows is reported once, by the
+    # caller (a non-finite estimate), not by a cascade of NumPy warnings
     with np.errstate(all="ignore"):
-        log_p = xp.reshape(model.log_joint(X_rep, latents), (n_importance, n))
-    log_w = log_p - log_q
-    log_w = xp.where(
+        log_w = xp.reshape(model.log_joint(X_rep, latents), log_q.shape) - log_q
+    # a proposal sample outside the model's support has weight zero, not NaN
+    return xp.where(
         xp.isnan(log_w),
         xp.asarray(-xp.inf, dtype=log_w.dtype, device=_device(log_w)),
         log_w,
     )
-    w = xp.exp(log_w - logsumexp(log_w, axis=0, xp=xp)[None, :])
-    grads = model.grad_parameters(X_rep, latents, xp.reshape(w / n, (-1,)))
-    return grads, 1.0 / xp.sum(w * w, axis=0)
