@@ -119,6 +119,8 @@ and the loadings' cosine at 0.58-0.78 on these snapshots (it reached
 from __future__ import annotations
 
 import argparse
+import copy
+import time
 import warnings
 
 import numpy as np
@@ -129,6 +131,7 @@ from sklearn_ddchm._importance import importance_gradient
 from sklearn_ddchm.datasets import load_sample_image_patches, make_sparse_hierarchical
 from sklearn_ddchm.models import DeepExponentialFamily, GaussianLayer, GaussianPrior
 from sklearn_ddchm.utils._exact import sparse_posterior_gradient
+from sklearn_ddchm.utils._optim import Adam
 
 CONFIGS = {
     "defaults": {},
@@ -177,7 +180,16 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, nargs="+", default=(10, 100, 1000))
     parser.add_argument("--importance", type=int, default=4000)
     parser.add_argument("--rows", type=int, default=200)
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        default=0,
+        help="with --patches: train with the DDC and the oracle gradient instead",
+    )
     args = parser.parse_args(argv)
+    if args.patches and args.train_steps:
+        patch_training(tuple(args.latent_dims), args.train_steps, seed=args.seed)
+        return
     if args.patches:
         patch_oracle(
             tuple(args.latent_dims),
@@ -304,6 +316,99 @@ def patch_oracle(
                 f"{np.mean(oracle['layer0.log_var']):+.4f})",
                 flush=True,
             )
+
+
+#: draws per patch of the oracle gradient when it trains (patch_training)
+TRAINING_IMPORTANCE = 100
+#: checkpoints of patch_training (steps)
+TRAINING_CHECKPOINTS = (0, 50, 100, 200, 400, 600, 1000, 2000, 3000)
+
+
+def patch_training(
+    latent_dims=(50, 10),
+    n_steps=1000,
+    seed=0,
+    n_train=10_000,
+    n_test=1000,
+    block=1000,
+    n_importance=TRAINING_IMPORTANCE,
+):
+    """The patch model trained by its DDC gradient and by the oracle's.
+
+    Both runs start from the same model: the data-based start and one
+    ``block`` of DDC steps (as :func:`patch_oracle`). Then ``n_steps``
+    minibatch steps of 100 patches at the estimator's own step sizes (Adam,
+    ``learning_rate`` decayed as in ``fit`` over ``n_steps``, the fan-in
+    scales), once with the DDC wake gradient (``partial_fit``) and once with
+    :func:`~sklearn_ddchm._importance.importance_gradient` (``n_importance``
+    draws per patch from the linear-Gaussian proposal). Printed at the
+    checkpoints: held-out ``score`` on ``n_test`` test patches, total noise
+    variance, ``||Lambda||_F`` and seconds of training (the oracle run has its
+    own Adam, started afresh; the DDC run continues the estimator's). What
+    the model family
+    reaches on these patches when the gradient is right, and so how much of
+    the gap is the DDC estimate's.
+    """
+    data = load_sample_image_patches(n_train=n_train, n_test=n_test, random_state=seed)
+    X, X_test = data.X_train, data.X_test
+    start = DDCHelmholtzEstimator(
+        model="sparse",
+        latent_dims=latent_dims,
+        learning_rate_decay_samples=100 * n_steps,
+        random_state=seed,
+        **PATCH_SETTINGS,
+    )
+    rng = np.random.RandomState(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start.partial_fit(X[rng.choice(len(X), block, replace=False)])
+    start.set_params(learning_rate_decay_samples=start.n_samples_seen_ + 100 * n_steps)
+    for gradient in ("DDC", "oracle"):
+        est = copy.deepcopy(start)
+        rng = np.random.RandomState(seed + 1)
+        optimizer = Adam(est.learning_rate)
+        seconds = 0.0
+        print(f"\n{latent_dims} trained with the {gradient} gradient:", flush=True)
+        for t in range(n_steps + 1):
+            if t in TRAINING_CHECKPOINTS or t == n_steps:
+                # the recognition side (score's proposal) of the current model
+                est._finalize_fit(X[:block], est.random_state_)
+                params = est.model_.get_parameters()
+                print(
+                    f"  {t:5d} steps: score {est.score(X_test):8.2f}, noise "
+                    f"variance {np.exp(params['layer0.log_var']).sum():6.1f}, "
+                    f"||Lambda|| {np.linalg.norm(params['layer0.weights']):5.2f}"
+                    f", {seconds:5.0f} s",
+                    flush=True,
+                )
+            if t == n_steps:
+                break
+            batch = X[rng.choice(len(X), 100, replace=False)]
+            begin = time.perf_counter()
+            if gradient == "DDC":
+                # one partial_fit step without partial_fit's closing sleep phase
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    est._run(batch, 1, scheduled=False)
+            else:
+                with np.errstate(all="ignore"):
+                    grads, _ = importance_gradient(
+                        est.model_,
+                        batch,
+                        est._scoring_proposal(batch),
+                        n_importance,
+                        rng,
+                    )
+                params = est.model_.trainable_parameters()
+                est.model_.set_parameters(
+                    optimizer.step(
+                        params,
+                        {k: grads[k] for k in params},
+                        est._step_size(t, n_steps, scheduled=True),
+                        est._step_scales(),
+                    )
+                )
+            seconds += time.perf_counter() - begin
 
 
 def factor_model(n_features=32, n_latent=8, noise_scale=1.0):

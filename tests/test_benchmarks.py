@@ -278,6 +278,18 @@ def test_oracle_benchmark_patch_mode_runs(capsys, monkeypatch):
     assert "nan" not in out
 
 
+def test_oracle_benchmark_patch_training_runs(capsys, monkeypatch):
+    """Both gradients train the same start; every checkpoint is printed."""
+    bench = load_script("bench_oracle_gradient")
+    small = dict(n_encoding=(20, 10), n_hidden=30, n_sleep_samples=60)
+    monkeypatch.setattr(bench, "PATCH_SETTINGS", small)
+    bench.patch_training((3, 2), 4, n_train=300, n_test=20, block=100, n_importance=10)
+    out = capsys.readouterr().out
+    assert out.count("trained with the") == 2
+    assert out.count("steps: score") == 4  # at 0 and at the last step, per run
+    assert "nan" not in out
+
+
 def test_early_stopping_benchmark_runs(capsys):
     bench = load_script("bench_early_stopping")
     bench.N_SCORE = 50
