@@ -64,6 +64,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from paper_patches import load_data, make_estimators  # noqa: E402
 
 N_SCORE = 2000
+#: the learners this script can compare: paper_patches' two, and DDC-HM
+#: trained by the importance-sampling gradient instead of the DDC one
+LEARNERS = {
+    "DDC-HM": {},
+    "IWAE-50": {},
+    "DDC-HM (importance)": {"expectations": "importance"},
+}
 
 
 def fit_once(est, X, X_test, sigma):
@@ -94,26 +101,31 @@ def main(argv=None):
     parser.add_argument("--n-train", type=int, default=10_000)
     parser.add_argument("--n-test", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--learners", nargs="+", default=["DDC-HM", "IWAE-50"], choices=LEARNERS
+    )
     args = parser.parse_args(argv)
     data, source = load_data(None, args.n_train, args.n_test, args.seed)
     X, X_test = data.X_train, data.X_test
     sigma = median_heuristic(X_test)
     print(f"{source}: {len(X)} training, {len(X_test)} test patches")
     print(
-        f"{'D1xD2':>7} {'learner':>8} {'fit':>15} {'epochs':>6} {'kept':>4} "
+        f"{'D1xD2':>7} {'learner':>19} {'fit':>15} {'epochs':>6} {'kept':>4} "
         f"{'log p(x)':>9} {'MMD^2':>9} {'s':>5}  PCA(D1)"
     )
     for arch in args.architectures:
         dims = tuple(int(d) for d in arch.split("x"))
         reference = PCA(dims[0]).fit(X).score(X_test[:N_SCORE])
-        for name in ("DDC-HM", "IWAE-50"):
+        for name in args.learners:
             for early in (False, True):
-                est = make_estimators(dims, args.seed)[name]
-                est.set_params(max_iter=args.max_iter, early_stopping=early)
+                est = make_estimators(dims, args.seed)[name.split(" ")[0]]
+                est.set_params(
+                    max_iter=args.max_iter, early_stopping=early, **LEARNERS[name]
+                )
                 n_iter, kept, score, mmd, seconds = fit_once(est, X, X_test, sigma)
                 label = "early_stopping" if early else "fit"
                 print(
-                    f"{arch:>7} {name:>8} {label:>15} {n_iter:6d} {kept:4d} "
+                    f"{arch:>7} {name:>19} {label:>15} {n_iter:6d} {kept:4d} "
                     f"{score:9.1f} {mmd:9.3e} {seconds:5.0f}  {reference:.1f}",
                     flush=True,
                 )

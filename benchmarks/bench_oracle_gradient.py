@@ -297,7 +297,7 @@ def patch_oracle(
         oracle_rng = np.random.RandomState(seed + 1)
         for at in range(0, n_rows, ORACLE_CHUNK):
             rows = batch[at : at + ORACLE_CHUNK]
-            g, e = importance_gradient(
+            g, e, _ = importance_gradient(
                 est.model_,
                 rows,
                 est._scoring_proposal(rows),
@@ -409,7 +409,7 @@ def patch_training(
                     est._run(batch, 1, scheduled=False)
             else:
                 with np.errstate(all="ignore"):
-                    grads, _ = importance_gradient(
+                    grads, _, _ = importance_gradient(
                         est.model_,
                         batch,
                         est._scoring_proposal(batch),

@@ -14,7 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import _wake_sleep as ws
 from ._base import BaseDeepGenerativeEstimator
 from ._features import RandomSigmoidFeatures
-from ._importance import MIXTURE_FLOOR, FactorisedProposal
+from ._importance import MIXTURE_FLOOR, FactorisedProposal, importance_gradient
+from ._linear_proposal import linear_gaussian_proposal
 from .utils._array_api import (
     check_same_namespace,
     get_namespace,
@@ -263,7 +264,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         contracts the data with the DDC weights (the paper), whose expected
         squared residuals can come out negative for narrow posteriors and
         let the noise variance collapse. Other layers always use weights.
-    expectations : {"embedding", "encodings"}, default="embedding"
+    expectations : {"embedding", "encodings", "importance"}, default="embedding"
         How posterior expectations enter the wake phase: ``"encodings"``
         through the encoding functions (Eq. 5, 12, the paper's algorithm);
         ``"embedding"`` through the conditional mean embedding of the sleep
@@ -277,7 +278,17 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``recognition`` shape only :meth:`transform`'s features and
         :meth:`score`'s proposal, not the fit (the classic Helmholtz machine
         is ``encoding="linear", expectations="encodings"``). The features of
-        :meth:`transform` are DDC means either way.
+        :meth:`transform` are DDC means either way. ``"importance"`` is not
+        the DDC wake phase: the free-energy gradient is estimated by
+        self-normalised importance sampling with ``n_importance`` draws per
+        row from the model's own linear-Gaussian posterior (the proposal
+        :meth:`score` uses, without its recognition share), and no sleep
+        phase runs during training (only at the end, for :meth:`transform`
+        and :meth:`score`). Only for a linear-Gaussian observation layer
+        under continuous latents whose proposal needs no recognition model
+        (one latent layer, or the sparse model's two); on the (50, 10)
+        patch model it kept improving where the DDC gradient drifts away
+        (see the User Guide), at about 4.6 times the cost per step.
     fan_in_scaling : bool, default=True
         Scale the step of a weight matrix with ``n`` parents by
         ``min(1, sqrt(20 / n))``. Adam moves every weight by about the step
@@ -420,7 +431,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         "ridge_reference": [StrOptions({"variance", "trace"})],
         "encoding_refresh": [IntInterval(1, None, closed="left"), None],
         "observation_gradient": [StrOptions({"moments", "weights"})],
-        "expectations": [StrOptions({"encodings", "embedding"})],
+        "expectations": [StrOptions({"encodings", "embedding", "importance"})],
         "fan_in_scaling": ["boolean"],
     }
 
@@ -570,6 +581,16 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
                 random_state=rng.randint(np.iinfo(np.int32).max),
             )
             self.encoders_.append(enc.fit(z))
+        if self.expectations == "importance" and (
+            linear_gaussian_proposal(model, X[:2, ...]) is None
+        ):
+            raise ValueError(
+                'expectations="importance" needs a Gaussian observation layer '
+                "with a mean linear in z_1 and continuous latents whose "
+                "linear-Gaussian posterior needs no recognition model (one "
+                "latent layer, or the sparse model's two); got "
+                f"{model!r}. Use expectations='embedding'."
+            )
         self._recognition_design = self.recognition
         self._recognition_stats = None
         self._n_sleep_phases = 0
@@ -701,6 +722,8 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         )
 
     def _gradient_step(self, X_batch, rng, criterion=True):
+        if self.expectations == "importance":
+            return self._importance_step(X_batch, rng)
         refresh = self.encoding_refresh is not None and (
             self._n_sleep_phases > 0
             and self._n_sleep_phases % self.encoding_refresh == 0
@@ -720,6 +743,24 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         )
         grads, value = self._wake(X_batch, phase, use_moments, criterion)
         return grads, {}, value
+
+    def _importance_step(self, X_batch, rng):
+        """The free-energy gradient by self-normalised importance sampling
+        (``expectations="importance"``); its criterion is the batch's mean
+        importance estimate of ``log p(x)``."""
+        xp = get_namespace(X_batch)
+        model = self.model_
+        trainable = model.trainable_parameters()
+        with np.errstate(all="ignore"):
+            proposal = linear_gaussian_proposal(model, X_batch)
+            if proposal is None:  # a posterior that no longer factorises:
+                # non-finite gradients, which the divergence guard reports
+                nan = {k: xp.full_like(v, xp.nan) for k, v in trainable.items()}
+                return nan, {}, xp.asarray(xp.nan)
+            grads, _, log_px = importance_gradient(
+                model, X_batch, proposal, self.n_importance, rng
+            )
+        return {k: grads[k] for k in trainable}, {}, xp.mean(log_px)
 
     def _wake(self, X_batch, phase, use_moments, criterion=True):
         """Wake phase (Eq. 9-12, 36): the free-energy gradient on ``X_batch``

@@ -485,15 +485,19 @@ def importance_gradient(model, X, proposal, n_importance, random_state):
         rows of ``X``.
     ess : array of shape (n,)
         The effective sample size of each row's weights, ``1 / sum_k w_k^2``.
+    log_likelihood : array of shape (n,)
+        The importance estimate of each row's ``log p(x)`` from the same
+        draws, ``log mean_k p(x, z^k) / q(z^k | x)``.
     """
     xp = get_namespace(X)
     n = X.shape[0]
     latents, log_q = proposal.sample(n_importance, random_state, shared_noise=False)
     X_rep = _repeat_rows(X, n_importance)
     log_w = _log_weights(model, X_rep, latents, log_q)
-    w = xp.exp(log_w - logsumexp(log_w, axis=0, xp=xp)[None, :])
+    log_total = logsumexp(log_w, axis=0, xp=xp)
+    w = xp.exp(log_w - log_total[None, :])
     grads = model.grad_parameters(X_rep, latents, xp.reshape(w / n, (-1,)))
-    return grads, 1.0 / xp.sum(w * w, axis=0)
+    return grads, 1.0 / xp.sum(w * w, axis=0), log_total - math.log(n_importance)
 
 
 def _repeat_rows(X, k):

@@ -442,7 +442,7 @@ def test_importance_gradient_matches_finite_differences_of_the_closed_form():
     X = rng.randn(6, 4) * 1.5  # off the model, so the gradient is not ~0
     exact = _finite_difference_gradient(model, X)
     q = linear_gaussian_proposal(model, X)
-    grads, ess = importance_gradient(model, X, q, 20_000, np.random.RandomState(1))
+    grads, ess, _ = importance_gradient(model, X, q, 20_000, np.random.RandomState(1))
     assert ess.shape == (6,) and np.all(ess > 5_000)
     assert set(grads) == set(exact)
     for name, value in exact.items():
@@ -460,7 +460,7 @@ def test_importance_gradient_matches_the_sparse_oracle():
     X = X * 1.3  # off the model
     est = fitted_at(model, X, latent_dims=(2, 1))
     reference = sparse_posterior_gradient(est.model_, X, n_draws=200_000)
-    grads, ess = importance_gradient(
+    grads, ess, _ = importance_gradient(
         est.model_, X, est._scoring_proposal(X), 50_000, np.random.RandomState(3)
     )
     assert np.all(ess > 1_000)
