@@ -43,6 +43,17 @@ architecture, two side by side on the 2-core machine)::
 Every early-stopped fit kept its first epoch. DDC-HM early-stopped is the
 best of the four by likelihood on every architecture (at 10 x 10 level with
 PCA), IWAE-50 early-stopped the best by MMD^2 at 50 and 100 latents.
+
+``--learners`` picks among ``LEARNERS``; ``"DDC-HM (importance)"`` is DDC-HM
+with ``expectations="importance"`` (the wake gradient by importance
+sampling). ``--architectures 50x10 --max-iter 10 --learners DDC-HM "DDC-HM
+(importance)"``, 2026-12-02::
+
+    (learner, fit, epochs, kept, log p(x), MMD^2, s, PCA(D1))
+    50x10 DDC-HM               fit            10 10  -287.8 2.418e-01  37 -278.5
+    50x10 DDC-HM               early_stopping 10  1  -274.2 2.827e-01  50 -278.5
+    50x10 DDC-HM (importance)  fit            10 10  -248.6 1.907e-01  93 -278.5
+    50x10 DDC-HM (importance)  early_stopping 10 10  -248.8 1.913e-01 113 -278.5
 """
 
 from __future__ import annotations
