@@ -54,6 +54,15 @@ sampling). ``--architectures 50x10 --max-iter 10 --learners DDC-HM "DDC-HM
     50x10 DDC-HM               early_stopping 10  1  -274.2 2.827e-01  50 -278.5
     50x10 DDC-HM (importance)  fit            10 10  -248.6 1.907e-01  93 -278.5
     50x10 DDC-HM (importance)  early_stopping 10 10  -248.8 1.913e-01 113 -278.5
+    10x10 DDC-HM               fit            10 10  -291.3 2.361e-01  39 -288.8
+    10x10 DDC-HM               early_stopping 10  1  -289.3 3.015e-01  48 -288.8
+    10x10 DDC-HM (importance)  fit            10 10  -282.7 2.574e-01  78 -288.8
+    10x10 DDC-HM (importance)  early_stopping 10  9  -282.6 2.555e-01  88 -288.8
+   100x10 DDC-HM (importance)  fit            10 10  -190.3 1.485e-01 193 -277.1
+   100x10 DDC-HM (importance)  early_stopping 10 10  -200.8 1.462e-01 180 -277.1
+
+(the 10 x 10 and 100 x 10 rows by ``--architectures 10x10`` and ``100x10``,
+side by side).
 """
 
 from __future__ import annotations
