@@ -241,6 +241,17 @@ PATCH_SETTINGS = dict(n_encoding=(500, 100), n_hidden=500, n_sleep_samples=1000)
 ORACLE_CHUNK = 10
 
 
+def patch_estimator(latent_dims, decay_samples, seed):
+    """Table 1's DDC-HM on the patches, its step decaying over ``decay_samples``."""
+    return DDCHelmholtzEstimator(
+        model="sparse",
+        latent_dims=latent_dims,
+        learning_rate_decay_samples=decay_samples,
+        random_state=seed,
+        **PATCH_SETTINGS,
+    )
+
+
 def patch_oracle(
     latent_dims=(50, 10),
     steps=(10, 100, 1000),
@@ -272,13 +283,7 @@ def patch_oracle(
     data = load_sample_image_patches(n_train=n_train, n_test=1, random_state=seed)
     X = data.X_train
     X_fit, batch = X[: n_train - n_rows], X[n_train - n_rows :]
-    est = DDCHelmholtzEstimator(
-        model="sparse",
-        latent_dims=latent_dims,
-        learning_rate_decay_samples=30 * len(X_fit),
-        random_state=seed,
-        **PATCH_SETTINGS,
-    )
+    est = patch_estimator(latent_dims, 30 * len(X_fit), seed)
     rng = np.random.RandomState(seed)
     done = 0
     print(
@@ -368,13 +373,7 @@ def patch_training(
     """
     data = load_sample_image_patches(n_train=n_train, n_test=n_test, random_state=seed)
     X, X_test = data.X_train, data.X_test
-    start = DDCHelmholtzEstimator(
-        model="sparse",
-        latent_dims=latent_dims,
-        learning_rate_decay_samples=100 * n_steps,
-        random_state=seed,
-        **PATCH_SETTINGS,
-    )
+    start = patch_estimator(latent_dims, 100 * n_steps, seed)
     rng = np.random.RandomState(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -576,11 +576,12 @@ class BaseDeepGenerativeEstimator(
         # it as well, and where it costs extra work (DDC-HM: a quarter of an
         # MNIST step) the other steps skip it.
         criterion_every = max(1, n_batches // CRITERION_BATCHES_PER_EPOCH)
-        # fit's last steps are averaged (Polyak-Ruppert, average_fraction)
+        # fit's last steps are averaged (Polyak-Ruppert, average_fraction),
+        # unless early stopping keeps its best epoch instead
         n_steps = n_epochs * n_batches
         first_averaged = (
             n_steps - math.ceil(self.average_fraction * n_steps)
-            if scheduled
+            if scheduled and X_val is None
             else n_steps
         )
         average, n_averaged = None, 0
@@ -674,7 +675,7 @@ class BaseDeepGenerativeEstimator(
                         )
                     break
         if best_params is not None:
-            # early stopping keeps its best validated epoch, not an average
+            # early stopping keeps its best validated epoch
             self._set_trained_parameters(best_params)
         elif average is not None:
             # a run that diverged returned above, at its last sane parameters
