@@ -5,6 +5,8 @@ Usage::
     SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --minutes 10
     SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --images ~/vanhateren
     SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --quick      # seconds
+    SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --importance  # 3 learners
+    SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --rescore DIR  # a --save DIR
 
 The paper (Vertes & Sahani 2018, Section 7, Table 1) fits the sparse model of
 its Eq. 13 to 16 x 16 patches of the van Hateren natural images, for five
@@ -38,14 +40,21 @@ training budget (``--minutes`` per fit):
   ``--n-test`` held-out patches: MMD^2 per method (every MMD^2 of the table
   and the curves at one bandwidth, the median heuristic on the held-out
   patches; until 2026-12-02 each was at the median of its own pooled pair)
-  and the relative test (its three samples pooled for the bandwidth),
-  DDC-HM against IWAE-50 (``relative_mmd_test(X, Y=IWAE, Z=DDC-HM)``: a small
-  p-value means DDC-HM is significantly closer to the data) and against
-  ``GaussianMixture(20)``;
+  and the relative test (its three samples pooled for the bandwidth, and
+  again at the table's bandwidth, so that a verdict is about the MMD^2
+  printed; the two can differ), DDC-HM against IWAE-50
+  (``relative_mmd_test(X, Y=IWAE, Z=DDC-HM)``: a small p-value means DDC-HM
+  is significantly closer to the data) and against ``GaussianMixture(20)``;
+- each learner's held-out ``score`` (mean log p(x) per patch by importance
+  sampling, on the first 2,000 held-out patches; not charged to the budget);
 - the baselines a user might pick instead, fitted once:
   ``sklearn.mixture.GaussianMixture(n_components=20, covariance_type="full")``
   and a single full-covariance Gaussian; and the floor, MMD^2 between the
   held-out patches and as many training patches;
+- ``--importance`` adds a third learner at the same budget, DDC-HM with
+  ``expectations="importance"`` (its wake gradient by importance sampling
+  from the model's linear-Gaussian posterior, not the paper's DDC wake
+  phase), with its own relative tests against IWAE-50 and GMM-20;
 - a fit "diverged" when it raised a ``ConvergenceWarning`` (the estimators'
   guard) or its samples were not finite; the warnings are recorded.
 
@@ -55,6 +64,10 @@ photographs that ship with scikit-learn
 (:func:`sklearn_ddchm.datasets.load_sample_image_patches`, needs Pillow), a
 narrower data set than the paper's. Either way: log intensity, patch mean
 removed, unit variance, held-out patches from held-out 64 x 64 blocks.
+
+``--rescore DIR`` fits nothing: it re-evaluates the estimators an earlier
+``--save DIR`` wrote (:func:`rescore`: their samples drawn again with the
+run's seed, so the MMD^2 are the run's).
 
 Results: a table printed, and ``results.csv``, ``results.json`` (settings
 with each estimator's full parameters, rows, curves) and, with matplotlib,
@@ -180,6 +193,7 @@ import math
 import os
 import pickle
 import platform
+import re
 import time
 import warnings
 
@@ -210,21 +224,45 @@ QUICK = dict(
 )
 
 
-def make_estimators(latent_dims, seed):
-    """The two learners of Table 1: the paper's DDC-HM settings, IWAE-50."""
-    return {
-        "DDC-HM": DDCHelmholtzEstimator(
-            model="sparse",
-            latent_dims=latent_dims,
-            n_encoding=(500, 100),
-            n_hidden=500,
-            n_sleep_samples=1000,
-            random_state=seed,
-        ),
+#: the learner trained by importance sampling (``--importance``)
+IMPORTANCE = "DDC-HM (importance)"
+
+
+def make_estimators(latent_dims, seed, importance=False):
+    """The two learners of Table 1: the paper's DDC-HM settings, IWAE-50.
+
+    ``importance=True`` adds :data:`IMPORTANCE`: the same DDC-HM with
+    ``expectations="importance"``, whose wake gradient is the importance
+    sampling estimate of the true one (not the paper's DDC wake phase; its
+    DDC recognition model is still fitted, for ``transform`` and ``score``).
+    """
+    ddc = dict(
+        model="sparse",
+        latent_dims=latent_dims,
+        n_encoding=(500, 100),
+        n_hidden=500,
+        n_sleep_samples=1000,
+        random_state=seed,
+    )
+    learners = {
+        "DDC-HM": DDCHelmholtzEstimator(**ddc),
         "IWAE-50": IWAEEstimator(
             model="sparse", latent_dims=latent_dims, n_particles=50, random_state=seed
         ),
     }
+    if importance:
+        learners[IMPORTANCE] = DDCHelmholtzEstimator(**ddc, expectations="importance")
+    return learners
+
+
+def _key(name):
+    """A learner's key in the table's columns: ``"DDC-HM"`` -> ``"ddchm"``."""
+    return re.sub("[^0-9a-z]", "", name.lower())
+
+
+#: the DDC learners the relative tests put against IWAE-50 and GMM-20, and
+#: the prefix of their p-values' keys
+TESTED = {"DDC-HM": "ddc", IMPORTANCE: "ddcimportance"}
 
 
 def load_data(images, n_train, n_test, seed, kind="iml", n_images=None):
@@ -296,6 +334,75 @@ def _finite(S):
 def _sample(est, n, seed):
     with np.errstate(all="ignore"):
         return np.asarray(est.sample(n, random_state=seed), dtype=np.float64)
+
+
+#: held-out patches ``score`` is averaged over (seconds per model)
+N_SCORE = 2000
+
+
+def _held_out_score(est, X_test, n=N_SCORE):
+    """``est.score`` on the first ``n`` held-out patches: the mean log p(x) per
+    patch by importance sampling (within 0.1-4.8 nats of AIS on Table 1's
+    models, README); NaN where it is not finite."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = float(est.score(X_test[:n]))
+    return value if math.isfinite(value) else float("nan")
+
+
+def rescore(folder, seed=0, log=print):
+    """Re-evaluate the estimators a run saved with ``--save`` into ``folder``.
+
+    For each architecture found: each learner's MMD^2 to the held-out patches
+    at the table's bandwidth (its samples drawn again with the run's seed, so
+    the figures are the run's), the relative tests of each DDC learner
+    against IWAE-50 at the pooled and at the table's bandwidth, held-out
+    ``score`` (:data:`N_SCORE` patches), and the observation noise variance
+    (total and smallest pixel). Returns one dict per architecture.
+    """
+    X_test = np.load(os.path.join(folder, "X_test.npy"))
+    sigma = median_heuristic(X_test)
+    rows = []
+    for dims in TABLE1:
+        arch = f"{dims[0]}x{dims[1]}"
+        found = {}
+        for name in ("DDC-HM", "IWAE-50", IMPORTANCE):
+            path = os.path.join(folder, f"{name}-{arch}.pkl")
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    found[name] = pickle.load(f)
+        if not found:
+            continue
+        row = {"D1": dims[0], "D2": dims[1]}
+        samples = {
+            name: _sample(est, len(X_test), seed + 3) for name, est in found.items()
+        }
+        for name, est in found.items():
+            key = _key(name)
+            row[f"mmd2_{key}"] = mmd2(X_test, samples[name], bandwidth=sigma)
+            row[f"score_{key}"] = _held_out_score(est, X_test)
+            noise = np.exp(est.model_.get_parameters()["layer0.log_var"])
+            row[f"noise_{key}"] = float(noise.sum())
+            row[f"min_noise_{key}"] = float(noise.min())
+        for name, prefix in TESTED.items():
+            if name not in samples or "IWAE-50" not in samples:
+                continue
+            for suffix, width in (("", "median"), ("_table_width", sigma)):
+                result = relative_mmd_test(
+                    X_test, samples["IWAE-50"], samples[name], bandwidth=width
+                )
+                row[f"log10p_{prefix}_vs_iwae50{suffix}"] = _log10_p(result)
+        rows.append(row)
+        if log:
+            log(
+                f"{arch}: "
+                + ", ".join(
+                    f"{k} {v:.1f}" if k.startswith("log10p") else f"{k} {v:.4g}"
+                    for k, v in row.items()
+                    if k not in ("D1", "D2")
+                )
+            )
+    return rows
 
 
 def train_for_budget(
@@ -433,6 +540,7 @@ def run(
     learners=True,
     save=None,
     verbose=True,
+    importance=False,
 ):
     """Run the comparison; return the table, one dict per architecture.
 
@@ -473,6 +581,11 @@ def run(
         DIR/X_test.npy``.
     verbose : bool, default=True
         Print progress and the table.
+    importance : bool, default=False
+        Also fit :data:`IMPORTANCE` (DDC-HM trained by importance sampling)
+        at the same budget, with its own relative tests against IWAE-50 and
+        GMM-20 (keys ``mmd2_ddchmimportance``,
+        ``log10p_ddcimportance_vs_iwae50``, ...).
 
     Returns
     -------
@@ -563,7 +676,7 @@ def run(
             table.append(row)
             continue
         curves, samples = {}, {}
-        for name, est in make_estimators(dims, seed).items():
+        for name, est in make_estimators(dims, seed, importance).items():
             settings[name] = _jsonable(est.get_params())
             if log:
                 log(f"{name} {dims}:")
@@ -587,32 +700,44 @@ def run(
             finite = _finite(S)
             samples[name] = S if finite else None
             curves[name] = curve
-            key = name.lower().replace("-", "")
+            key = _key(name)
             row[f"mmd2_{key}"] = (
                 mmd2(X_test, S, bandwidth=sigma) if finite else float("nan")
             )
+            row[f"score_{key}"] = _held_out_score(est, X_test)
             row[f"epochs_{key}"] = curve[-1]["epochs"]
             row[f"seconds_{key}"] = round(spent, 1)
             row[f"diverged_{key}"] = bool(messages) or not finite
             row[f"warnings_{key}"] = len(messages)
             row[f"warning_{key}"] = messages[0] if messages else ""
         others = {"iwae50": samples["IWAE-50"], "gmm20": baselines["GMM-20"]["samples"]}
-        for other, Y in others.items():
-            if samples["DDC-HM"] is None or Y is None:
-                row[f"p_ddc_vs_{other}"] = row[f"log10p_ddc_vs_{other}"] = float("nan")
+        for name, prefix in TESTED.items():
+            if name not in samples:
                 continue
-            # H0: MMD(X, other) <= MMD(X, DDC-HM); small p: DDC-HM is closer
-            result = relative_mmd_test(X_test, Y, samples["DDC-HM"])
-            row[f"p_ddc_vs_{other}"] = result.pvalue
-            row[f"log10p_ddc_vs_{other}"] = _log10_p(result)
+            for other, Y in others.items():
+                # H0: MMD(X, other) <= MMD(X, DDC); small p: the DDC learner
+                # is closer. Twice: at the bandwidth of the three samples
+                # pooled (the test's own median heuristic) and at the table's
+                # (the held-out patches' median), whose MMD^2 it then tests.
+                for suffix, width in (("", "median"), ("_table_width", sigma)):
+                    if samples[name] is None or Y is None:
+                        row[f"p_{prefix}_vs_{other}{suffix}"] = float("nan")
+                        row[f"log10p_{prefix}_vs_{other}{suffix}"] = float("nan")
+                        continue
+                    result = relative_mmd_test(
+                        X_test, Y, samples[name], bandwidth=width
+                    )
+                    row[f"p_{prefix}_vs_{other}{suffix}"] = result.pvalue
+                    row[f"log10p_{prefix}_vs_{other}{suffix}"] = _log10_p(result)
         row["curves"] = curves
         table.append(row)
         if log:
-            log(_format_row(row))
+            log(_format_row(row, importance))
 
+    columns = (COLUMNS + IMPORTANCE_COLUMNS) if importance else COLUMNS
     if log:
         log("")
-        log(format_table(table, COLUMNS if learners else BASELINE_COLUMNS))
+        log(format_table(table, columns if learners else BASELINE_COLUMNS))
     if output is not None:
         config = {
             "source": source,
@@ -649,6 +774,11 @@ COLUMNS = (
     ("floor", lambda r: f"{r['floor']:.2e}"),
     ("log10 p vs IWAE", lambda r: f"{r['log10p_ddc_vs_iwae50']:.1f}"),
     ("log10 p vs GMM", lambda r: f"{r['log10p_ddc_vs_gmm20']:.1f}"),
+    (
+        "at table width",
+        lambda r: f"{r['log10p_ddc_vs_iwae50_table_width']:.1f}",
+    ),
+    ("score DDC/IWAE", lambda r: f"{r['score_ddchm']:.1f}/{r['score_iwae50']:.1f}"),
     ("epochs DDC/IWAE", lambda r: f"{r['epochs_ddchm']:.1f}/{r['epochs_iwae50']:.1f}"),
     ("s DDC/IWAE", lambda r: f"{r['seconds_ddchm']:.0f}/{r['seconds_iwae50']:.0f}"),
     (
@@ -669,6 +799,21 @@ COLUMNS = (
 )
 
 
+#: the columns a run with ``importance=True`` adds
+IMPORTANCE_COLUMNS = (
+    ("DDC-HM (importance)", lambda r: f"{r['mmd2_ddchmimportance']:.2e}"),
+    ("imp. log10 p vs IWAE", lambda r: f"{r['log10p_ddcimportance_vs_iwae50']:.1f}"),
+    ("imp. log10 p vs GMM", lambda r: f"{r['log10p_ddcimportance_vs_gmm20']:.1f}"),
+    (
+        "imp. at table width",
+        lambda r: f"{r['log10p_ddcimportance_vs_iwae50_table_width']:.1f}",
+    ),
+    ("imp. score", lambda r: f"{r['score_ddchmimportance']:.1f}"),
+    ("imp. epochs", lambda r: f"{r['epochs_ddchmimportance']:.1f}"),
+    ("imp. diverged", lambda r: "yes" if r["diverged_ddchmimportance"] else "no"),
+)
+
+
 #: the columns of a run without learners (``learners=False``)
 BASELINE_COLUMNS = tuple(
     c for c in COLUMNS if c[0] in ("D1xD2", "GMM-20", "Gaussian", "Eq.13 ref", "floor")
@@ -678,8 +823,9 @@ BASELINE_COLUMNS = tuple(
 )
 
 
-def _format_row(row):
-    return "  " + ", ".join(f"{name} {fmt(row)}" for name, fmt in COLUMNS[1:])
+def _format_row(row, importance=False):
+    columns = COLUMNS[1:] + (IMPORTANCE_COLUMNS if importance else ())
+    return "  " + ", ".join(f"{name} {fmt(row)}" for name, fmt in columns)
 
 
 def format_table(table, columns=COLUMNS):
@@ -694,7 +840,9 @@ def format_table(table, columns=COLUMNS):
     return (
         "MMD^2 to held-out patches (unbiased; Gaussian kernel, bandwidth the "
         "median heuristic on the held-out patches); p: relative test,\n"
-        "H0 'the other model at least as close as DDC-HM'\n" + "\n".join(lines)
+        "H0 'the other model at least as close as DDC-HM', at the median of "
+        "its three samples pooled and ('at table width') at the table's "
+        "bandwidth\n" + "\n".join(lines)
     )
 
 
@@ -788,7 +936,23 @@ def main(argv=None):
         help="folder to pickle the trained estimators and the held-out "
         "patches (X_test.npy) into",
     )
+    parser.add_argument(
+        "--importance",
+        action="store_true",
+        help='also fit DDC-HM with expectations="importance" (trained by '
+        "importance sampling, not the paper's wake phase) at the same budget",
+    )
+    parser.add_argument(
+        "--rescore",
+        default=None,
+        metavar="DIR",
+        help="fit nothing: re-evaluate the estimators an earlier --save wrote "
+        "into DIR (MMD^2, both relative tests, held-out score, noise)",
+    )
     args = parser.parse_args(argv)
+    if args.rescore is not None:
+        rescore(args.rescore, seed=args.seed)
+        return
     run(
         architectures=args.architectures,
         minutes=args.minutes,
@@ -804,6 +968,7 @@ def main(argv=None):
         quick=args.quick,
         learners=not args.baselines_only,
         save=args.save,
+        importance=args.importance,
     )
 
 

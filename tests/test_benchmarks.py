@@ -59,7 +59,11 @@ def test_paper_patches_quick_run_writes_the_table(tmp_path):
         "floor",
     ):
         assert math.isfinite(float(rows[0][key]))
-    for key in ("p_ddc_vs_iwae50", "p_ddc_vs_gmm20"):
+    for key in (
+        "p_ddc_vs_iwae50",
+        "p_ddc_vs_gmm20",
+        "p_ddc_vs_iwae50_table_width",
+    ):
         assert 0 <= float(rows[0][key]) <= 1
     X_test = np.load(tmp_path / "models" / "X_test.npy")
     assert X_test.shape == (200, 256)
@@ -67,6 +71,12 @@ def test_paper_patches_quick_run_writes_the_table(tmp_path):
         with open(tmp_path / "models" / f"{name}-10x10.pkl", "rb") as f:
             est = pickle.load(f)
         assert est.n_features_in_ == 256 and np.all(np.isfinite(est.sample(3)))
+    # --rescore re-draws the run's samples: the same MMD^2, and the score
+    rescored = load_script().rescore(tmp_path / "models", seed=1, log=None)
+    assert [(r["D1"], r["D2"]) for r in rescored] == [(10, 10)]
+    for key in ("mmd2_ddchm", "mmd2_iwae50", "score_ddchm", "score_iwae50"):
+        assert rescored[0][key] == pytest.approx(float(rows[0][key]), rel=1e-6)
+    assert 0 < rescored[0]["min_noise_ddchm"] <= rescored[0]["noise_ddchm"]
     saved = json.loads((out / "results.json").read_text())
     assert saved["config"]["n_train"] == 500
     ddc = saved["config"]["estimators"]["DDC-HM"]
@@ -130,6 +140,43 @@ def test_paper_patches_baselines_only_fits_no_learner(tmp_path, monkeypatch):
     assert table[1]["reference_noise_norm"] < table[0]["reference_noise_norm"]
     text = bench.format_table(table, bench.BASELINE_COLUMNS)
     assert "Eq.13 ref" in text and "IWAE" not in text
+
+
+def test_paper_patches_importance_learner_gets_its_own_tests(monkeypatch):
+    bench = load_script()
+    rng = np.random.RandomState(0)
+    data = type("Data", (), {})()
+    data.X_train = rng.laplace(size=(300, 16))
+    data.X_test = rng.laplace(size=(120, 16))
+    data.patch_size, data.scale = 4, 1.0
+    monkeypatch.setattr(bench, "load_data", lambda *a, **k: (data, "test data"))
+    fitted = {}
+    make = bench.make_estimators
+
+    def recording(*args, **kwargs):
+        fitted.update(make(*args, **kwargs))
+        return fitted
+
+    monkeypatch.setattr(bench, "make_estimators", recording)
+    (row,) = bench.run(
+        architectures=((3, 2),),
+        minutes=0.002,
+        n_test=120,
+        n_curve=60,
+        verbose=False,
+        importance=True,
+    )
+    assert fitted[bench.IMPORTANCE].expectations == "importance"
+    assert fitted["DDC-HM"].expectations != "importance"
+    for prefix in ("ddc", "ddcimportance"):
+        for other in ("iwae50", "gmm20"):
+            for suffix in ("", "_table_width"):
+                assert 0 <= row[f"p_{prefix}_vs_{other}{suffix}"] <= 1
+    for key in ("mmd2_ddchmimportance", "score_ddchmimportance", "score_ddchm"):
+        assert math.isfinite(row[key])
+    assert set(row["curves"]) == {"DDC-HM", "IWAE-50", bench.IMPORTANCE}
+    text = bench.format_table([row], bench.COLUMNS + bench.IMPORTANCE_COLUMNS)
+    assert "DDC-HM (importance)" in text
 
 
 def test_log10_p_matches_the_p_value_and_survives_underflow():
