@@ -347,6 +347,15 @@ def test_early_stopping_benchmark_runs(capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if "3x2" in line]
     assert len(rows) == 4  # two learners, with and without early stopping
     assert all("nan" not in row for row in rows)
+    bench.main(
+        ["--architectures", "3x2", "--max-iter", "2", "--n-train", "200"]
+        + ["--n-test", "60", "--fit-only", "--learners", "DDC-HM (importance)"]
+    )
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if "3x2" in line]
+    # smallest noise variance, then the two halves' log p(x) around their mean
+    *_, score, _, _, _, noise, low, _, high = row.split()
+    assert float(noise) > 0
+    assert min(float(low), float(high)) <= float(score) <= max(float(low), float(high))
 
 
 def test_mnist_benchmark_mean_mmd2_brute_force():
