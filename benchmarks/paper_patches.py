@@ -354,6 +354,27 @@ def _sample(est, n, seed):
         return np.asarray(est.sample(n, random_state=seed), dtype=np.float64)
 
 
+def _relative_tests(X_test, Y, Z, sigma, prefix, other):
+    """Relative tests of ``Z`` (a DDC learner) against ``Y`` (``other``).
+
+    H0: MMD(X, Y) <= MMD(X, Z); a small p means ``Z`` is closer. Twice: at
+    the median of the three samples pooled (the test's own heuristic), and at
+    ``sigma``, the table's bandwidth, whose MMD^2 it then tests. Returns the
+    row entries ``p_{prefix}_vs_{other}[_table_width]`` and their log10
+    (NaN where a sample is missing).
+    """
+    entries = {}
+    for suffix, width in (("", "median"), ("_table_width", sigma)):
+        key = f"{prefix}_vs_{other}{suffix}"
+        if Y is None or Z is None:
+            entries[f"p_{key}"] = entries[f"log10p_{key}"] = float("nan")
+            continue
+        result = relative_mmd_test(X_test, Y, Z, bandwidth=width)
+        entries[f"p_{key}"] = result.pvalue
+        entries[f"log10p_{key}"] = _log10_p(result)
+    return entries
+
+
 #: held-out patches ``score`` is averaged over (seconds per model)
 N_SCORE = 2000
 
@@ -405,11 +426,11 @@ def rescore(folder, seed=0, log=print):
         for name, prefix in TESTED.items():
             if name not in samples or "IWAE-50" not in samples:
                 continue
-            for suffix, width in (("", "median"), ("_table_width", sigma)):
-                result = relative_mmd_test(
-                    X_test, samples["IWAE-50"], samples[name], bandwidth=width
+            row.update(
+                _relative_tests(
+                    X_test, samples["IWAE-50"], samples[name], sigma, prefix, "iwae50"
                 )
-                row[f"log10p_{prefix}_vs_iwae50{suffix}"] = _log10_p(result)
+            )
         rows.append(row)
         if log:
             log(
@@ -733,20 +754,9 @@ def run(
             if name not in samples:
                 continue
             for other, Y in others.items():
-                # H0: MMD(X, other) <= MMD(X, DDC); small p: the DDC learner
-                # is closer. Twice: at the bandwidth of the three samples
-                # pooled (the test's own median heuristic) and at the table's
-                # (the held-out patches' median), whose MMD^2 it then tests.
-                for suffix, width in (("", "median"), ("_table_width", sigma)):
-                    if samples[name] is None or Y is None:
-                        row[f"p_{prefix}_vs_{other}{suffix}"] = float("nan")
-                        row[f"log10p_{prefix}_vs_{other}{suffix}"] = float("nan")
-                        continue
-                    result = relative_mmd_test(
-                        X_test, Y, samples[name], bandwidth=width
-                    )
-                    row[f"p_{prefix}_vs_{other}{suffix}"] = result.pvalue
-                    row[f"log10p_{prefix}_vs_{other}{suffix}"] = _log10_p(result)
+                row.update(
+                    _relative_tests(X_test, Y, samples[name], sigma, prefix, other)
+                )
         row["curves"] = curves
         table.append(row)
         if log:

@@ -118,17 +118,22 @@ def test_linear_model_reference_against_sklearn_pca():
     assert np.linalg.matrix_rank(S_exact - S_exact.mean(axis=0), tol=1e-6) <= 3
 
 
+def use_fake_patches(monkeypatch, bench, n_train, n_test):
+    """Laplace data of 4 x 4 "patches" in place of the photographs."""
+    rng = np.random.RandomState(0)
+    data = type("Data", (), {})()
+    data.X_train = rng.laplace(size=(n_train, 16))
+    data.X_test = rng.laplace(size=(n_test, 16))
+    data.patch_size, data.scale = 4, 1.0
+    monkeypatch.setattr(bench, "load_data", lambda *a, **k: (data, "test data"))
+
+
 def test_paper_patches_baselines_only_fits_no_learner(tmp_path, monkeypatch):
     bench = load_script()
     monkeypatch.setattr(
         bench, "make_estimators", lambda *a, **k: pytest.fail("fitted a learner")
     )
-    rng = np.random.RandomState(0)
-    data = type("Data", (), {})()
-    data.X_train = rng.laplace(size=(400, 16))
-    data.X_test = rng.laplace(size=(300, 16))
-    data.patch_size, data.scale = 4, 1.0
-    monkeypatch.setattr(bench, "load_data", lambda *a, **k: (data, "test data"))
+    use_fake_patches(monkeypatch, bench, 400, 300)
     table = bench.run(
         architectures=((3, 2), (5, 2)), n_test=300, learners=False, verbose=False
     )
@@ -144,12 +149,7 @@ def test_paper_patches_baselines_only_fits_no_learner(tmp_path, monkeypatch):
 
 def test_paper_patches_importance_learner_gets_its_own_tests(monkeypatch):
     bench = load_script()
-    rng = np.random.RandomState(0)
-    data = type("Data", (), {})()
-    data.X_train = rng.laplace(size=(300, 16))
-    data.X_test = rng.laplace(size=(120, 16))
-    data.patch_size, data.scale = 4, 1.0
-    monkeypatch.setattr(bench, "load_data", lambda *a, **k: (data, "test data"))
+    use_fake_patches(monkeypatch, bench, 300, 120)
     fitted = {}
     make = bench.make_estimators
 
