@@ -86,6 +86,7 @@ def test_paper_patches_quick_run_writes_the_table(tmp_path):
         seconds = [point["seconds"] for point in curve]
         assert len(curve) >= 1 and seconds == sorted(seconds)
         assert all(math.isfinite(point["mmd2"]) for point in curve)
+        assert all(math.isfinite(point["score"]) for point in curve)
 
 
 def test_linear_model_reference_against_sklearn_pca():
