@@ -660,6 +660,7 @@ def run(
     data, source = load_data(images, n_train, n_test, seed, kind, n_images)
     X, X_test = data.X_train, data.X_test
     n_curve = min(n_curve, len(X_test))
+    curve_score = min(curve_score, n_curve)
     rng = np.random.RandomState(seed + 1)
     X_curve = X_test[rng.permutation(len(X_test))[:n_curve]]
     if log:
@@ -743,7 +744,7 @@ def run(
                 blocks_per_epoch=blocks_per_epoch,
                 seed=seed,
                 curve_seed=seed + 2,
-                curve_score=min(curve_score, n_curve),
+                curve_score=curve_score,
                 log=log,
                 bandwidth=sigma,
             )
@@ -789,7 +790,7 @@ def run(
             "n_train": len(X),
             "n_test": len(X_test),
             "n_curve": n_curve,
-            "curve_score": min(curve_score, n_curve),
+            "curve_score": curve_score,
             "minutes_per_fit": minutes,
             "blocks_per_epoch": blocks_per_epoch,
             "seed": seed,
