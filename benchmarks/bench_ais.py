@@ -79,8 +79,9 @@ and ``--chains 512`` (the machine more loaded)::
       2,047,488 transitions per row
 
 Those two runs predate the mixture proposal of the top prior (2026-12-02,
-fourth session; see the README's scoring section). The same command at its
-defaults, before and after that change in one session::
+fourth session; see ``benchmarks/README.md``, "A log-likelihood you can
+trust"). The same command at its defaults, before and after that change in
+one session::
 
       before  DDC-HM   AIS   mean err -0.0271  mean |err| 0.0711  max |err| 0.2797
                        IS    mean err -0.2821  mean |err| 0.3987  max |err| 3.1647

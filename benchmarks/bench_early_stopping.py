@@ -76,7 +76,7 @@ alone::
 Thirty epochs took the importance learner from -190.3 (10 epochs) to
 -142.2 per patch: +69 on the lower half by norm (-1.1 -> +68.1), +27 on
 the upper half (-379.5 -> -352.5); most of it on nearly flat patches
-(README).
+(``benchmarks/README.md``).
 """
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ session, (10, 10) and (50, 2) beside single-threaded MNIST fits)::
 
 (GMM-20 1.65e-02, Gaussian 3.08e-01, floor 7.05e-03, no divergence.) The
 models saved by ``--save`` have equal held-out likelihoods by AIS from the
-prior (README, "What it reproduces").
+prior (``benchmarks/README.md``, "What it reproduces").
 
 And in the fifth session (2026-12-02, beside short tests on the other core)::
 
@@ -384,7 +384,7 @@ N_SCORE = 2000
 def _held_out_score(est, X_test, n=N_SCORE):
     """``est.score`` on the first ``n`` held-out patches: the mean log p(x) per
     patch by importance sampling (within 0.1-4.8 nats of AIS on Table 1's
-    models, README); NaN where it is not finite."""
+    models, ``benchmarks/README.md``); NaN where it is not finite."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         value = float(est.score(X_test[:n]))

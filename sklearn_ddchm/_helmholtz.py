@@ -142,7 +142,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``n_hidden_``.
         The DDC expectations are regressions on these units, so too few
         leave them coarse, and more units than sleep samples leave the
-        regressions under-determined (measured on MNIST: see the README).
+        regressions under-determined (measured on MNIST: ``benchmarks/README.md``).
     n_sleep_samples : int, default=1000
         Joint samples from the model drawn every step; every regression is
         solved afresh on them (the paper's synthetic run used 200; 1000 gave
