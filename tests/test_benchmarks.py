@@ -326,6 +326,79 @@ def test_oracle_benchmark_patch_mode_runs(capsys, monkeypatch):
     assert "nan" not in out
 
 
+def test_oracle_benchmark_simplex_weights_are_distributions_and_restored():
+    """Inside ``simplex_weights`` the wake phase's embedding weights are
+    non-negative and sum to one per row (the projection onto the simplex,
+    checked against a brute-force constrained minimisation); outside, the
+    package's own function is back."""
+    from scipy.optimize import minimize
+
+    from sklearn_ddchm import _wake_sleep as ws
+
+    bench = load_script("bench_oracle_gradient")
+    rng = np.random.RandomState(0)
+    H_sleep, H = rng.rand(40, 6), rng.rand(3, 6)
+    G = ws.gram(ws.augment(H_sleep), 1e-2)
+    signed = ws.embedding_weights(ws.augment(H_sleep), G, ws.augment(H))
+    original = ws.embedding_weights
+    with bench.simplex_weights():
+        W = np.asarray(ws.embedding_weights(ws.augment(H_sleep), G, ws.augment(H)))
+    assert ws.embedding_weights is original
+    assert (signed < 0).any() and (W >= 0).all()
+    np.testing.assert_allclose(W.sum(axis=1), 1.0)
+    for w, v in zip(W, np.asarray(signed), strict=True):
+        best = minimize(
+            lambda u, v=v: np.sum((u - v) ** 2),
+            np.full(40, 1 / 40),
+            bounds=[(0, None)] * 40,
+            constraints=[{"type": "eq", "fun": lambda u: u.sum() - 1}],
+            method="SLSQP",
+            options={"ftol": 1e-14, "maxiter": 500},
+        ).x
+        np.testing.assert_allclose(w, best, atol=1e-5)
+
+
+def test_oracle_benchmark_simplex_config_changes_the_gradient():
+    """The "simplex" configuration reaches the wake phase: same start and
+    seeds as the defaults, another gradient, every entry finite."""
+    bench = load_script("bench_oracle_gradient")
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    X, _, truth = make_sparse_hierarchical(300, random_state=0)
+    kwargs = dict(n_repeats=1, n_sleep_samples=200, n_encoding=20)
+    plain = bench.mean_ddc_gradient(truth, X, X[:50], **kwargs)
+    simplex = bench.mean_ddc_gradient(truth, X, X[:50], simplex=True, **kwargs)
+    assert plain.keys() == simplex.keys()
+    assert all(np.isfinite(v).all() for v in simplex.values())
+    assert any(not np.allclose(plain[k], simplex[k]) for k in plain)
+
+
+def test_ddc_weights_benchmark_embedding_statistics_match_a_direct_count():
+    """The wake phase's weight statistics equal a count over weights rebuilt
+    from the same sleep draw: the ridge system solved afresh by NumPy."""
+    from sklearn_ddchm import DDCHelmholtzEstimator
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    bench = load_script("bench_ddc_weights")
+    X, _, _ = make_sparse_hierarchical(400, random_state=0)
+    est = DDCHelmholtzEstimator(n_sleep_samples=150, max_iter=2, random_state=0)
+    est.fit(X[:300])
+    l1, negative, bad_rows = bench.embedding_statistics(
+        est, X[300:], np.random.RandomState(3)
+    )
+    phase = est._sleep(est.n_sleep_samples, np.random.RandomState(3), encodings=False)
+    F = np.hstack([np.asarray(phase.H_sleep), np.ones((150, 1))])
+    Fx = np.hstack([np.asarray(est._hidden(X[300:])), np.ones((100, 1))])
+    W = Fx @ np.linalg.solve(np.asarray(phase.hidden_system[1]), F.T)
+    np.testing.assert_allclose(W.sum(axis=1), 1.0, atol=1e-8)
+    z = np.asarray(phase.sleep[1])
+    variance = W @ z**2 - (W @ z) ** 2
+    assert l1 == pytest.approx(np.abs(W).sum(axis=1).mean())
+    assert negative == pytest.approx((W < 0).mean())
+    assert bad_rows == pytest.approx((variance < 0).any(axis=1).mean())
+    assert l1 >= 1.0 and 0.0 < negative < 1.0
+
+
 def test_oracle_benchmark_patch_training_runs(capsys, monkeypatch):
     """Both gradients train the same start; every checkpoint is printed."""
     bench = load_script("bench_oracle_gradient")
