@@ -199,9 +199,9 @@ BLOCKS = (
 def simplex_weights(active=True):
     """The wake phase's embedding weights projected onto the simplex.
 
-    Inside, every row of ``w(x)`` (:func:`~sklearn_ddchm._wake_sleep.
-    embedding_weights`) is replaced by its Euclidean projection onto the
-    probability simplex (:func:`~sklearn_ddchm._wake_sleep.project_to_simplex`):
+    Inside, every row of ``w(x)`` (``_wake_sleep.embedding_weights``) is
+    replaced by its Euclidean projection onto the probability simplex
+    (``_wake_sleep.project_to_simplex``):
     non-negative weights that sum to one, so every expectation of a training
     step is a convex combination of the sleep samples' values. This
     measures whether weights kept a distribution give a more accurate
