@@ -94,6 +94,16 @@ from sklearn_ddchm.datasets import load_sample_image_patches, make_sparse_hierar
 CONFIGS = {"defaults": {}, "paper": PAPER_ALGORITHM}
 
 
+def _figures(W, variance):
+    """Mean L1 norm of the rows of ``W``, share of its negative entries, share
+    of rows with a negative variance of some coordinate."""
+    return (
+        float(np.abs(W).sum(axis=1).mean()),
+        float((W < 0).mean()),
+        float((variance < 0).any(axis=1).mean()),
+    )
+
+
 def embedding_statistics(est, X, rng):
     """The same three figures for the weights the wake phase trains with.
 
@@ -111,12 +121,7 @@ def embedding_statistics(est, X, rng):
     )
     W = np.asarray(W)
     z = np.asarray(phase.sleep[1])
-    variance = W @ z**2 - (W @ z) ** 2
-    return (
-        float(np.abs(W).sum(axis=1).mean()),
-        float((W < 0).mean()),
-        float((variance < 0).any(axis=1).mean()),
-    )
+    return _figures(W, W @ z**2 - (W @ z) ** 2)
 
 
 def weight_statistics(est, X):
@@ -124,13 +129,8 @@ def weight_statistics(est, X):
     DDC variance, for the first latent layer."""
     R = est._posterior_means(X)[0]
     W = ws.ddc_weights(est._sleep_features_aug[0], est._sleep_grams[0], ws.augment(R))
-    W = np.asarray(W)
     _, variance = est._moments(R, 1)
-    return (
-        float(np.abs(W).sum(axis=1).mean()),
-        float((W < 0).mean()),
-        float((np.asarray(variance) < 0).any(axis=1).mean()),
-    )
+    return _figures(np.asarray(W), np.asarray(variance))
 
 
 def task(name):
