@@ -373,6 +373,86 @@ def test_oracle_benchmark_simplex_config_changes_the_gradient():
     assert any(not np.allclose(plain[k], simplex[k]) for k in plain)
 
 
+def test_oracle_benchmark_least_squares_latents_match_lstsq():
+    """The generalised least-squares latents equal NumPy's least-squares
+    solution of the noise-whitened system ``Psi^-1/2 (x - b) ~ Psi^-1/2
+    Lambda z``."""
+    bench = load_script("bench_oracle_gradient")
+    model = bench.factor_model(7, 3, noise_scale=1.3)
+    rng = np.random.RandomState(0)
+    obs = model.layers[0]
+    obs.set_params({"log_var": rng.normal(size=7)})  # unequal noise per pixel
+    X = rng.normal(size=(20, 7))
+    weights, bias = (np.asarray(a) for a in obs.affine_parameters())
+    noise_var = np.exp(np.asarray(obs.params["log_var"]))
+    scale = 1.0 / np.sqrt(noise_var)
+    expected = np.linalg.lstsq(
+        weights * scale[:, None], ((X - bias) * scale).T, rcond=None
+    )[0].T
+    np.testing.assert_allclose(bench.least_squares_latents(model, X), expected)
+
+
+def test_oracle_benchmark_projected_features_see_x_through_the_statistic(
+    monkeypatch,
+):
+    """Inside ``projected_features`` the hidden features are unchanged by a
+    move of ``x`` that ``Lambda^T Psi^-1`` does not see (the posterior's
+    sufficient statistic) and change along ``Lambda``; per-coordinate and
+    joint units fill ``n_hidden_``; outside, the estimator's methods are
+    back and the features are those of ``x``."""
+    from sklearn_ddchm import DDCHelmholtzEstimator
+
+    bench = load_script("bench_oracle_gradient")
+    monkeypatch.setattr(bench, "PROJECTED_MIN_JOINT", 10)
+    rng = np.random.RandomState(0)
+    X = rng.laplace(size=(300, 8))
+    hidden, sleep = DDCHelmholtzEstimator._hidden, DDCHelmholtzEstimator._sleep
+    est = DDCHelmholtzEstimator(
+        latent_dims=(3, 2), n_hidden=40, n_sleep_samples=100, max_iter=1
+    )
+    with bench.projected_features():
+        est.set_params(random_state=0).fit(X)
+        weights, _ = (np.asarray(a) for a in est.model_.layers[0].affine_parameters())
+        noise_var = np.exp(np.asarray(est.model_.get_parameters()["layer0.log_var"]))
+        # rows v with Lambda^T Psi^-1 v = 0
+        null = np.linalg.svd((weights / noise_var[:, None]).T)[2][3:]
+        V = rng.normal(size=(5, 5)) @ null
+        H = est._hidden(X[:5])
+        np.testing.assert_allclose(est._hidden(X[:5] + 3 * V), H, atol=1e-8)
+        assert not np.allclose(est._hidden(X[:5] + weights[:, 0]), H)
+        assert H.shape == (5, 40)
+        per = min(bench.PROJECTED_PER_COORDINATE * 3, 40 - 10) // 3
+        assert est._projected_units[2].shape == (per, 3)
+    assert DDCHelmholtzEstimator._hidden is hidden
+    assert DDCHelmholtzEstimator._sleep is sleep
+    assert not np.allclose(est._hidden(X[:5] + 3 * V), est._hidden(X[:5]))
+
+
+def test_oracle_benchmark_projected_config_changes_the_gradient():
+    """The "projected" configuration reaches the wake phase."""
+    bench = load_script("bench_oracle_gradient")
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    X, _, truth = make_sparse_hierarchical(300, random_state=0)
+    kwargs = dict(n_repeats=1, n_sleep_samples=200, n_encoding=20)
+    plain = bench.mean_ddc_gradient(truth, X, X[:50], **kwargs)
+    projected = bench.mean_ddc_gradient(truth, X, X[:50], projected=True, **kwargs)
+    assert all(np.isfinite(v).all() for v in projected.values())
+    assert any(not np.allclose(plain[k], projected[k]) for k in plain)
+
+
+def test_oracle_benchmark_patch_fits_run(capsys, monkeypatch):
+    """The fit comparison at a tiny size: one line per configuration."""
+    bench = load_script("bench_oracle_gradient")
+    small = dict(n_encoding=(20, 10), n_hidden=30, n_sleep_samples=60)
+    monkeypatch.setattr(bench, "PATCH_SETTINGS", small)
+    monkeypatch.setattr(bench, "PROJECTED_MIN_JOINT", 10)
+    bench.patch_fits((3, 2), 1, n_train=200, n_test=40, n_score=20)
+    out = capsys.readouterr().out
+    assert out.count(" score ") == 2 and "projected" in out
+    assert "nan" not in out
+
+
 def test_ddc_weights_benchmark_embedding_statistics_match_a_direct_count():
     """The wake phase's weight statistics equal a count over weights rebuilt
     from the same sleep draw: the ridge system solved afresh by NumPy."""
