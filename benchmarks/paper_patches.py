@@ -51,8 +51,11 @@ training budget (``--minutes`` per fit):
   sampling, on the first 2,000 held-out patches; not charged to the budget);
 - the baselines a user might pick instead, fitted once:
   ``sklearn.mixture.GaussianMixture(n_components=20, covariance_type="full")``
-  and a single full-covariance Gaussian; and the floor, MMD^2 between the
-  held-out patches and as many training patches;
+  and a single full-covariance Gaussian, and per ``D1``
+  ``sklearn.decomposition.PCA(D1)`` (probabilistic PCA, Table 1's linear
+  model with Gaussian latents, for its likelihood only), each with its exact
+  held-out ``score`` on the same 2,000 patches; and the floor, MMD^2 between
+  the held-out patches and as many training patches;
 - ``--importance`` adds a third learner at the same budget, DDC-HM with
   ``expectations="importance"`` (its wake gradient by importance sampling
   from the model's linear-Gaussian posterior, not the paper's DDC wake
@@ -132,7 +135,11 @@ adds :func:`linear_model_reference`, the model family at its best latent
 distribution and least maximum-likelihood noise: MMD^2 2.12e-01 (D1=10),
 1.10e-01 (50) and 5.60e-02 (100), all above GMM-20's 1.65e-02; the noise
 alone has norm 11.5, 8.3 and 6.1, above that of 78%, 73% and 66% of the
-held-out patches. And ``--minutes 1.5 --architectures 50x10 --n-test 5000``
+held-out patches. Run again on 2026-12-03 (same figures), it also printed
+the baselines' exact held-out ``score`` (2,000 patches): PCA(10) -288.8,
+PCA(50) -278.5, PCA(100) -277.1, the Gaussian -270.2, GMM-20 +132.0;
+DDC-HM's ``score`` above is below PCA(D1) on every row, the importance
+learner's above it. And ``--minutes 1.5 --architectures 50x10 --n-test 5000``
 (beside one other single-threaded job): IWAE-50's curve rises at every
 epoch, 0.120 (1 epoch), 0.134 (4), 0.160 (10), 0.171 (14), while its training
 bound rises from -1251 to -429 nats; DDC-HM's goes 0.298, 0.344 (4), 0.331
@@ -220,6 +227,7 @@ import warnings
 import numpy as np
 import scipy.stats
 import sklearn
+from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
@@ -648,6 +656,8 @@ def run(
         Per architecture: the MMD^2 of DDC-HM, IWAE-50, GaussianMixture(20),
         the full Gaussian, :func:`linear_model_reference` (with its noise
         norm and the share of held-out patches below it) and the floor; the
+        exact held-out ``score`` of ``PCA(D1)``, GMM-20 and the Gaussian
+        (``score_pca``, ``score_gmm20``, ``score_gaussian``); the
         relative tests' p-values and their log10; epochs, training seconds
         and divergence of each fit; and under ``"curves"`` each fit's
         time-to-quality curve.
@@ -687,11 +697,15 @@ def run(
         seconds = time.perf_counter() - start
         S = est.sample(len(X_test))[0][rng.permutation(len(X_test))]
         value = mmd2(X_test, S, bandwidth=sigma)
+        # exact held-out log-likelihood, on the patches the learners' is
+        # estimated on (_held_out_score)
+        score = float(est.score(X_test[:N_SCORE]))
         baselines[name] = {"samples": S, "seconds": seconds, "mmd2": value}
+        baselines[name]["score"] = score
         if log:
             log(
                 f"{name}: fitted in {seconds:.1f} s, "
-                f"MMD^2 {baselines[name]['mmd2']:.3e}"
+                f"MMD^2 {baselines[name]['mmd2']:.3e}, held-out score {score:.1f}"
             )
     if log:
         log(f"floor (held-out vs training patches): MMD^2 {floor:.3e}")
@@ -702,16 +716,22 @@ def run(
             X, min(d1, X.shape[1]), len(X_test), random_state=seed + 4
         )
         noise_norm = float(np.sqrt(noise_variance.sum()))
+        # probabilistic PCA with D1 components: the maximum-likelihood fit of
+        # Table 1's x = Lambda z_1 + b + e with a Gaussian z_1 and one noise
+        # variance, the likelihood a user gets in a fraction of a second
+        pca = PCA(min(d1, X.shape[1] - 1), random_state=seed).fit(X)
         references[d1] = {
             "mmd2": mmd2(X_test, S, bandwidth=sigma),
             "noise_norm": noise_norm,
             "below": float(np.mean(np.linalg.norm(X_test, axis=1) < noise_norm)),
+            "score_pca": float(pca.score(X_test[:N_SCORE])),
         }
         if log:
             log(
                 f"Eq. 13 reference, D1={d1}: MMD^2 {references[d1]['mmd2']:.3e}; "
                 f"noise norm {noise_norm:.2f} (sqrt of the PCA tail), above the "
                 f"norm of {100 * references[d1]['below']:.0f}% of held-out patches"
+                f"; PCA({d1}) held-out score {references[d1]['score_pca']:.1f}"
             )
 
     if save is not None and learners:
@@ -727,6 +747,9 @@ def run(
         row["share_test_below_noise_norm"] = reference["below"]
         row["mmd2_gmm20"] = baselines["GMM-20"]["mmd2"]
         row["mmd2_gaussian"] = baselines["Gaussian"]["mmd2"]
+        row["score_pca"] = reference["score_pca"]
+        row["score_gmm20"] = baselines["GMM-20"]["score"]
+        row["score_gaussian"] = baselines["Gaussian"]["score"]
         if not learners:
             row["curves"] = {}
             table.append(row)
@@ -826,6 +849,12 @@ COLUMNS = (
         lambda r: f"{r['log10p_ddc_vs_iwae50_table_width']:.1f}",
     ),
     ("score DDC/IWAE", lambda r: f"{r['score_ddchm']:.1f}/{r['score_iwae50']:.1f}"),
+    (
+        "score PCA/GMM/Gauss",
+        lambda r: (
+            f"{r['score_pca']:.1f}/{r['score_gmm20']:.1f}/{r['score_gaussian']:.1f}"
+        ),
+    ),
     ("epochs DDC/IWAE", lambda r: f"{r['epochs_ddchm']:.1f}/{r['epochs_iwae50']:.1f}"),
     ("s DDC/IWAE", lambda r: f"{r['seconds_ddchm']:.0f}/{r['seconds_iwae50']:.0f}"),
     (
@@ -863,7 +892,10 @@ IMPORTANCE_COLUMNS = (
 
 #: the columns of a run without learners (``learners=False``)
 BASELINE_COLUMNS = tuple(
-    c for c in COLUMNS if c[0] in ("D1xD2", "GMM-20", "Gaussian", "Eq.13 ref", "floor")
+    c
+    for c in COLUMNS
+    if c[0]
+    in ("D1xD2", "GMM-20", "Gaussian", "Eq.13 ref", "floor", "score PCA/GMM/Gauss")
 ) + (
     ("noise norm", lambda r: f"{r['reference_noise_norm']:.2f}"),
     ("held-out below it", lambda r: f"{100 * r['share_test_below_noise_norm']:.0f}%"),

@@ -146,6 +146,22 @@ def test_paper_patches_baselines_only_fits_no_learner(tmp_path, monkeypatch):
     assert table[1]["reference_noise_norm"] < table[0]["reference_noise_norm"]
     text = bench.format_table(table, bench.BASELINE_COLUMNS)
     assert "Eq.13 ref" in text and "IWAE" not in text
+    assert "score PCA/GMM/Gauss" in text
+    # the held-out scores: the Gaussian's against scipy's density of the
+    # training patches' mean and maximum-likelihood covariance (plus
+    # GaussianMixture's reg_covar), PCA's against sklearn's PCA refitted
+    from scipy.stats import multivariate_normal
+    from sklearn.decomposition import PCA
+
+    data, _ = bench.load_data(None, 400, 300, 0)
+    X, X_test = data.X_train, data.X_test[: bench.N_SCORE]
+    cov = np.cov(X, rowvar=False, bias=True) + 1e-6 * np.eye(X.shape[1])
+    expected = multivariate_normal(X.mean(axis=0), cov).logpdf(X_test).mean()
+    for row in table:
+        assert row["score_gaussian"] == pytest.approx(expected, rel=1e-6)
+        pca = PCA(row["D1"], random_state=0).fit(X)
+        assert row["score_pca"] == pytest.approx(pca.score(X_test))
+        assert math.isfinite(row["score_gmm20"])
 
 
 def test_paper_patches_importance_learner_gets_its_own_tests(monkeypatch):
