@@ -146,8 +146,9 @@ for a Gaussian observation layer the posterior of every latent depends on
 ``x`` only through ``Lambda^T Psi^-1 (x - b)``, so the ``projected``
 configuration (:func:`projected_features`; not an estimator option)
 computes ``h`` from the least-squares estimate of ``z_1`` (standardised on
-each step's sleep samples): random ReLU units of the whole vector and five
-units of each coordinate alone. Measured 2026-12-03 (``--patches --configs
+each step's sleep samples): five units of each coordinate alone (two at
+``D1 = 100``) and the rest of the 500 (at least 250) random ReLU units of
+the whole vector. Measured 2026-12-03 (``--patches --configs
 defaults projected``; the defaults' rows repeated the ones above to the
 printed digit), per block as above, then the noise variance's per-pixel
 gradient (oracle +0.453, +0.041, -0.093)::
@@ -161,8 +162,15 @@ The loadings' and the noise variance's blocks move towards the oracle
 0.20-0.96; the per-pixel noise gradient +0.005 after 1,000 steps against
 the defaults' +0.076 and the oracle's -0.093); the Laplace blocks stay
 unrelated to the oracle (cosine +0.10 to +0.55, relative error 0.9 to 2.1).
-The data's distance from the sleep samples in pixel space is therefore
-not what breaks the Laplace layer's gradient. On the 2-D model (``--configs
+The projection alone does not bring the data among the sleep samples:
+standardised by them, the least-squares latents of 200 training patches
+have a median radius of 1.8-2.2 against the sleep samples' 6.4-6.8 (15-31%
+of the patches inside the sleep samples' 1-99% radius band; in pixel space
+25-43%), inside the shell in 50 dimensions as in 256 (scratch code). What
+the per-coordinate units add is that each coordinate's one-dimensional
+marginal does cover the data; random units of the whole projected vector
+alone changed nothing (scratch code: held-out ``score`` after 10 epochs
+-287.2 against the defaults' -287.8). On the 2-D model (``--configs
 defaults projected``, where ``n_hidden=100`` leaves no room for
 per-coordinate units) every block keeps the right sign: plateau +0.90/0.67
 +1.00/1.15 +1.00/0.11 +0.90/0.43 +0.96/0.27, truth +0.89/0.53 +0.99/0.41
@@ -180,9 +188,10 @@ scale; 2026-12-03, two runs side by side)::
 
 Where ``D1 <= 50`` the noise stops growing to 67-72% of the data's
 variance (46-56%) and held-out likelihood rises by 9-42 nats per patch,
-past ``PCA(D1)``'s (-288.8 and -278.5 on seed 0's patches); at ``D1 =
-100``, where only two units per coordinate fit beside the 250 joint ones in
-``n_hidden=500``, it is 5 nats worse. The MMD^2 at this bandwidth gets worse
+past ``PCA(D1)``'s (-288.8 and -278.5 on seed 0's patches, -305.8 at
+``D1 = 50`` on seed 1's); at ``D1 =
+100``, where only two units per coordinate fit in ``n_hidden=500`` beside
+the 250 or more joint ones, it is 5 nats worse. The MMD^2 at this bandwidth gets worse
 everywhere (1.04-4.5 times), the disagreement between the two criteria
 that IWAE-50 shows too (``benchmarks/README.md``). It reaches neither the
 importance learner's likelihood nor Table 1's MMD^2 targets and leaves the
@@ -287,9 +296,8 @@ def least_squares_latents(model, X):
     Psi)``, ``z_hat = (Lambda^T Psi^-1 Lambda)^-1 Lambda^T Psi^-1 (x - b)``.
     As a function of ``z_1``, ``p(x | z_1)`` depends on ``x`` only through
     ``Lambda^T Psi^-1 (x - b)``, so the posterior of every latent given
-    ``x`` is a function of ``z_hat`` alone: the noise directions that make
-    the data's and the sleep samples' ``x`` so different in 256 pixels (see
-    the module docstring) drop out.
+    ``x`` is a function of ``z_hat`` alone: the pixels' noise directions
+    drop out.
     """
     obs = model.layers[0]
     weights, bias = obs.affine_parameters()
