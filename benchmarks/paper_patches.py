@@ -139,8 +139,9 @@ held-out patches. Run again on 2026-12-03 (same figures), it also printed
 the baselines' exact held-out ``score`` (2,000 patches): PCA(10) -288.8,
 PCA(50) -278.5, PCA(100) -277.1, the Gaussian -270.2, GMM-20 +132.0;
 DDC-HM's ``score`` in the seventh session's table below is below PCA(D1)
-on every row, the importance learner's above it. And ``--minutes 1.5 --architectures 50x10 --n-test 5000``
-(beside one other single-threaded job): IWAE-50's curve rises at every
+on every row, the importance learner's above it. And ``--minutes 1.5
+--architectures 50x10 --n-test 5000`` (beside one other single-threaded
+job): IWAE-50's curve rises at every
 epoch, 0.120 (1 epoch), 0.134 (4), 0.160 (10), 0.171 (14), while its training
 bound rises from -1251 to -429 nats; DDC-HM's goes 0.298, 0.344 (4), 0.331
 (10), 0.262 (18.4).
