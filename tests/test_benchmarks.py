@@ -574,10 +574,38 @@ def write_tiny_mnist(tmp_path):
     return data
 
 
+def test_mnist_benchmark_rbm_gibbs_samples_match_enumeration():
+    """paper_mnist_sbn.rbm_gibbs_samples draws from the RBM's visible
+    marginal: ``p(v) ~ exp(b_v . v) prod_j (1 + exp(b_j + W_j . v))``,
+    enumerated over all 2^3 states of a 3 x 2 RBM."""
+    import itertools
+
+    from sklearn.neural_network import BernoulliRBM
+
+    bench = load_script("paper_mnist_sbn")
+    rng = np.random.RandomState(0)
+    rbm = BernoulliRBM(n_components=2)
+    rbm.components_ = rng.normal(scale=1.5, size=(2, 3))
+    rbm.intercept_hidden_ = rng.normal(size=2)
+    rbm.intercept_visible_ = rng.normal(size=3)
+    states = np.array(list(itertools.product([0, 1], repeat=3)), dtype=float)
+    log_p = states @ rbm.intercept_visible_ + np.logaddexp(
+        0, states @ rbm.components_.T + rbm.intercept_hidden_
+    ).sum(axis=1)
+    exact = np.exp(log_p - np.logaddexp.reduce(log_p))
+    V = bench.rbm_gibbs_samples(rbm, 40_000, 30, np.random.RandomState(1))
+    index = V @ [4, 2, 1]
+    empirical = np.bincount(index.astype(int), minlength=8) / len(V)
+    # 5 standard errors of a frequency near 1/2 over 40,000 chains: 0.0125
+    np.testing.assert_allclose(empirical, exact, atol=0.0125)
+    assert set(np.unique(V)) <= {0.0, 1.0}
+
+
 def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
-    """paper_mnist_sbn.py end to end on tiny IDX files: both methods fit,
-    the relative test runs, and ``--load`` of the ``--save``d estimators
-    reproduces their MMD^2 to the printed digit (the draws are seeded)."""
+    """paper_mnist_sbn.py end to end on tiny IDX files: both methods and the
+    RBM baseline fit, the relative test runs, and ``--load`` of the
+    ``--save``d estimators reproduces their MMD^2 to the printed digit (the
+    draws are seeded)."""
     data = write_tiny_mnist(tmp_path)
     script = str(ROOT / "benchmarks" / "paper_mnist_sbn.py")
     common = ["--mnist-dir", str(data), "--n-eval", "40", "--draws", "2"]
@@ -596,11 +624,21 @@ def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
         return result.stdout.splitlines()
 
     fitted = run(
-        "--epochs", "1", "--dtype", "float32", "--save", str(tmp_path / "models")
+        "--epochs",
+        "1",
+        "--dtype",
+        "float32",
+        "--rbm",
+        "--save",
+        str(tmp_path / "models"),
     )
-    loaded = run("--load", str(tmp_path / "models"))
+    loaded = run("--load", str(tmp_path / "models"), "--rbm")
     assert "2 disjoint subsets of 40 training images" in fitted[0]
     assert fitted[0] == loaded[0]
+    (line,) = [row for row in fitted if row.startswith("RBM-200")]
+    (again,) = [row for row in loaded if row.startswith("RBM-200")]
+    assert "10 epochs" in line and "loaded" in again
+    assert line.split("MMD^2")[1] == again.split("MMD^2")[1]
     for name in ("DDC-HM", "VIMCO-50"):
         (line,) = [row for row in fitted if row.startswith(name)]
         (again,) = [row for row in loaded if row.startswith(name)]
