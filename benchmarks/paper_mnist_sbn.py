@@ -307,6 +307,15 @@ def mean_mmd2(X_eval, draws, sigma):
     return values.mean(), se
 
 
+def _mmd_line(X_eval, draws, sigma, floor):
+    """The printed MMD^2 of ``draws`` to ``X_eval`` (:func:`mean_mmd2`)."""
+    value, se = mean_mmd2(X_eval, draws, sigma)
+    return (
+        f"MMD^2 to test = {value:.3e} +- {se:.1e} over {len(draws)} draws "
+        f"({value / floor:.2f}x the floor)"
+    )
+
+
 def evaluation_data(mnist_dir, cache, n_eval, draws):
     """The benchmark's images and yardstick, shared with ``bench_mnist_plain.py``.
 
@@ -473,11 +482,9 @@ def main():
             for k in range(args.draws)
         ]
         samples[name] = draws[0]
-        value, se = mean_mmd2(X_eval, draws, sigma)
+        diverged = " (diverged)" if est.diverged_ else ""
         print(
-            f"{name:9s} {timing}{' (diverged)' if est.diverged_ else ''}: "
-            f"MMD^2 to test = {value:.3e} +- {se:.1e} over {args.draws} draws "
-            f"({value / floor:.2f}x the floor)",
+            f"{name:9s} {timing}{diverged}: {_mmd_line(X_eval, draws, sigma, floor)}",
             flush=True,
         )
     if args.rbm:
@@ -507,11 +514,9 @@ def main():
             )
             for k in range(args.draws)
         ]
-        value, se = mean_mmd2(X_eval, draws, sigma)
         print(
             f"{'RBM-200':9s} {timing}, {RBM_GIBBS_STEPS} Gibbs sweeps: "
-            f"MMD^2 to test = {value:.3e} +- {se:.1e} over {args.draws} draws "
-            f"({value / floor:.2f}x the floor)",
+            f"{_mmd_line(X_eval, draws, sigma, floor)}",
             flush=True,
         )
     if "VIMCO-50" not in samples:
