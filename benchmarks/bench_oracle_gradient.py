@@ -336,10 +336,12 @@ def projected_features(active=True):
         mean, scale = self._projected_scale
         S = (Z - mean) / scale
         n, d = S.shape
+        # units per coordinate: at most PROJECTED_PER_COORDINATE, leaving at
+        # least PROJECTED_MIN_JOINT joint ones
         per = max(
-            0, min(PROJECTED_PER_COORDINATE * d, self.n_hidden_ - PROJECTED_MIN_JOINT)
+            0,
+            min(PROJECTED_PER_COORDINATE, (self.n_hidden_ - PROJECTED_MIN_JOINT) // d),
         )
-        per //= max(d, 1)
         n_joint = self.n_hidden_ - per * d
         units = getattr(self, "_projected_units", None)
         if units is None or units[0].shape != (n_joint, d):
