@@ -38,7 +38,9 @@ before 2026-12-02) and ``decay-0.01`` (``learning_rate_decay=0.01`` without
 averaging: a ten times smaller final step) and ``early-stopping``
 (``early_stopping=True``: 10% of the training points held out, the best
 validated epoch kept) and ``importance`` (``expectations="importance"``: the
-wake gradient by importance sampling, not the DDC one).
+wake gradient by importance sampling, not the DDC one) and ``kernel-units``
+(``hidden_features="kernel"``: Gaussian-kernel recognition units centred on
+the sleep samples, the default for binary data only).
 ``fan_in_scaling`` has no configuration: no layer here has more than 20
 parents, so it changes nothing.
 
@@ -150,6 +152,7 @@ CONFIGS = {
     "decay-0.01": {"learning_rate_decay": 0.01, "average_fraction": 0.0},
     "early-stopping": {"early_stopping": True},
     "importance": {"expectations": "importance"},
+    "kernel-units": {"hidden_features": "kernel"},
 }
 
 

@@ -16,6 +16,7 @@ from ._base import BaseDeepGenerativeEstimator
 from ._features import RandomSigmoidFeatures
 from ._importance import MIXTURE_FLOOR, FactorisedProposal, importance_gradient
 from ._linear_proposal import linear_gaussian_proposal
+from .metrics._mmd import median_heuristic
 from .utils._array_api import (
     check_same_namespace,
     get_namespace,
@@ -58,6 +59,12 @@ HIDDEN_PER_SLEEP_SAMPLE = 0.6
 #: ... and never fewer than this (the fixed default before; it wins over the
 #: cap when there are few sleep samples, where the ridge keeps it solvable)
 MIN_HIDDEN = 100
+#: ``hidden_features="kernel"``: the Gaussian kernel's width as a multiple of
+#: the median distance between standardised training rows (1.73 puts it at
+#: 20 pixels on binarised MNIST, the best of the widths measured there:
+#: 6, 11.6, 20 and 30 gave 2.63x, 1.66x, 1.60x and 3.85x the floor after 6
+#: epochs; ``benchmarks/README.md``)
+KERNEL_BANDWIDTH_FACTOR = 1.73
 
 
 #: The paper's algorithm (Vertes & Sahani 2018) as estimator parameters:
@@ -72,6 +79,7 @@ PAPER_ALGORITHM = MappingProxyType(
         gradient_split="paper",
         expectations="encodings",
         fan_in_scaling=False,
+        hidden_features="relu",
         learning_rate_decay_power=1.0,
         average_fraction=0.0,
         init="random",
@@ -135,14 +143,28 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     n_encoding : int or tuple of int, default=100
         Number of encoding functions ``K_l`` per latent layer (one int for all).
     n_hidden : int or "auto", default="auto"
-        Units of the fixed random ReLU layer ``h(x) = [W x + b]_+`` of the
-        recognition model (Eq. 8). ``"auto"``: one per input feature, capped
+        Units of the recognition model's hidden layer ``h(x)`` (Eq. 8): fixed
+        random ReLU units ``[W x + b]_+`` or kernel units (see
+        ``hidden_features``). ``"auto"``: one per input feature, capped
         at 60% of ``n_sleep_samples`` (the recognition regressions are
         fitted on the sleep samples), and never fewer than 100; see
         ``n_hidden_``.
         The DDC expectations are regressions on these units, so too few
         leave them coarse, and more units than sleep samples leave the
         regressions under-determined (measured on MNIST: ``benchmarks/README.md``).
+    hidden_features : {"auto", "relu", "kernel"}, default="auto"
+        The recognition model's hidden layer ``h(x)``. ``"relu"``: the fixed
+        random ReLU units above (Eq. 8). ``"kernel"``: Gaussian-kernel units
+        ``exp(-||u - c_j||^2 / (2 s^2))`` of the standardised input ``u``,
+        centred on ``n_hidden`` of each step's sleep samples (so they follow
+        the model as it moves), of width ``s`` = 1.73 times the median
+        distance between training rows (``kernel_bandwidth_``); it needs
+        ``n_hidden < n_sleep_samples`` and ``sleep_decay=0`` (the features
+        change every step). ``"auto"``: ``"kernel"`` for binary data (every
+        value 0 or 1) where those conditions hold, else ``"relu"``: on
+        binarised MNIST kernel units learnt a model closer to the data
+        (``benchmarks/README.md``), on continuous data they are not measured
+        as the default.
     n_sleep_samples : int, default=1000
         Joint samples from the model drawn every step; every regression is
         solved afresh on them (the paper's synthetic run used 200; 1000 gave
@@ -348,6 +370,15 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``n_units = n_hidden_``.
     recognition_bias_ : array of shape (n_units,)
         Biases of the recognition model's hidden layer.
+    hidden_features_ : {"relu", "kernel"}
+        ``hidden_features`` resolved. With ``"kernel"`` the ReLU layer's
+        weights and biases above are drawn but unused.
+    kernel_bandwidth_ : float or None
+        Width ``s`` of the kernel units (None with ReLU units).
+    recognition_centres_ : array of shape (n_hidden_, n_features) or None
+        Standardised centres of the kernel units: the last sleep phase's
+        samples, those the fitted ``recognition_coefs_`` were regressed on
+        (None with ReLU units).
     recognition_coefs_ : list of arrays
         ``phi_l`` of shape (n_inputs + 1, K_l): the last row is the intercept.
     sleep_latents_ : list of arrays of shape (FINAL_SLEEP_SAMPLES, D_l)
@@ -433,6 +464,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         "observation_gradient": [StrOptions({"moments", "weights"})],
         "expectations": [StrOptions({"encodings", "embedding", "importance"})],
         "fan_in_scaling": ["boolean"],
+        "hidden_features": [StrOptions({"auto", "relu", "kernel"})],
     }
 
     _criterion_name = "E_q[log p(x,z)]"
@@ -443,6 +475,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         latent_dims=(2, 1),
         n_encoding=100,
         n_hidden="auto",
+        hidden_features="auto",
         n_sleep_samples=1000,
         learning_rate=1e-2,
         learning_rate_decay=0.1,
@@ -477,6 +510,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.latent_dims = latent_dims
         self.n_encoding = n_encoding
         self.n_hidden = n_hidden
+        self.hidden_features = hidden_features
         self.n_sleep_samples = n_sleep_samples
         self.learning_rate = learning_rate
         self.learning_rate_decay = learning_rate_decay
@@ -546,7 +580,8 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         model = self.model_
         n_layers = model.n_latent_layers
         n_encoding = self._n_encoding_per_layer(n_layers)
-        if bool(xp.all((X == 0) | (X == 1))):
+        binary = bool(xp.all((X == 0) | (X == 1)))
+        if binary:
             # Binary data as -1 / +1. Standardised, a pixel that is on in one
             # of MNIST's 60,000 images becomes 245 there and swamps the random
             # features, which then barely see the common pixels.
@@ -570,6 +605,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.recognition_bias_ = draw(
             rng, "standard_normal", (self.n_hidden_,), xp=xp, device=device, dtype=dtype
         )
+        self._resolve_hidden_features(X, binary)
         # Encoding functions placed on latents of the initial model; with
         # encoding_refresh they follow the model (see _sleep).
         _, latents = model.sample(max(self.n_sleep_samples, 2), random_state=rng)
@@ -605,7 +641,44 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         cap = int(HIDDEN_PER_SLEEP_SAMPLE * self.n_sleep_samples)
         return max(MIN_HIDDEN, min(int(n_features), cap))
 
+    def _resolve_hidden_features(self, X, binary):
+        """``hidden_features_``, ``kernel_bandwidth_`` and the first centres."""
+        fits_kernel = self.n_hidden_ < self.n_sleep_samples and self.sleep_decay == 0
+        kind = self.hidden_features
+        if kind == "auto":
+            kind = "kernel" if binary and fits_kernel else "relu"
+        elif kind == "kernel" and not fits_kernel:
+            raise ValueError(
+                "hidden_features='kernel' centres its n_hidden units on each "
+                "step's sleep samples, so it needs n_hidden < n_sleep_samples "
+                f"(got {self.n_hidden_} units, n_hidden={self.n_hidden!r}, and "
+                f"n_sleep_samples={self.n_sleep_samples}) and sleep_decay=0 (got "
+                f"{self.sleep_decay}: its statistics would mix features of "
+                "different centres). Raise n_sleep_samples, lower n_hidden, "
+                "set sleep_decay=0 or use hidden_features='relu'."
+            )
+        self.hidden_features_ = kind
+        self.kernel_bandwidth_ = self.recognition_centres_ = None
+        if kind == "kernel":
+            U = (X - self.input_mean_) / self.input_scale_
+            try:
+                median = median_heuristic(U)
+            except ValueError:  # most rows identical: the rows' typical scale
+                median = math.sqrt(X.shape[1])
+            self.kernel_bandwidth_ = KERNEL_BANDWIDTH_FACTOR * median
+            # until the first sleep phase places them: training rows
+            self.recognition_centres_ = U[: self.n_hidden_, ...]
+
     def _hidden(self, X):
+        # estimators pickled before hidden_features existed have ReLU units
+        if getattr(self, "hidden_features_", "relu") == "kernel":
+            return ws.kernel_features(
+                X,
+                self.recognition_centres_,
+                self.input_mean_,
+                self.input_scale_,
+                self.kernel_bandwidth_,
+            )
         return ws.hidden_features(
             X,
             self.recognition_weights_,
@@ -650,6 +723,11 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         and their regressions (only the hidden features' system is fitted).
         """
         X_s, latents = self.model_.sample(n_samples, random_state=rng)
+        if getattr(self, "hidden_features_", "relu") == "kernel":
+            # the kernel units follow the model: centred on this phase's samples
+            self.recognition_centres_ = (
+                X_s[: self.n_hidden_, ...] - self.input_mean_
+            ) / self.input_scale_
         if refresh:
             self._refresh_encoders(latents)
         xp = get_namespace(X_s)

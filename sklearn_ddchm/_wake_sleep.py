@@ -156,6 +156,40 @@ def hidden_features(X, weights, bias, input_mean, input_scale):
     return relu((X - input_mean) / input_scale @ weights.T + bias)
 
 
+def kernel_features(X, centres, input_mean, input_scale, bandwidth):
+    """h(x) = exp(-||u - c_j||^2 / (2 bandwidth^2)), u = (x - mean) / scale.
+
+    Gaussian-kernel features centred on standardised inputs ``c_j`` (the
+    estimator takes them from each step's sleep samples). A ridge regression
+    on them is the subset-of-regressors form of the kernel conditional mean
+    embedding (Song et al., 2009; Grunewalder et al., 2012) that Eq. 8's fixed
+    random layer approximates with units placed once, independently of where
+    the model's samples lie.
+
+    Parameters
+    ----------
+    X : array of shape (n, n_features)
+    centres : array of shape (n_units, n_features)
+        Already standardised.
+    input_mean, input_scale : arrays of shape (n_features,)
+    bandwidth : float
+
+    Returns
+    -------
+    H : array of shape (n, n_units), in (0, 1]
+    """
+    xp = get_namespace(X)
+    U = (X - input_mean) / input_scale
+    squared = (
+        xp.sum(U * U, axis=1)[:, None]
+        + xp.sum(centres * centres, axis=1)[None, :]
+        - 2.0 * (U @ centres.T)
+    )
+    # the expansion can round a zero distance slightly below 0
+    squared = xp.maximum(squared, xp.zeros_like(squared))
+    return xp.exp(-squared / (2.0 * bandwidth**2))
+
+
 #: designs of the recognition regressions of the layers above the first:
 #: "hidden" regresses every layer on ``[h(x), 1]``; "predicted" (the paper's
 #: Eq. 8) on the layer below's ``[r_{l-1}(x), 1]``; "sampled" on its sampled

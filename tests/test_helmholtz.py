@@ -364,6 +364,23 @@ def test_array_api_strict_fit_matches_numpy(backend):
     assert est.score(Xb) == pytest.approx(ref.score(X), rel=1e-8)
 
 
+def test_array_api_strict_kernel_units_match_numpy(backend):
+    X = _binary(200, 8)
+    params = dict(model="sbn", latent_dims=(3,), max_iter=2, random_state=0)
+    ref = DDCHelmholtzEstimator(**params).fit(X)
+    assert ref.hidden_features_ == "kernel"
+    Xb = backend.asarray(X)
+    est = DDCHelmholtzEstimator(**params).fit(Xb)
+    assert est.kernel_bandwidth_ == pytest.approx(ref.kernel_bandwidth_, rel=1e-12)
+    for k, v in ref.model_.get_parameters().items():
+        np.testing.assert_allclose(
+            to_numpy(est.model_.get_parameters()[k]), v, rtol=1e-9, atol=1e-11
+        )
+    np.testing.assert_allclose(
+        to_numpy(est.transform(Xb)), ref.transform(X), rtol=1e-8, atol=1e-10
+    )
+
+
 def test_float32_is_preserved(backend):
     X, _, _ = make_sparse_hierarchical(200, random_state=0)
     est = DDCHelmholtzEstimator(max_iter=1, random_state=0).fit(
@@ -383,9 +400,11 @@ def test_no_warning_on_clean_fit():
         DDCHelmholtzEstimator(max_iter=2, random_state=0).fit(X).score(X)
 
 
-def test_sbn_fit_beats_independent_bernoulli_baseline():
+@pytest.mark.parametrize("hidden_features", ["kernel", "relu"])
+def test_sbn_fit_beats_independent_bernoulli_baseline(hidden_features):
     """Data of a known 12-3 SBN: the learnt model, scored exactly by enumeration,
-    beats the factorised Bernoulli fit and is close to the true model."""
+    beats the factorised Bernoulli fit and is close to the true model, with
+    either recognition layer (kernel units are the default for binary data)."""
     rng = np.random.RandomState(0)
     true = DeepExponentialFamily(
         [
@@ -412,10 +431,16 @@ def test_sbn_fit_beats_independent_bernoulli_baseline():
     p = X_train.mean(0).clip(1e-3, 1 - 1e-3)
     independent = np.mean(X_test @ np.log(p) + (1 - X_test) @ np.log(1 - p))
     est = DDCHelmholtzEstimator(
-        model="sbn", latent_dims=(3,), max_iter=30, random_state=0
+        model="sbn",
+        latent_dims=(3,),
+        hidden_features=hidden_features,
+        max_iter=30,
+        random_state=0,
     ).fit(X_train)
+    assert est.hidden_features_ == hidden_features
     learnt = exact(est.model_)
-    # measured: true -5.39, learnt -5.83, independent -6.59 nats per image
+    # measured (2026-12-03): true -5.39, independent -6.59 nats per image,
+    # learnt -5.68 with kernel units and -5.65 with ReLU units
     assert learnt > independent + 0.5
     assert learnt > exact(true) - 0.6
     assert est.score(X_test) == pytest.approx(learnt, abs=0.05)
@@ -575,7 +600,9 @@ def test_binary_inputs_reach_the_recognition_model_as_plus_minus_one():
     X = (rng.random((200, 6)) < 0.3).astype(float)
     X[:, 5] = 0.0
     X[3, 5] = 1.0  # on in one row: standardised it would be sqrt(199) = 14.1
-    est = DDCHelmholtzEstimator(model="sbn", latent_dims=(3,), **SMALL).fit(X)
+    est = DDCHelmholtzEstimator(
+        model="sbn", latent_dims=(3,), hidden_features="relu", **SMALL
+    ).fit(X)
     np.testing.assert_array_equal(est.input_mean_, np.full(6, 0.5))
     np.testing.assert_array_equal(est.input_scale_, np.full(6, 0.5))
     # h(x) computed by hand from the -1/+1 code
@@ -589,6 +616,109 @@ def test_binary_inputs_reach_the_recognition_model_as_plus_minus_one():
     est = DDCHelmholtzEstimator(model="gaussian", latent_dims=(3,), **SMALL).fit(X_real)
     np.testing.assert_allclose(est.input_mean_, X_real.mean(axis=0))
     np.testing.assert_allclose(est.input_scale_, X_real.std(axis=0))
+
+
+def _binary(n=200, d=6, seed=0):
+    return (np.random.default_rng(seed).random((n, d)) < 0.3).astype(float)
+
+
+@pytest.mark.parametrize(
+    "X, params, expected",
+    [
+        (_binary(), {}, "kernel"),  # binary data
+        (np.random.default_rng(0).standard_normal((200, 6)), {}, "relu"),
+        (_binary(), {"sleep_decay": 0.5}, "relu"),  # accumulated statistics
+        (_binary(), {"n_hidden": 60, "n_sleep_samples": 60}, "relu"),  # too few
+        (_binary(), {"hidden_features": "relu"}, "relu"),
+    ],
+)
+def test_auto_hidden_features_resolves_from_the_data(X, params, expected):
+    model = "sbn" if np.all((X == 0) | (X == 1)) else "gaussian"
+    est = DDCHelmholtzEstimator(
+        model=model, latent_dims=(3,), **{**SMALL, "max_iter": 1, **params}
+    ).fit(X)
+    assert est.hidden_features_ == expected
+    if expected == "relu":
+        assert est.kernel_bandwidth_ is None and est.recognition_centres_ is None
+    else:
+        assert est.recognition_centres_.shape == (est.n_hidden_, X.shape[1])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"sleep_decay": 0.5}, "sleep_decay=0"),
+        ({"n_hidden": 60, "n_sleep_samples": 60}, "n_hidden < n_sleep_samples"),
+    ],
+)
+def test_kernel_hidden_features_rejects_what_it_cannot_do(params, match):
+    X = _binary()
+    est = DDCHelmholtzEstimator(
+        model="sbn", latent_dims=(3,), hidden_features="kernel", **SMALL
+    ).fit(X)
+    before = pickle.dumps(est)
+    est.set_params(**params)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X)
+    # the failed call left the fitted estimator as it was
+    after = pickle.loads(before)
+    assert est.hidden_features_ == after.hidden_features_ == "kernel"
+    np.testing.assert_array_equal(est.recognition_centres_, after.recognition_centres_)
+
+
+def test_kernel_bandwidth_is_a_multiple_of_the_median_distance():
+    """The width is KERNEL_BANDWIDTH_FACTOR times the median distance between
+    the -1/+1 coded training rows (scipy's pdist; fewer than 1000 rows, so no
+    subsample), in pixel units 1.73 times the data's median distance."""
+    from scipy.spatial.distance import pdist
+
+    from sklearn_ddchm._helmholtz import KERNEL_BANDWIDTH_FACTOR
+
+    X = _binary(300, 20, seed=1)
+    est = DDCHelmholtzEstimator(model="sbn", latent_dims=(3,), **SMALL).fit(X)
+    assert est.kernel_bandwidth_ == pytest.approx(
+        KERNEL_BANDWIDTH_FACTOR * np.median(pdist(2 * X - 1)), rel=1e-12
+    )
+    assert est.kernel_bandwidth_ == pytest.approx(
+        2 * KERNEL_BANDWIDTH_FACTOR * np.median(pdist(X)), rel=1e-12
+    )
+    # most rows identical: no median distance, the rows' typical scale instead
+    X_same = np.zeros((50, 4))
+    X_same[0] = 1.0
+    est = DDCHelmholtzEstimator(model="sbn", latent_dims=(2,), **SMALL).fit(X_same)
+    assert est.kernel_bandwidth_ == pytest.approx(KERNEL_BANDWIDTH_FACTOR * 2.0)
+
+
+def test_kernel_units_are_centred_on_the_last_sleep_samples():
+    """The centres are the standardised inputs of the sleep phase the final
+    recognition model was regressed on, so ``transform`` reads features of
+    the same units; each sleep phase moves them to its own samples."""
+    from sklearn_ddchm import _wake_sleep as ws
+
+    X = _binary(300, 8)
+    est = DDCHelmholtzEstimator(model="sbn", latent_dims=(3,), **SMALL).fit(X)
+    old = est.recognition_centres_
+    X_s, _ = est.model_.sample(1000, random_state=np.random.RandomState(5))
+    est._sleep(1000, np.random.RandomState(5))
+    np.testing.assert_array_equal(
+        est.recognition_centres_, 2 * X_s[: est.n_hidden_] - 1
+    )
+    assert not np.array_equal(old, est.recognition_centres_)
+    H = est._hidden(X[:5])
+    np.testing.assert_array_equal(
+        H,
+        ws.kernel_features(
+            X[:5],
+            est.recognition_centres_,
+            est.input_mean_,
+            est.input_scale_,
+            est.kernel_bandwidth_,
+        ),
+    )
+    # a unit is 1 at its own centre
+    np.testing.assert_allclose(
+        np.diag(est._hidden(X_s[: est.n_hidden_])), 1.0, rtol=1e-12
+    )
 
 
 def test_constant_inputs_get_unit_scale():

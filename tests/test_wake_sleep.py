@@ -269,6 +269,23 @@ def test_gcv_ridge_picks_the_minimum_of_brute_force_gcv():
     assert ws.gcv_ridge(F, rng.randn(120, 2)) >= 1.0
 
 
+def test_kernel_features_match_a_direct_computation():
+    """Against scipy's squared distances of the standardised rows."""
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(2.0, 3.0, size=(7, 5))
+    mean, scale = rng.normal(size=5), rng.uniform(0.5, 2.0, size=5)
+    centres = rng.normal(size=(4, 5))
+    H = ws.kernel_features(X, centres, mean, scale, 1.7)
+    expected = np.exp(-cdist((X - mean) / scale, centres, "sqeuclidean") / (2 * 1.7**2))
+    np.testing.assert_allclose(H, expected, rtol=1e-12)
+    # a row at a centre: 1, never above (the rounded expansion is clipped)
+    at_centre = centres[:1] * scale + mean
+    h = ws.kernel_features(at_centre, centres, mean, scale, 1.7)[0, 0]
+    assert h == pytest.approx(1.0, abs=1e-12) and h <= 1.0
+
+
 def test_hidden_design_regresses_every_layer_on_the_hidden_features():
     rng = np.random.RandomState(11)
     H = rng.rand(60, 7)
