@@ -375,7 +375,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         weights and biases above are drawn but unused.
     kernel_bandwidth_ : float or None
         Width ``s`` of the kernel units (None with ReLU units).
-    recognition_centres_ : array of shape (n_hidden_, n_features) or None
+    recognition_centres_ : array of shape (n_units, n_features) or None
         Standardised centres of the kernel units: the last sleep phase's
         samples, those the fitted ``recognition_coefs_`` were regressed on
         (None with ReLU units).
