@@ -163,8 +163,8 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         change every step). ``"auto"``: ``"kernel"`` for binary data (every
         value 0 or 1) where those conditions hold, else ``"relu"``: on
         binarised MNIST kernel units learnt a model closer to the data
-        (``benchmarks/README.md``), on continuous data they are not measured
-        as the default.
+        (``benchmarks/README.md``), on the paper's 2-D continuous model far
+        worse than ReLU units.
     n_sleep_samples : int, default=1000
         Joint samples from the model drawn every step; every regression is
         solved afresh on them (the paper's synthetic run used 200; 1000 gave
