@@ -669,9 +669,13 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             # until the first sleep phase places them: training rows
             self.recognition_centres_ = U[: self.n_hidden_, ...]
 
+    def _kernel_units(self):
+        """Whether ``h(x)`` is kernel units (estimators pickled before
+        ``hidden_features`` existed have ReLU units)."""
+        return getattr(self, "hidden_features_", "relu") == "kernel"
+
     def _hidden(self, X):
-        # estimators pickled before hidden_features existed have ReLU units
-        if getattr(self, "hidden_features_", "relu") == "kernel":
+        if self._kernel_units():
             return ws.kernel_features(
                 X,
                 self.recognition_centres_,
@@ -723,7 +727,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         and their regressions (only the hidden features' system is fitted).
         """
         X_s, latents = self.model_.sample(n_samples, random_state=rng)
-        if getattr(self, "hidden_features_", "relu") == "kernel":
+        if self._kernel_units():
             # the kernel units follow the model: centred on this phase's samples
             self.recognition_centres_ = (
                 X_s[: self.n_hidden_, ...] - self.input_mean_
