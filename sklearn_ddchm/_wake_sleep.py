@@ -156,8 +156,8 @@ def hidden_features(X, weights, bias, input_mean, input_scale):
     return relu((X - input_mean) / input_scale @ weights.T + bias)
 
 
-def kernel_features(X, centres, input_mean, input_scale, bandwidth):
-    """h(x) = exp(-||u - c_j||^2 / (2 bandwidth^2)), u = (x - mean) / scale.
+def kernel_features(X, centres, input_mean, input_scale, bandwidth, offset=None):
+    """h(x) = exp(-||u - c_j||^2 / (2 bandwidth^2)) - offset_j, u = (x - mean) / scale.
 
     Gaussian-kernel features centred on standardised inputs ``c_j`` (the
     estimator takes them from each step's sleep samples). A ridge regression
@@ -173,10 +173,13 @@ def kernel_features(X, centres, input_mean, input_scale, bandwidth):
         Already standardised.
     input_mean, input_scale : arrays of shape (n_features,)
     bandwidth : float
+    offset : array of shape (n_units,) or None
+        Subtracted from the units (the estimator passes their mean over the
+        sleep samples, so that their Gram matrices stay well conditioned).
 
     Returns
     -------
-    H : array of shape (n, n_units), in (0, 1]
+    H : array of shape (n, n_units), in (0, 1] when ``offset`` is None
     """
     xp = get_namespace(X)
     U = (X - input_mean) / input_scale
@@ -187,7 +190,8 @@ def kernel_features(X, centres, input_mean, input_scale, bandwidth):
     )
     # the expansion can round a zero distance slightly below 0
     squared = xp.maximum(squared, xp.zeros_like(squared))
-    return xp.exp(-squared / (2.0 * bandwidth**2))
+    H = xp.exp(-squared / (2.0 * bandwidth**2))
+    return H if offset is None else H - offset
 
 
 #: designs of the recognition regressions of the layers above the first:

@@ -704,20 +704,26 @@ def test_kernel_units_are_centred_on_the_last_sleep_samples():
         est.recognition_centres_, 2 * X_s[: est.n_hidden_] - 1
     )
     assert not np.array_equal(old, est.recognition_centres_)
-    H = est._hidden(X[:5])
-    np.testing.assert_array_equal(
-        H,
-        ws.kernel_features(
-            X[:5],
+
+    def raw_units(rows):
+        return ws.kernel_features(
+            rows,
             est.recognition_centres_,
             est.input_mean_,
             est.input_scale_,
             est.kernel_bandwidth_,
-        ),
+        )
+
+    # the units are centred by their mean over the same sleep samples
+    np.testing.assert_allclose(
+        est.recognition_offset_, raw_units(X_s).mean(axis=0), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        est._hidden(X[:5]), raw_units(X[:5]) - est.recognition_offset_, rtol=1e-12
     )
     # a unit is 1 at its own centre
     np.testing.assert_allclose(
-        np.diag(est._hidden(X_s[: est.n_hidden_])), 1.0, rtol=1e-12
+        np.diag(raw_units(X_s[: est.n_hidden_])), 1.0, rtol=1e-12
     )
 
 
