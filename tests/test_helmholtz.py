@@ -669,7 +669,7 @@ def test_kernel_hidden_features_rejects_what_it_cannot_do(params, match):
 def test_kernel_bandwidth_is_a_multiple_of_the_median_distance():
     """The width is KERNEL_BANDWIDTH_FACTOR times the median distance between
     the -1/+1 coded training rows (scipy's pdist; fewer than 1000 rows, so no
-    subsample), in pixel units 1.73 times the data's median distance."""
+    subsample), in pixel units the same multiple of the data's median distance."""
     from scipy.spatial.distance import pdist
 
     from sklearn_ddchm._helmholtz import KERNEL_BANDWIDTH_FACTOR

@@ -305,7 +305,9 @@ def test_centred_kernel_units_keep_float32_embedding_weights_accurate():
     U = 2 * X - 1
     from scipy.spatial.distance import pdist
 
-    width = 1.73 * float(np.median(pdist(U[:500])))
+    from sklearn_ddchm._helmholtz import KERNEL_BANDWIDTH_FACTOR
+
+    width = KERNEL_BANDWIDTH_FACTOR * float(np.median(pdist(U[:500])))
     sleep, batch = X[:1000], X[1000:]
     ones, centres = np.ones(784), U[:600]
 
