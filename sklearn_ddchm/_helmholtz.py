@@ -382,11 +382,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         (None with ReLU units).
     recognition_offset_ : array of shape (n_units,) or None
         Mean of each kernel unit over the last sleep phase's samples,
-        subtracted from the units (None with ReLU units or before the
-        first sleep phase). With the default ``ridge_reference="variance"``
-        this changes no regression in exact arithmetic, but the units vary
-        by about 1% around a mean near 0.85, and the Gram matrix of the
-        uncentred units loses that variation to float32 rounding.
+        subtracted from the units (None with ReLU units, with
+        ``ridge_reference="trace"``, whose penalty is defined on the
+        uncentred units, or before the first sleep phase). It changes no
+        regression in exact arithmetic, but on MNIST the units vary by about
+        1% around a mean near 0.9, and the Gram matrix of uncentred units
+        loses that variation to float32 rounding.
     recognition_coefs_ : list of arrays
         ``phi_l`` of shape (n_inputs + 1, K_l): the last row is the intercept.
     sleep_latents_ : list of arrays of shape (FINAL_SLEEP_SAMPLES, D_l)
@@ -754,9 +755,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         )
         H_s = self._hidden(X_s)
         if self._kernel_units() and centred:
-            # Kernel units vary by ~1% around ~0.85: uncentred, their float32
-            # Gram matrix is not positive definite and the embedding weights
-            # of one MNIST step were 58% rounding error (0.03% centred). The
+            # On MNIST kernel units vary by ~1% around ~0.9: uncentred, their
+            # float32 Gram matrix was not positive definite and the embedding
+            # weights of one step were 58% rounding error (0.03% centred). The
             # shift is absorbed by the unpenalised intercept of every ridge
             # regression on [h, 1], and the centred penalty does not see it.
             self.recognition_offset_ = xp.mean(H_s, axis=0)

@@ -560,6 +560,39 @@ def test_mnist_benchmark_mean_mmd2_brute_force():
 
 
 @pytest.mark.slow
+def test_mnist_benchmark_budget_counts_the_marginal_cost_of_a_step(monkeypatch):
+    """fit_within sets max_iter from the difference of its two probes, so a
+    fit's fixed cost (here 30 steps' worth) does not shrink the budget; the
+    clock is a fake one that each fit advances by its cost."""
+    from sklearn.base import BaseEstimator
+
+    bench = load_script("paper_mnist_sbn")
+    clock = [0.0]
+    fixed, per_step = 3.0, 0.1
+
+    class Timed(BaseEstimator):
+        def __init__(self, batch_size=10, max_iter=1, verbose=0):
+            self.batch_size = batch_size
+            self.max_iter = max_iter
+            self.verbose = verbose
+
+        def fit(self, X):
+            steps = math.ceil(len(X) / self.batch_size) * self.max_iter
+            clock[0] += fixed + per_step * steps
+            self.n_iter_ = self.max_iter
+            return self
+
+    monkeypatch.setattr(bench.time, "process_time", lambda: clock[0])
+    X = np.zeros((1000, 2))  # 100 steps an epoch, 10 s at the marginal cost
+    est = Timed()
+    steps, _ = bench.fit_within(est, X, minutes=1.0, rng=np.random.RandomState(0))
+    assert est.max_iter == 6 and steps == 600  # 60 s / 10 s, not 60 / 13
+    # the probes ran on subsets of PROBE_STEPS steps
+    assert clock[0] == pytest.approx(
+        sum(fixed + per_step * n for n in bench.PROBE_STEPS) + fixed + 60.0
+    )
+
+
 def write_tiny_mnist(tmp_path):
     """A folder with MNIST's four IDX files: 240 training and 60 test images."""
     from test_mnist import write_idx
