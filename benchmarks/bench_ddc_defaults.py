@@ -63,7 +63,11 @@ Measured 2026-12-03 (beside the CI run), ``--configs kernel-units``: MMD^2
 +15.4, +115.8, +16.3, +38.8, +27.2 sd of the truth's on seeds 0-4, log p
 gaps -1.122, -1.038, -1.448, -1.667, -1.225 nat, noise log-variance -1.46,
 -1.18, -1.08, -0.20, -0.72 (0/5 within 4 sd, 0/5 within 0.1 nat): kernel
-units, the default for binary data, are not one for this model.
+units, the default for binary data, are not one for this model. Again
+2026-12-03 (eleventh session, beside short patch fits), with the units
+centred and at width 2.6: +17.6, +6.5, +13.1, +17.2, +19.8 sd, gaps
+-1.071, -0.912, -1.419, -1.606, -1.161 nat, noise log-variance -1.66,
+-1.43, -1.20, -0.58, -1.06 (0/5, 0/5).
 
 Averaging leaves this model where it was (the log p gap moves by at most
 0.005 nat; seed 0's MMD^2 from +2.7 to +3.9 sd, inside the target's 4). The

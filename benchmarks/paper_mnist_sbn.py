@@ -64,6 +64,22 @@ session) are single draws at a bandwidth pooled per comparison, whose
 spread is about 0.2x the floor; the float64 run below was re-evaluated the
 new way with ``--load``.
 
+Measured 2026-12-03 (eleventh session) on this project's shared 2-core CPU,
+one BLAS thread, alone, with kernel units centred and at width 2.6 and the
+two-probe budget: ``--ddc-only --minutes 20 --dtype float32 --save DIR``,
+then ``--load DIR`` with the tenth session's VIMCO-50 model (below) copied
+in::
+
+    DDC-HM    17.0 min, 18 epochs, 10800 steps:
+        MMD^2 to test = 2.763e-04 +- 9.8e-06 over 5 draws (1.44x the floor)
+    VIMCO-50  loaded: MMD^2 to test = 4.345e-03 +- 7.2e-05 over 5 draws
+        (22.61x the floor)
+    relative test, H0 'VIMCO-50 at least as close as DDC-HM':
+        p = 1.1e-99 (log10 p = -99)
+
+With the one 50-step probe before, the same defaults got 14 epochs (14.7
+minutes) and ended at 2.336e-04 +- 9.9e-06 (1.22x the floor).
+
 Measured 2026-12-03 (tenth session) on this project's shared 2-core CPU, one
 BLAS thread, ``--minutes 20 --dtype float32 --save DIR``, with kernel units
 (DDC-HM and its probe beside a VIMCO fine-tuning run and, for 2 minutes, part
