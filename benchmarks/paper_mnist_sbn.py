@@ -78,7 +78,10 @@ in::
         p = 1.1e-99 (log10 p = -99)
 
 With the one 50-step probe before, the same defaults got 14 epochs (14.7
-minutes) and ended at 2.336e-04 +- 9.9e-06 (1.22x the floor).
+minutes) and ended at 2.336e-04 +- 9.9e-06 (1.22x the floor). The same 18
+epochs on fit seed 1 (``--ddc-only --epochs 18 --dtype float32 --ddc-param
+random_state=1``, beside the CI run: 20.7 minutes) ended at 2.168e-04 +-
+4.5e-06 (1.13x the floor).
 
 Measured 2026-12-03 (tenth session) on this project's shared 2-core CPU, one
 BLAS thread, ``--minutes 20 --dtype float32 --save DIR``, with kernel units
