@@ -668,6 +668,8 @@ def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
     loaded = run("--load", str(tmp_path / "models"), "--rbm")
     assert "2 disjoint subsets of 40 training images" in fitted[0]
     assert fitted[0] == loaded[0]
+    assert fitted[2].startswith("MMD^2 between two of those training subsets")
+    assert fitted[2] == loaded[2]
     (line,) = [row for row in fitted if row.startswith("RBM-200")]
     (again,) = [row for row in loaded if row.startswith("RBM-200")]
     assert "10 epochs" in line and "loaded" in again
@@ -678,6 +680,15 @@ def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
         assert "1 epochs" in line and "loaded" in again
         assert line.split("MMD^2")[1] == again.split("MMD^2")[1]
     assert fitted[-1].startswith("relative test") and fitted[-1] == loaded[-1]
+
+
+def test_mnist_benchmark_ink_counts_pixels_on():
+    """paper_mnist_sbn.ink is the mean count of ones per row, counted here
+    by a Python loop."""
+    bench = load_script("paper_mnist_sbn")
+    X = (np.random.RandomState(0).rand(7, 11) < 0.3).astype(np.float32)
+    counted = sum(sum(1 for v in row if v == 1.0) for row in X) / len(X)
+    assert bench.ink(X) == pytest.approx(counted, rel=1e-12)
 
 
 def plain_sbn(seed=0):
