@@ -81,7 +81,19 @@ With the one 50-step probe before, the same defaults got 14 epochs (14.7
 minutes) and ended at 2.336e-04 +- 9.9e-06 (1.22x the floor). The same 18
 epochs on fit seed 1 (``--ddc-only --epochs 18 --dtype float32 --ddc-param
 random_state=1``, beside the CI run: 20.7 minutes) ended at 2.168e-04 +-
-4.5e-06 (1.13x the floor).
+4.5e-06 (1.13x the floor). With ``--load DIR --draws 20`` (twelfth
+session; the floor then from 6 training subsets, 1.953e-04) the two models
+are at 1.36x and 1.22x the floor: their first 5 draws were high and low::
+
+    MMD^2 between two of those training subsets = 2.1e-05 (0.11x the floor);
+        mean ink (pixels on per image): test 103.93, training 102.45
+    DDC-HM    loaded: MMD^2 to test = 2.656e-04 +- 5.5e-06 over 20 draws
+        (1.36x the floor); mean ink 101.70
+    VIMCO-50  loaded: MMD^2 to test = 4.399e-03 +- 3.1e-05 over 20 draws
+        (22.52x the floor); mean ink 86.24
+
+(the first; each printed on one line) and, for fit seed 1, ``2.388e-04 +-
+5.5e-06 over 20 draws (1.22x the floor); mean ink 102.05``.
 
 Measured 2026-12-03 (tenth session) on this project's shared 2-core CPU, one
 BLAS thread, ``--minutes 20 --dtype float32 --save DIR``, with kernel units
