@@ -98,12 +98,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from paper_patches import load_data, make_estimators  # noqa: E402
 
 N_SCORE = 2000
-#: the learners this script can compare: paper_patches' two, and DDC-HM
-#: trained by the importance-sampling gradient instead of the DDC one
+#: the learners this script can compare: paper_patches' two, DDC-HM
+#: trained by the importance-sampling gradient instead of the DDC one, and
+#: DDC-HM without the observation layer's statistic in its recognition
+#: features (the defaults until 2026-12-03)
 LEARNERS = {
     "DDC-HM": {},
     "IWAE-50": {},
     "DDC-HM (importance)": {"expectations": "importance"},
+    "DDC-HM (no statistic)": {"recognition_statistic": False},
 }
 
 

@@ -156,6 +156,31 @@ def hidden_features(X, weights, bias, input_mean, input_scale):
     return relu((X - input_mean) / input_scale @ weights.T + bias)
 
 
+def match_scale(S, H):
+    """Mean and scale that standardise ``S`` to the mean variance of ``H``.
+
+    ``(S - mean) / scale`` has zero-mean columns whose variance is the mean
+    column variance of ``H``: one relative ridge penalty
+    (:func:`ridge_penalty`) then serves the design ``[H, (S - mean) /
+    scale]``, whatever the units of ``S``. A constant column keeps scale 1
+    (and a constant ``H`` counts as unit variance).
+
+    Parameters
+    ----------
+    S : array of shape (n, d)
+    H : array of shape (n, k)
+
+    Returns
+    -------
+    mean, scale : arrays of shape (d,)
+    """
+    xp = get_namespace(S)
+    target = xp.sqrt(xp.mean(xp.var(H, axis=0)))
+    target = xp.where(target > 0, target, xp.ones_like(target))
+    sd = xp.std(S, axis=0)
+    return xp.mean(S, axis=0), xp.where(sd > 0, sd, xp.ones_like(sd)) / target
+
+
 def kernel_features(X, centres, input_mean, input_scale, bandwidth, offset=None):
     """h(x) = exp(-||u - c_j||^2 / (2 bandwidth^2)) - offset_j, u = (x - mean) / scale.
 

@@ -775,3 +775,54 @@ def test_plain_mnist_runs_end_to_end(tmp_path):
     for name in ("last iterate", "averaged"):
         (line,) = [row for row in lines if "20 steps" in row and name in row]
         assert "x the floor" in line
+
+
+def test_tabular_benchmark_exact_gradient_matches_finite_differences():
+    """bench_tabular's closed-form observation gradient (expected complete-data
+    gradient under the exact posterior, non-zero prior mean) equals the
+    gradient of the mean exact log p(x) (Fisher's identity), by central
+    differences of every parameter of the observation layer."""
+    from sklearn_ddchm.models import DeepExponentialFamily, GaussianLayer, GaussianPrior
+    from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
+
+    bench = load_script("bench_tabular")
+    rng = np.random.RandomState(0)
+    model = DeepExponentialFamily(
+        [
+            GaussianLayer(
+                5,
+                2,
+                weights=rng.randn(5, 2),
+                bias=rng.randn(5),
+                log_var=0.3 * rng.randn(5),
+            ),
+            GaussianPrior(2, mean=rng.randn(2), log_var=0.2 * rng.randn(2)),
+        ]
+    )
+    X = 2.0 * rng.randn(40, 5)
+    got = bench.exact_observation_gradient(model, X)
+    layer, h = model.layers[0], 1e-6
+    for name in ("weights", "bias", "log_var"):
+        base = np.array(layer.params[name])
+        fd = np.zeros_like(base)
+        for idx in np.ndindex(base.shape):
+            values = []
+            for sign in (1, -1):
+                shifted = base.copy()
+                shifted[idx] += sign * h
+                layer.set_params({name: shifted})
+                values.append(np.mean(linear_gaussian_log_likelihood(model, X)))
+            fd[idx] = (values[0] - values[1]) / (2 * h)
+        layer.set_params({name: base})
+        np.testing.assert_allclose(got[name], fd, rtol=1e-5, atol=1e-7)
+
+
+def test_tabular_benchmark_quick_run(capsys):
+    bench = load_script("bench_tabular")
+    rows = bench.run(["cancer"], epochs=1, seeds=[0], n_samples=200)
+    assert [r["learner"] for r in rows][0] == "FactorAnalysis(5)"
+    assert len(rows) == 1 + len(bench.LEARNERS)
+    for r in rows[1:]:
+        assert np.isfinite(r["score"]) and np.isfinite(r["mmd2"])
+    assert set(rows[1]["cosine"]) == {"weights", "bias", "log_var"}
+    assert "x FA's" in capsys.readouterr().out

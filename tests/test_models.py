@@ -1281,3 +1281,25 @@ def test_deep_model_initialize_from_data_changes_only_the_observation_layer():
     # the first samples cover the data: same mean and overall spread
     np.testing.assert_allclose(samples.mean(0), X.mean(0), atol=0.5)
     np.testing.assert_allclose(samples.std(), X.std(), rtol=0.15)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_parent_statistic_carries_every_child_parent_interaction(family):
+    """log p(x | z) = t(x) . z + f(x) + g(z): the mixed second difference of
+    log p over two children and two parents is (t(x1) - t(x2)) . (z1 - z2),
+    checked on the layer's own log_prob (itself checked against SciPy)."""
+    layer = make_layer(family)
+    child, parent = make_inputs(family, n=4)
+    t = layer.parent_statistic(child)
+    if family not in ("gaussian", "bernoulli"):
+        assert t is None  # no parent, or |x - W z - b| does not split
+        return
+    assert t.shape == (4, P)
+    x1, x2, z1, z2 = child[:2], child[2:], parent[:2], parent[2:]
+    mixed = (
+        layer.log_prob(x1, z1)
+        - layer.log_prob(x1, z2)
+        - layer.log_prob(x2, z1)
+        + layer.log_prob(x2, z2)
+    )
+    np.testing.assert_allclose(mixed, np.sum((t[:2] - t[2:]) * (z1 - z2), axis=1))

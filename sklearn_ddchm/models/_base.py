@@ -289,6 +289,19 @@ class Layer:
             f"{type(self).__name__} has no moment form (supports_moments=False)."
         )
 
+    def parent_statistic(self, child):
+        """The statistic of ``child`` that meets the parent in ``log p``, or None.
+
+        ``t(child)`` of shape (n, n_parents) such that ``log p(child | parent)
+        = t(child) . parent + f(child) + g(parent)``. Where it exists, the
+        posterior of the parent, and of every layer above it, depends on
+        ``child`` only through ``t(child)``: Bayes' rule multiplies the prior
+        by ``exp(t(child) . parent + g(parent))``, and ``f(child)`` cancels.
+        None where ``log p`` does not split so (a Laplace layer's
+        ``|child - W parent - b|``) or there is no parent.
+        """
+        return None
+
     def initialize_from_data(self, child, parent, random_state=None):
         """Set parameters so that the model's children resemble ``child``.
 

@@ -273,6 +273,13 @@ class GaussianLayer(_AffineLayer):
         grads["log_var"] = 0.5 * xp.sum(w * (r * diff - 1.0), axis=0)
         return grads
 
+    def parent_statistic(self, child):
+        # -(x - W z - b)^2 / (2 v) = x^T V^-1 W z + terms of x or z alone
+        if not self.n_parents:
+            return None
+        xp = get_namespace(child)
+        return (child / xp.exp(self.params["log_var"])) @ self.params["weights"]
+
     @property
     def supports_moments(self):
         # quadratic in the parent through the affine mean; a prior has no parent
@@ -702,6 +709,12 @@ class BernoulliLayer(_AffineLayer):
         if weights is not None:
             g_a = weights[:, None] * g_a
         return self._affine_grads(parent, g_a)
+
+    def parent_statistic(self, child):
+        # x . (W z + b) - sum softplus(W z + b): x meets z only in x^T W z
+        if not self.n_parents:
+            return None
+        return child @ self.params["weights"]
 
     def initialize_from_data(self, child, parent, random_state=None):
         """Biases matching the data's mean of every unit; weights kept.
