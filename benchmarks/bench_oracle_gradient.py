@@ -327,7 +327,7 @@ def projected_features(active=True):
         return
     hidden, sleep = DDCHelmholtzEstimator._hidden, DDCHelmholtzEstimator._sleep
 
-    def projected_hidden(self, X):
+    def projected_hidden(self, X, sleep_phase=False):
         Z = least_squares_latents(self.model_, X)
         if getattr(self, "_projected_scale", None) is None:
             # the first call after a sleep phase began: its sleep samples
