@@ -176,11 +176,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         of every latent depends on ``x`` only through ``t(x)``, and the
         posterior mean of a linear-Gaussian model is linear in it, which
         random units of ``x`` only approximate. Its columns are standardised
-        on each step's sleep samples to the units' mean variance (they follow
-        the model, so it needs ``sleep_decay=0``). ``"auto"``: on for
+        on each step's sleep samples to 10 times the units' spread, so the
+        ridge penalty all but spares them (they follow the model, so it
+        needs ``sleep_decay=0``). ``"auto"``: on for
         Gaussian observations (on a factor model of scikit-learn's digits it
         turned the observation layer's wake gradient from unrelated to the
-        true one to cosine 0.97-1.00; ``benchmarks/README.md``), off for
+        true one to cosine 0.99-1.00; ``benchmarks/README.md``), off for
         Bernoulli ones, where on MNIST it was no better.
     n_sleep_samples : int, default=1000
         Joint samples from the model drawn every step; every regression is

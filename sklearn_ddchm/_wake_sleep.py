@@ -156,19 +156,29 @@ def hidden_features(X, weights, bias, input_mean, input_scale):
     return relu((X - input_mean) / input_scale @ weights.T + bias)
 
 
-def match_scale(S, H):
-    """Mean and scale that standardise ``S`` to the mean variance of ``H``.
+#: standard deviation of the statistic's columns in ``h``, in units of the
+#: hidden units' (see :func:`match_scale`)
+STATISTIC_SCALE = 10.0
 
-    ``(S - mean) / scale`` has zero-mean columns whose variance is the mean
-    column variance of ``H``: one relative ridge penalty
-    (:func:`ridge_penalty`) then serves the design ``[H, (S - mean) /
-    scale]``, whatever the units of ``S``. A constant column keeps scale 1
-    (and a constant ``H`` counts as unit variance).
+
+def match_scale(S, H, factor=STATISTIC_SCALE):
+    """Mean and scale that standardise ``S`` to ``factor`` times ``H``'s spread.
+
+    ``(S - mean) / scale`` has zero-mean columns whose standard deviation is
+    ``factor`` times the root mean column variance of ``H``. In the design
+    ``[H, (S - mean) / scale]`` one relative ridge penalty
+    (:func:`ridge_penalty`) then shrinks ``S``'s coefficients ``factor**2``
+    times less than ``H``'s, whatever the units of ``S``: with ``factor=10``
+    the statistic, on which a linear-Gaussian posterior mean depends
+    linearly, is all but unpenalised, while the penalty on the random units,
+    relative to the design's mean variance, grows. A constant column keeps
+    scale 1 (and a constant ``H`` counts as unit spread).
 
     Parameters
     ----------
     S : array of shape (n, d)
     H : array of shape (n, k)
+    factor : float, default=STATISTIC_SCALE
 
     Returns
     -------
@@ -178,7 +188,9 @@ def match_scale(S, H):
     target = xp.sqrt(xp.mean(xp.var(H, axis=0)))
     target = xp.where(target > 0, target, xp.ones_like(target))
     sd = xp.std(S, axis=0)
-    return xp.mean(S, axis=0), xp.where(sd > 0, sd, xp.ones_like(sd)) / target
+    return xp.mean(S, axis=0), xp.where(sd > 0, sd, xp.ones_like(sd)) / (
+        factor * target
+    )
 
 
 def kernel_features(X, centres, input_mean, input_scale, bandwidth, offset=None):

@@ -848,13 +848,15 @@ def test_recognition_statistic_holds_the_linear_gaussian_posterior_mean():
         if use:
             est_on = est
     assert errors[True] < 0.06 and errors[False] > 0.15
-    # t's columns are standardised on a sleep phase's samples to the units'
-    # mean variance there
+    # t's columns are standardised on a sleep phase's samples to
+    # STATISTIC_SCALE times the units' spread there
     X_s = model.sample(1000, random_state=5)[0]
     H = est_on._hidden(X_s, sleep_phase=True)
     units, stat = H[:, : est_on.n_hidden_], H[:, est_on.n_hidden_ :]
     np.testing.assert_allclose(stat.mean(axis=0), 0.0, atol=1e-10)
-    np.testing.assert_allclose(stat.var(axis=0), np.mean(units.var(axis=0)), rtol=1e-8)
+    np.testing.assert_allclose(
+        stat.var(axis=0), ws.STATISTIC_SCALE**2 * np.mean(units.var(axis=0)), rtol=1e-8
+    )
     np.testing.assert_allclose(
         stat * est_on.statistic_scale_ + est_on.statistic_mean_,
         (X_s / v) @ W,
