@@ -739,17 +739,25 @@ def factor_model(n_features=32, n_latent=8, noise_scale=1.0):
     )
 
 
+def exact_observation_gradient(model, X):
+    """The free-energy gradient of the observation layer of a one-layer
+    linear-Gaussian model under its exact posterior ``N(m(x), C)``, ``C =
+    (P^-1 + Lambda^T Psi^-1 Lambda)^-1`` and ``m(x) = mu + C Lambda^T Psi^-1
+    (x - b - Lambda mu)`` for the prior ``N(mu, P)``; batch means by name."""
+    obs, prior = model.layers
+    W, b = obs.affine_parameters()
+    v = np.exp(obs.params["log_var"])
+    mu, p = prior.params["mean"], np.exp(prior.params["log_var"])
+    C = np.linalg.inv(np.diag(1.0 / p) + W.T @ (W / v[:, None]))
+    M = mu + (X - b - mu @ W.T) @ (W / v[:, None]) @ C
+    return ws.observation_gradient_moments(obs, X, M, C)
+
+
 def exact_noise_gradient(model, X):
     """mean_x E_{p(z|x)}[d log p(x | z) / d log sigma^2] in closed form:
-    ((x - W m(x) - b)^2 + diag(W S W^T)) / (2 sigma^2) - 1/2, with the exact
-    Gaussian posterior N(m(x), S) of a factor-analysis model."""
-    layer = model.layers[0]
-    W, b = layer.params["weights"], layer.params["bias"]
-    var = np.exp(layer.params["log_var"])
-    S = np.linalg.inv(np.eye(W.shape[1]) + W.T @ (W / var[:, None]))
-    m = (X - b) @ (W / var[:, None]) @ S
-    squared = (X - m @ W.T - b) ** 2 + np.einsum("ik,kl,il->i", W, S, W)
-    return np.mean(0.5 * (squared / var - 1.0), axis=0)
+    ((x - W m(x) - b)^2 + diag(W C W^T)) / (2 sigma^2) - 1/2, with the exact
+    Gaussian posterior N(m(x), C) of a factor-analysis model."""
+    return exact_observation_gradient(model, X)["log_var"]
 
 
 def factor_model_noise_gradient():

@@ -34,6 +34,8 @@ see ``benchmarks/README.md``, "Real tabular data".
 """
 
 import argparse
+import os
+import sys
 import time
 import warnings
 
@@ -46,6 +48,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm import _wake_sleep as ws
 from sklearn_ddchm.metrics import mmd2
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_oracle_gradient import exact_observation_gradient  # noqa: E402
 
 DATASETS = {"cancer": (load_breast_cancer, 5), "digits": (load_digits, 10)}
 
@@ -61,20 +66,6 @@ def load(name):
     X_train, X_test = train_test_split(loader().data, test_size=0.3, random_state=0)
     scaler = StandardScaler().fit(X_train)
     return scaler.transform(X_train), scaler.transform(X_test), d
-
-
-def exact_observation_gradient(model, X):
-    """The free-energy gradient of the observation layer under the exact
-    posterior of a one-layer linear-Gaussian model, ``N(C Lambda^T Psi^-1 (x
-    - b - Lambda mu), C)`` with ``C = (P^-1 + Lambda^T Psi^-1 Lambda)^-1``
-    for the prior ``N(mu, P)``."""
-    obs, prior = model.layers
-    W, b = obs.affine_parameters()
-    v = np.exp(obs.params["log_var"])
-    mu, p = prior.params["mean"], np.exp(prior.params["log_var"])
-    C = np.linalg.inv(np.diag(1.0 / p) + W.T @ (W / v[:, None]))
-    M = mu + (X - b - mu @ W.T) @ (W / v[:, None]) @ C
-    return ws.observation_gradient_moments(obs, X, M, C)
 
 
 def ddc_observation_gradient(est, X, n_phases=10, seed=5):
