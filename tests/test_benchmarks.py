@@ -816,6 +816,33 @@ def test_tabular_benchmark_exact_gradient_matches_finite_differences():
         )
 
 
+def test_tabular_benchmark_marginal_log_likelihood():
+    """bench_tabular's exact log-likelihood of factor analysis on a subset of
+    features against scikit-learn's own on a FactorAnalysis fitted to just
+    those features' covariance, and on all features against
+    FactorAnalysis.score."""
+    from sklearn.decomposition import FactorAnalysis
+
+    bench = load_script("bench_tabular")
+    X_train, X_test, d = bench.load("cancer")
+    fa = FactorAnalysis(d, random_state=0).fit(X_train)
+    everything = np.arange(X_train.shape[1])
+    assert bench.factor_analysis_log_likelihood(
+        fa, X_test, everything
+    ) == pytest.approx(fa.score(X_test), rel=1e-10)
+    # on a subset: the Gaussian with the restricted mean and covariance,
+    # written out (log-determinant by slogdet, quadratic form by solve)
+    subset = np.array([0, 3, 7, 12, 29])
+    mean = fa.mean_[subset]
+    cov = fa.get_covariance()[np.ix_(subset, subset)]
+    r = X_test[:, subset] - mean
+    quad = np.sum(r * np.linalg.solve(cov, r.T).T, axis=1)
+    expected = -0.5 * (quad + np.linalg.slogdet(cov)[1] + 5 * np.log(2 * np.pi))
+    assert bench.factor_analysis_log_likelihood(fa, X_test, subset) == pytest.approx(
+        np.mean(expected), rel=1e-10
+    )
+
+
 def test_tabular_benchmark_quick_run(capsys):
     bench = load_script("bench_tabular")
     rows = bench.run(["cancer"], epochs=1, seeds=[0], n_samples=200)
@@ -823,5 +850,9 @@ def test_tabular_benchmark_quick_run(capsys):
     assert len(rows) == 1 + len(bench.LEARNERS)
     for r in rows[1:]:
         assert np.isfinite(r["score"]) and np.isfinite(r["mmd2"])
+        # every feature of the cancer table varies
+        assert r["score_varying"] == pytest.approx(r["score"], rel=1e-10)
+        if "score_estimate" in r:
+            assert r["score_estimate"] == pytest.approx(r["score"], abs=0.5)
     assert set(rows[1]["cosine"]) == {"weights", "bias", "log_var"}
     assert "x FA's" in capsys.readouterr().out

@@ -222,6 +222,38 @@ def test_scores_of_linear_gaussian_chains_match_the_closed_form(dims):
     assert_matches(result, exact)
 
 
+def test_linear_gaussian_log_likelihood_of_a_subset_of_features():
+    """``features=`` gives the marginal of those columns: the full
+    log-likelihood of the model whose observation layer keeps only their
+    rows (the features left out are integrated out)."""
+    model = gaussian_model(3, n_features=6, latent_dims=(3, 2))
+    X, _ = model.sample(20, random_state=2)
+    features = np.array([4, 0, 2])
+    obs = model.layers[0].params
+    kept = DeepExponentialFamily(
+        [
+            GaussianLayer(
+                3,
+                3,
+                weights=obs["weights"][features],
+                bias=obs["bias"][features],
+                log_var=obs["log_var"][features],
+            ),
+            *model.layers[1:],
+        ]
+    )
+    np.testing.assert_allclose(
+        linear_gaussian_log_likelihood(model, X, features=features),
+        linear_gaussian_log_likelihood(kept, X[:, features]),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        linear_gaussian_log_likelihood(model, X, features=np.arange(6)),
+        linear_gaussian_log_likelihood(model, X),
+        rtol=1e-12,
+    )
+
+
 def test_score_of_a_gaussian_mixture_prior_matches_the_closed_form():
     """z_1 under a two-component mixture: log p(x) is a mixture of Gaussians."""
     rng = np.random.RandomState(5)

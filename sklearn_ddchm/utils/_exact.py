@@ -30,7 +30,7 @@ def _np(a):
     return np.asarray(to_numpy(a), dtype=np.float64)
 
 
-def linear_gaussian_log_likelihood(model, X):
+def linear_gaussian_log_likelihood(model, X, features=None):
     """log p(x) of a chain of :class:`GaussianLayer` under a :class:`GaussianPrior`.
 
     The marginal of every layer is Gaussian: ``z_L ~ N(m_L, C_L)`` and
@@ -41,6 +41,9 @@ def linear_gaussian_log_likelihood(model, X):
     ----------
     model : DeepExponentialFamily
     X : ndarray of shape (n, n_features)
+    features : array of int, optional
+        Only these columns of ``X``: the log-density of their marginal (the
+        same mean and covariance restricted to them). All columns by default.
 
     Returns
     -------
@@ -58,6 +61,9 @@ def linear_gaussian_log_likelihood(model, X):
         mean = W @ mean + _np(layer.params["bias"])
         cov = W @ cov @ W.T + np.diag(np.exp(_np(layer.params["log_var"])))
     X = _np(X)
+    if features is not None:
+        features = np.asarray(features)
+        mean, cov, X = mean[features], cov[np.ix_(features, features)], X[:, features]
     chol = np.linalg.cholesky(cov)
     r = np.linalg.solve(chol, (X - mean).T)
     return (
