@@ -761,7 +761,11 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
                 self.input_mean_,
                 self.input_scale_,
                 self.kernel_bandwidth_,
-                offset=None if sleep_phase else self.recognition_offset_,
+                # getattr: kernel-unit estimators pickled before the offset
+                # existed have uncentred units
+                offset=None
+                if sleep_phase
+                else getattr(self, "recognition_offset_", None),
             )
             if sleep_phase:
                 self.recognition_offset_ = None
