@@ -464,6 +464,142 @@ def test_oracle_benchmark_projected_config_changes_the_gradient():
     assert any(not np.allclose(plain[k], projected[k]) for k in plain)
 
 
+def test_oracle_benchmark_control_variate_subtracts_the_sleep_mean_score():
+    """Inside ``score_control_variate`` a latent layer's gradient is the
+    package's minus the sleep samples' mean score (computed here directly,
+    per sample); the score it subtracts has mean zero under the model (a
+    200,000-draw check); outside, the package's function is back."""
+    from sklearn_ddchm import _wake_sleep as ws
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    bench = load_script("bench_oracle_gradient")
+    _, _, truth = make_sparse_hierarchical(10, random_state=0)
+    layer = truth.layers[1]
+    _, (z1, z2) = truth.sample(400, random_state=1)
+    w = np.random.RandomState(2).dirichlet(np.ones(400))
+    plain = ws.latent_gradient(layer, z1, z2, w, w, split="child")
+    original = ws.latent_gradient
+    with bench.score_control_variate():
+        shifted = ws.latent_gradient(layer, z1, z2, w, w, split="child")
+    assert ws.latent_gradient is original
+    for k in plain:
+        per_sample = [
+            layer.grad_params(z1[i : i + 1], z2[i : i + 1])[k] for i in range(400)
+        ]
+        np.testing.assert_allclose(
+            shifted[k], plain[k] - np.mean(per_sample, axis=0), atol=1e-12
+        )
+    # 100 batch means of 2,000 draws' scores: their mean is zero within 5
+    # standard errors, and the scores are not all zero
+    _, (z1, z2) = truth.sample(200_000, random_state=3)
+    uniform = np.full(2000, 1 / 2000)
+    means = [
+        layer.grad_params(z1[b : b + 2000], z2[b : b + 2000], uniform)
+        for b in range(0, 200_000, 2000)
+    ]
+    for k in means[0]:
+        batch = np.array([m[k] for m in means])
+        error = batch.std(axis=0, ddof=1) / np.sqrt(len(batch))
+        assert np.all(error > 0)
+        assert np.all(np.abs(batch.mean(axis=0)) < 5 * error)
+
+
+def test_oracle_benchmark_pooled_gradient_matches_a_sum_over_pairs():
+    """``pooled_layer_gradient`` equals the brute-force sum over every (row,
+    pool sample) pair of ``v_r w_rs grad log p(z_1^r | z_2^s)``, with signed
+    row weights ``v`` and the weights ``p(z_1^r | z_2^s)`` normalised over
+    the pool by hand; ``gaussian_draws`` has the asked mean and covariance
+    (100,000 draws)."""
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    bench = load_script("bench_oracle_gradient")
+    _, _, truth = make_sparse_hierarchical(10, random_state=0)
+    layer = truth.layers[1]
+    rng = np.random.RandomState(0)
+    child = rng.laplace(size=(6, 2))
+    row_weights = rng.normal(size=6)
+    _, (_, pool) = truth.sample(7, random_state=1)
+    got = bench.pooled_layer_gradient(layer, child, row_weights, pool)
+    expected = {k: np.zeros_like(v) for k, v in got.items()}
+    for z, v in zip(child, row_weights, strict=True):
+        log_p = np.array([layer.log_prob(z[None], p[None])[0] for p in pool])
+        w = np.exp(log_p - log_p.max())
+        w = w / w.sum()
+        for s, p in enumerate(pool):
+            g = layer.grad_params(z[None], p[None])
+            for k in expected:
+                expected[k] += v * w[s] * g[k]
+    for k in got:
+        np.testing.assert_allclose(got[k], expected[k], rtol=1e-9, atol=1e-12)
+    mean = rng.normal(size=(1, 2))
+    root = rng.normal(size=(2, 2))
+    cov = root @ root.T
+    draws = bench.gaussian_draws(
+        np.repeat(mean, 10_000, axis=0), cov, np.random.RandomState(2)
+    )
+    assert draws.shape == (10_000 * bench.POOLED_DRAWS, 2)
+    np.testing.assert_allclose(draws.mean(axis=0), mean[0], atol=0.02)
+    np.testing.assert_allclose(np.cov(draws.T), cov, rtol=0.03, atol=0.02)
+
+
+def test_oracle_benchmark_new_configs_change_the_gradient():
+    """The control-variate, pooled-z2 and rao-blackwell configurations reach
+    the wake phase: another gradient of the Laplace layer, the observation
+    layer's untouched, every entry finite; the estimator's wake phase is
+    restored."""
+    from sklearn_ddchm import DDCHelmholtzEstimator
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    bench = load_script("bench_oracle_gradient")
+    X, _, truth = make_sparse_hierarchical(300, random_state=0)
+    kwargs = dict(n_repeats=1, n_sleep_samples=200, n_encoding=20)
+    wake = DDCHelmholtzEstimator._wake
+    plain = bench.mean_ddc_gradient(truth, X, X[:50], **kwargs)
+    for flag in ("control-variate", "pooled-z2", "rao-blackwell"):
+        other = bench.mean_ddc_gradient(
+            truth, X, X[:50], **bench.CONFIGS[flag], **kwargs
+        )
+        assert all(np.isfinite(v).all() for v in other.values())
+        assert not np.allclose(plain["layer1.bias"], other["layer1.bias"])
+        np.testing.assert_allclose(other["layer0.weights"], plain["layer0.weights"])
+    assert DDCHelmholtzEstimator._wake is wake
+
+
+def test_oracle_benchmark_latent_scale_reset_keeps_the_observations():
+    """``reset_latent_scale`` brings every Laplace unit's mean scale to 1 (on
+    fresh prior draws) and multiplies ``Lambda``'s columns by the old mean
+    scales (measured here on other draws); the same noise draws give the
+    same ``Lambda z_1`` before and after, up to the refit (2% of its
+    covariance, of 50,000 draws)."""
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    bench = load_script("bench_oracle_gradient")
+    _, _, model = make_sparse_hierarchical(10, random_state=0)
+    params = model.get_parameters()
+    params["layer1.bias"] = params["layer1.bias"] + 2.0  # mean scales near 3
+    model.set_parameters(params)
+
+    def mean_scale(m, seed):
+        _, (_, z2) = m.sample(50_000, random_state=seed)
+        p = m.get_parameters()
+        return np.logaddexp(0.0, z2 @ p["layer1.weights"].T + p["layer1.bias"]).mean(0)
+
+    def signal_cov(m, seed):
+        _, (z1, _) = m.sample(50_000, random_state=seed)
+        return np.cov((z1 @ m.get_parameters()["layer0.weights"].T).T)
+
+    before, cov = mean_scale(model, 1), signal_cov(model, 2)
+    loadings = model.get_parameters()["layer0.weights"]
+    error = bench.reset_latent_scale(model, 3)
+    assert 0 <= error < 0.05
+    np.testing.assert_allclose(mean_scale(model, 4), 1.0, rtol=0.03)
+    np.testing.assert_allclose(
+        model.get_parameters()["layer0.weights"], loadings * before, rtol=0.03
+    )
+    after = signal_cov(model, 2)
+    assert np.linalg.norm(after - cov) < 0.02 * np.linalg.norm(cov)
+
+
 def test_oracle_benchmark_patch_fits_run(capsys, monkeypatch):
     """The fit comparison at a tiny size: one line per configuration."""
     bench = load_script("bench_oracle_gradient")
@@ -474,6 +610,12 @@ def test_oracle_benchmark_patch_fits_run(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert out.count(" score ") == 2 and "projected" in out
     assert "nan" not in out
+    step = bench.DDCHelmholtzEstimator._step
+    configs = ("control-variate", "pooled-z2", "rao-blackwell", "gauge", "gcv")
+    bench.patch_fits((3, 2), 1, n_train=200, n_test=40, n_score=20, configs=configs)
+    out = capsys.readouterr().out
+    assert all(f"  {c} " in out for c in configs) and "nan" not in out
+    assert bench.DDCHelmholtzEstimator._step is step
 
 
 def test_ddc_weights_benchmark_embedding_statistics_match_a_direct_count():
