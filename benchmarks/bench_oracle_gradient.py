@@ -259,6 +259,60 @@ improving and ends 38 nats per patch above the DDC run, 24 above the best
 model the DDC run passed, at 4.6 times the cost per step; the noise
 variance settles at 79 instead of growing to 168. The gap on these patches
 is the DDC estimate's, not the model's or the schedule's.
+
+Where the Laplace layer's estimate goes wrong: at (10, 10) the oracle is
+reliable (median ESS 234-294 of 2,000), and the patch mode prints the mean
+over units of the Laplace bias gradient (positive: the latent scales
+should grow). Measured 2026-12-04 (``--patches --latent-dims 10 10
+--importance 2000 --seed 1 --configs defaults control-variate pooled-z2
+rao-blackwell sleep-8000 gcv``), after 10 / 100 / 1,000 steps (var ``z_1``
+179 / 535 / 3,355), mean bias gradient and the Laplace blocks' cosines::
+
+    oracle           +0.0098 -0.0297 -0.0157
+    defaults         -0.0491 +0.0050 +0.0070   W +0.70 -0.29 +0.16  b -0.30 -0.22 -0.13
+    control-variate  -0.0502 +0.0031 +0.0047   W +0.72 -0.27 +0.10  b -0.24 -0.21 -0.07
+    rao-blackwell    -0.0506 +0.0006 +0.0028   W +0.70 -0.29 +0.06  b -0.31 -0.05 +0.00
+    sleep-8000       -0.0462 +0.0062 +0.0059   W +0.86 -0.66 +0.61  b -0.12 -0.29 -0.49
+    gcv              -0.0359 +0.0033 +0.0075   W +0.70 -0.09 +0.32  b -0.36 -0.08 -0.24
+    pooled-z2        +0.8147 -0.1147 -0.0624   W +0.58 +0.09 +0.97  b +0.85 +0.98 +0.87
+
+and on seed 0's patches (var ``z_1`` 186 / 357 / 2,190; ``--seed 0
+--configs defaults control-variate pooled-z2 rao-blackwell``): oracle
+-0.0060 / +0.0021 / -0.0165, defaults -0.0093 / -0.0012 / -0.0021,
+control-variate -0.0096 / -0.0003 / -0.0003, rao-blackwell -0.0081 /
+-0.0003 / -0.0002, pooled-z2 +56.58 / -0.0800 / -0.0924. From 100 steps on
+the DDC estimate misses the shrinking the true gradient asks for (wrong
+sign on seed 1, eight times too weak on seed 0) while ``z_1``'s variance
+grows 12-19 times. Neither the sleep samples' Monte Carlo noise (the
+control variate, exact: the score has mean zero under the model), nor the
+one ``z_2`` paired with each sleep ``z_1`` (Rao-Blackwellised over the
+pool), nor their number, nor the penalty changes that; ``z_1`` drawn from
+the Gaussian of the DDC posterior moments instead of the embedding weights
+does (direction right on seed 1, cosine 0.85-0.98) at 4-83 times the size,
+and is unstable (relative error 1,294 once on seed 0; 395 and 550 for the
+2-D model's Laplace blocks at the truth). The 2-D model's rows (``--configs
+defaults control-variate pooled-z2 rao-blackwell``)::
+
+    plateau control-variate +0.86/0.61 +0.95/1.60 +1.00/0.07 +0.98/0.28 +0.99/0.13
+            rao-blackwell   +0.86/0.61 +0.95/1.60 +1.00/0.07 +0.97/0.26 +0.99/0.17
+            pooled-z2       +0.86/0.61 +0.95/1.60 +1.00/0.07 -0.07/1.44 -0.26/1.20
+    truth   control-variate +0.90/0.44 +0.95/0.52 +0.82/3.15 +0.98/0.47 +0.98/0.36
+            rao-blackwell   +0.90/0.44 +0.95/0.52 +0.82/3.15 +1.00/2.02 +0.75/0.86
+            pooled-z2       +0.90/0.44 +0.95/0.52 +0.82/3.15 +0.48/550 -0.52/395
+
+(the control variate cuts the Laplace blocks' error at the truth about
+fourfold there, where the true gradient is small). Fitted for 10 epochs
+(``--patches --fit-epochs 10 --latent-dims 10 10 --configs defaults
+control-variate pooled-z2 gauge gcv``; ``score``, MMD^2)::
+
+    seed 1  defaults -330.54 0.0298  control-variate -330.60 0.0326
+            pooled-z2 -331.40 0.0009  gauge -336.36 0.1266  gcv -333.45 0.0202
+    seed 0  defaults -283.89 0.2934  control-variate -283.79 0.2941
+            pooled-z2 -286.47 0.2173  gauge -285.69 0.2980  gcv -286.01 0.2130
+
+``gauge`` (:func:`fixed_latent_scale`) shows the growth of ``z_1`` is not a
+drift along the ``z_1`` / ``Lambda`` symmetry: with the scale held, the
+loadings grow instead. No configuration reaches the importance learner.
 """
 
 from __future__ import annotations
