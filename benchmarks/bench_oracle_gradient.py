@@ -583,6 +583,9 @@ def fixed_latent_scale(active=True):
         yield
         return
     step = DDCHelmholtzEstimator._step
+    # the estimator inherits _step: restoring must not leave a copy on the
+    # subclass, which would hide later changes of the base class's method
+    inherited = "_step" not in vars(DDCHelmholtzEstimator)
 
     def gauged_step(self, X_batch, rng, learning_rate, criterion=True):
         reason = step(self, X_batch, rng, learning_rate, criterion)
@@ -595,7 +598,10 @@ def fixed_latent_scale(active=True):
     try:
         yield
     finally:
-        DDCHelmholtzEstimator._step = step
+        if inherited:
+            del DDCHelmholtzEstimator._step
+        else:
+            DDCHelmholtzEstimator._step = step
 
 
 #: per-coordinate units of ``projected_features`` for each coordinate of z_1
