@@ -600,6 +600,40 @@ def test_oracle_benchmark_latent_scale_reset_keeps_the_observations():
     assert np.linalg.norm(after - cov) < 0.02 * np.linalg.norm(cov)
 
 
+def test_oracle_benchmark_slow_latent_layer_scales_only_that_layer():
+    """Inside ``slow_latent_layer(f)`` an Adam step moves the Laplace layer's
+    parameters ``f`` times as far as outside (from the same state, gradient
+    and optimiser moments) and every other parameter as far; outside the
+    estimator's own step scales are back."""
+    import copy
+
+    from sklearn_ddchm import DDCHelmholtzEstimator
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    bench = load_script("bench_oracle_gradient")
+    X, _, _ = make_sparse_hierarchical(200, random_state=0)
+    est = DDCHelmholtzEstimator(n_sleep_samples=100, max_iter=1, random_state=0)
+    est.fit(X)
+    scales = DDCHelmholtzEstimator._step_scales
+    before = est._trained_parameters()
+    grads = {k: np.ones_like(v) for k, v in before.items()}
+    plain = copy.deepcopy(est.optimizer_).step(
+        before, grads, 1e-3, scales=est._step_scales()
+    )
+    with bench.slow_latent_layer(0.1):
+        slow = copy.deepcopy(est.optimizer_).step(
+            before, grads, 1e-3, scales=est._step_scales()
+        )
+    assert DDCHelmholtzEstimator._step_scales is scales
+    for k in before:
+        factor = 0.1 if k.startswith("layer1.") else 1.0
+        np.testing.assert_allclose(
+            slow[k] - before[k], factor * (plain[k] - before[k]), rtol=1e-10
+        )
+    with pytest.raises(ValueError, match="patch_fits only"):
+        bench.mean_ddc_gradient(None, X, X, **bench.CONFIGS["slow-laplace"])
+
+
 def test_oracle_benchmark_patch_fits_run(capsys, monkeypatch):
     """The fit comparison at a tiny size: one line per configuration."""
     bench = load_script("bench_oracle_gradient")
@@ -611,7 +645,14 @@ def test_oracle_benchmark_patch_fits_run(capsys, monkeypatch):
     assert out.count(" score ") == 2 and "projected" in out
     assert "nan" not in out
     own = dict(vars(bench.DDCHelmholtzEstimator))
-    configs = ("control-variate", "pooled-z2", "rao-blackwell", "gauge", "gcv")
+    configs = (
+        "control-variate",
+        "pooled-z2",
+        "rao-blackwell",
+        "gauge",
+        "gcv",
+        "slow-laplace",
+    )
     bench.patch_fits((3, 2), 1, n_train=200, n_test=40, n_score=20, configs=configs)
     out = capsys.readouterr().out
     assert all(f"  {c} " in out for c in configs) and "nan" not in out
