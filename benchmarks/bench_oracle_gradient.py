@@ -505,8 +505,9 @@ def pooled_parent_gradient(mode=None):
 
     Inside, the wake phase's gradient of ``p(z_1 | z_2)`` (the Laplace layer
     of the sparse model) is replaced; ``z_2 | z_1`` is then represented by
-    the sleep samples of ``z_2`` weighted by ``p(z_1 | z_2)``, exactly the
-    model's conditional, instead of by a regression on ``h(x)``. ``z_1``:
+    the sleep samples of ``z_2`` weighted by ``p(z_1 | z_2)`` (the model's
+    own conditional, self-normalised over the pool) instead of by a
+    regression on ``h(x)``. ``z_1``:
 
     - ``mode="gaussian"``: ``POOLED_DRAWS`` draws per datum from the
       Gaussian with the DDC posterior mean and covariance that the
@@ -600,7 +601,8 @@ def fixed_latent_scale(active=True):
     ``p(x)`` is unchanged when ``z_1`` is scaled and ``Lambda`` scaled back,
     so this tests whether the growth of ``z_1``'s variance under the DDC
     gradient is a drift along that symmetry, which fixing the scale would
-    stop. It is not an option of the estimator.
+    stop. Adam's moment estimates are left as they were. It is not an
+    option of the estimator.
     """
     if not active:
         yield
