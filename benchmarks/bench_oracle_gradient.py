@@ -395,8 +395,14 @@ CONFIGS = {
     # smaller (patch_fits only); see slow_latent_layer
     "slow-laplace": {"laplace_step": 0.1},
 }
-#: configurations that change training, not one gradient (patch_fits only)
-FIT_ONLY = ("gauge", "slow-laplace")
+#: configuration keys that change training, not one gradient (patch_fits
+#: only), and those that only make sense for one gradient (not patch_fits)
+TRAINING_SWITCHES = ("gauge", "laplace_step")
+GRADIENT_SWITCHES = ("simplex",)
+#: configurations that change training (patch_fits only)
+FIT_ONLY = tuple(
+    name for name, config in CONFIGS.items() if set(TRAINING_SWITCHES) & set(config)
+)
 BLOCKS = (
     "layer0.weights",
     "layer0.bias",
@@ -749,30 +755,48 @@ def projected_features(active=True):
         DDCHelmholtzEstimator._sleep = sleep
 
 
-def mean_ddc_gradient(
-    model,
-    X_fit,
-    X,
-    n_repeats=5,
-    simplex=False,
-    projected=False,
-    control_variate=False,
-    pooled_z2=None,
-    gauge=False,
-    laplace_step=None,
-    **params,
-):
-    if gauge or laplace_step is not None:
-        raise ValueError("this configuration changes training: patch_fits only")
+#: configuration keys that are not estimator parameters: the context manager
+#: each one's value is passed to (False or None: off)
+SWITCHES = {
+    "simplex": simplex_weights,
+    "projected": projected_features,
+    "control_variate": score_control_variate,
+    "pooled_z2": pooled_parent_gradient,
+    "gauge": fixed_latent_scale,
+    "laplace_step": slow_latent_layer,
+}
+
+
+def split_configuration(config, training):
+    """A configuration's estimator parameters and its switches, not yet entered.
+
+    ``training``: whether the switches will be on during a ``fit``
+    (:func:`patch_fits`) rather than one gradient (:func:`mean_ddc_gradient`);
+    a switch meant for the other raises a ValueError.
+    """
+    params, switches = dict(config), []
+    for key, manager in SWITCHES.items():
+        value = params.pop(key, None)
+        if value is None or value is False:
+            continue
+        if training and key in GRADIENT_SWITCHES:
+            raise ValueError(f"patch_fits does not run the {key} configuration")
+        if not training and key in TRAINING_SWITCHES:
+            raise ValueError(
+                f"the {key} configuration changes training: patch_fits only"
+            )
+        switches.append(manager(value))
+    return params, switches
+
+
+def mean_ddc_gradient(model, X_fit, X, n_repeats=5, **config):
+    params, switches = split_configuration(config, training=False)
     est = DDCHelmholtzEstimator(model=model, random_state=0, **params)
     est._validate_params()
     est._initialize(est._validate_X(X_fit, reset=True))
-    with (
-        simplex_weights(simplex),
-        projected_features(projected),
-        score_control_variate(control_variate),
-        pooled_parent_gradient(pooled_z2),
-    ):
+    with contextlib.ExitStack() as stack:
+        for switch in switches:
+            stack.enter_context(switch)
         grads = [est._gradient_step(X, est.random_state_)[0] for _ in range(n_repeats)]
     return {k: np.mean([g[k] for g in grads], axis=0) for k in grads[0]}
 
@@ -1085,14 +1109,7 @@ def patch_fits(
     bandwidth = median_heuristic(X_test)
     print(f"patch model {latent_dims}, {epochs} epochs, seed {seed}:", flush=True)
     for config in configs:
-        params = dict(CONFIGS[config])
-        projected = params.pop("projected", False)
-        control_variate = params.pop("control_variate", False)
-        pooled_z2 = params.pop("pooled_z2", None)
-        gauge = params.pop("gauge", False)
-        laplace_step = params.pop("laplace_step", None)
-        if params.pop("simplex", False):
-            raise ValueError("patch_fits does not run the simplex configuration")
+        params, switches = split_configuration(CONFIGS[config], training=True)
         est = DDCHelmholtzEstimator(
             model="sparse",
             latent_dims=latent_dims,
@@ -1100,14 +1117,10 @@ def patch_fits(
             random_state=seed,
             **{**PATCH_SETTINGS, **params},
         )
-        with (
-            projected_features(projected),
-            score_control_variate(control_variate),
-            pooled_parent_gradient(pooled_z2),
-            fixed_latent_scale(gauge),
-            slow_latent_layer(laplace_step),
-            warnings.catch_warnings(record=True) as w,
-        ):
+        with contextlib.ExitStack() as stack:
+            for switch in switches:
+                stack.enter_context(switch)
+            w = stack.enter_context(warnings.catch_warnings(record=True))
             warnings.simplefilter("always", ConvergenceWarning)
             start = time.perf_counter()
             est.fit(X)
