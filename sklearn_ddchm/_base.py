@@ -505,6 +505,7 @@ class BaseDeepGenerativeEstimator(
         self.model_ = self._make_model(X, self.random_state_)
         self._check_model_matches(X)
         self._check_scale(X)
+        self._warn_unbounded_features(X)
         if self._starts_from_data(X):
             self.model_.initialize_from_data(X, self.random_state_)
         self._initialize_algorithm(X, self.random_state_)
@@ -512,6 +513,28 @@ class BaseDeepGenerativeEstimator(
         self.n_iter_ = 0
         self.n_samples_seen_ = 0
         self.training_curve_ = []
+
+    def _warn_unbounded_features(self, X):
+        """One UserWarning naming the features of X on which the observation
+        layer's likelihood is unbounded (constant ones under a Gaussian)."""
+        layer = self.model_.layers[0]
+        unbounded = layer.unbounded_features(X)
+        if not unbounded:
+            return
+        shown = ", ".join(str(i) for i in unbounded[:10])
+        more = f" and {len(unbounded) - 10} more" if len(unbounded) > 10 else ""
+        warnings.warn(
+            f"X has {len(unbounded)} constant feature(s) (indices {shown}{more}). "
+            f"Under a {type(layer).__name__} observation layer the likelihood "
+            "has no upper bound on them (their noise variance can go to 0), so "
+            "score() and the training criterion gain there whatever that "
+            "variance was started at or learnt, which says nothing about the "
+            "other features. Remove them first, e.g. with "
+            "sklearn.feature_selection.VarianceThreshold.",
+            UserWarning,
+            # _initialize, fit or partial_fit, their _fit_context wrapper
+            stacklevel=5,
+        )
 
     def _starts_from_data(self, X):
         """Whether ``init`` asks for a data-dependent start of ``model_``."""

@@ -435,12 +435,69 @@ def test_constant_large_column_fits_with_saturated_features(n_rows):
     est = DDCHelmholtzEstimator(
         n_encoding=5, n_hidden=5, n_sleep_samples=10, max_iter=1, random_state=0
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         est.fit(X)
+    # only the warning that a constant feature's likelihood is unbounded
+    assert [str(w.message)[:40] for w in caught] == [
+        "X has 1 constant feature(s) (indices 0)."
+    ]
     assert np.all(np.isfinite(est.transform(X)))
     assert np.isfinite(est.score(X))
     A = np.ones((4, 4)) * 10.0  # three constant features and the intercept
     penalty = ws.ridge_penalty(A, 1e-3)
     assert np.all(penalty[:3] > 0) and penalty[3] == 0
     assert np.linalg.matrix_rank(A + np.diag(penalty)) == 4
+
+
+@ESTIMATORS
+def test_constant_features_warn_once_and_their_likelihood_is_unbounded(
+    make_estimator,
+):
+    """A constant column under a Gaussian observation layer: the offset fits
+    it exactly and the likelihood grows without bound as its noise variance
+    goes to 0, so fit says so once, naming the columns; a Bernoulli
+    observation layer (VIMCO's SBN) has no such degeneracy and stays
+    silent."""
+    est = make_estimator()
+    X = _data(est, 4, n_samples=60)
+    X[:, [1, 3]] = X[0, [1, 3]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.set_params(max_iter=5).fit(X)
+    unbounded = [w for w in caught if "constant feature" in str(w.message)]
+    if isinstance(est, VIMCOEstimator):
+        assert unbounded == []
+        return
+    assert len(unbounded) == 1 and unbounded[0].category is UserWarning
+    assert "(indices 1, 3)" in str(unbounded[0].message)
+    assert "VarianceThreshold" in str(unbounded[0].message)
+    assert unbounded[0].filename == __file__
+    # the premise, on the fitted model: with the constant columns' loadings
+    # at 0 and offsets at their values, each nat of log-variance taken off
+    # them adds exactly half a nat per column to score(), without end
+    layer = est.model_.layers[0]
+    weights = np.array(layer.params["weights"])
+    bias = np.array(layer.params["bias"])
+    weights[[1, 3]], bias[[1, 3]] = 0.0, X[0, [1, 3]]
+    layer.set_params({"weights": weights, "bias": bias})
+    start, scores = np.array(layer.params["log_var"]), []
+    for shift in (0.0, 10.0, 20.0):
+        log_var = start.copy()
+        log_var[[1, 3]] -= shift
+        layer.set_params({"log_var": log_var})
+        scores.append(est.score(X))
+    np.testing.assert_allclose(np.diff(scores), [10.0, 10.0], rtol=1e-6)
+
+
+def test_unbounded_features_follow_the_trainable_parameters():
+    from sklearn_ddchm.models import BernoulliLayer, GaussianLayer
+
+    X = np.column_stack([np.ones(5), np.arange(5.0), np.zeros(5)])
+    assert GaussianLayer(3, 2).unbounded_features(X) == [0, 2]
+    # a fixed variance or a fixed offset leaves the likelihood bounded
+    for fixed in ("log_var", "bias"):
+        trainable = [name for name in GaussianLayer.param_names if name != fixed]
+        assert GaussianLayer(3, 2, trainable=trainable).unbounded_features(X) == []
+    assert GaussianLayer(3, 2).unbounded_features(X[:0]) == []
+    assert BernoulliLayer(3, 2).unbounded_features(X) == []

@@ -324,6 +324,12 @@ class Layer:
     def check_child(self, child, name="X"):
         """Raise ValueError when ``child`` is outside the support."""
 
+    def unbounded_features(self, child):
+        """Indices of the columns of ``child`` on which this layer, as the
+        observation layer of training data ``child``, has a likelihood without
+        an upper bound in its trainable parameters (none by default)."""
+        return []
+
     def __repr__(self):
         extra = f", n_parents={self.n_parents}" if self.n_parents else ""
         return f"{type(self).__name__}(n_features={self.n_features}{extra})"

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from sklearn.utils import check_random_state
 
-from ..utils._array_api import get_namespace, sigmoid, softplus
+from ..utils._array_api import get_namespace, sigmoid, softplus, to_numpy
 from ..utils._random import draw
 from ._base import Layer, _device, affine
 
@@ -191,6 +192,16 @@ class GaussianLayer(_AffineLayer):
     def variance(self, parent=None, n_samples=None):
         m, v = self._moments(parent, n_samples)
         return get_namespace(m).broadcast_to(v[None, :], m.shape)
+
+    def unbounded_features(self, child):
+        # A column without spread is fitted exactly by the offset, and its
+        # log-density -log(2 pi v) / 2 grows without bound as its variance v
+        # is learnt towards 0 (factor analysis has the same degeneracy).
+        if child.shape[0] == 0 or not {"log_var", self._offset} <= set(self.trainable):
+            return []
+        xp = get_namespace(child)
+        constant = to_numpy(xp.max(child, axis=0) == xp.min(child, axis=0))
+        return [int(i) for i in np.flatnonzero(constant)]
 
     def sample(self, parent=None, *, n_samples=None, random_state=None):
         m, v = self._moments(parent, n_samples)
