@@ -211,6 +211,8 @@ DDC-HM 7.27e-04 (6280 steps), VIMCO-50 4.98e-03 (9880 steps), p = 1.1e-69.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import json
 import math
 import os
@@ -323,6 +325,57 @@ def fit_epochs(est, X, epochs):
     est.fit(X)
     seconds = time.perf_counter() - start
     return est.n_iter_ * math.ceil(len(X) / est.batch_size), seconds
+
+
+@contextlib.contextmanager
+def record_iterates(est, n_rows, n_iterates):
+    """Keep ``n_iterates`` evenly spaced iterates of the steps that ``fit``
+    averages (``average_fraction``), in the returned list.
+
+    Each entry is ``(k, parameters)``: the ``k``-th averaged step (1-based)
+    and a copy of the trained parameters after it. The window's length is
+    read from ``est`` when the first averaged step arrives, so ``max_iter``
+    may be set (by :func:`fit_within`) inside the block.
+    """
+    recorded, original = [], _base._running_mean
+
+    def running_mean(mean, value, count):
+        if count == 1:  # a new fit (fit_within's probes come first)
+            recorded.clear()
+            n_steps = est.max_iter * math.ceil(n_rows / est.batch_size)
+            window = math.ceil(est.average_fraction * n_steps)
+            stride = max(1, window // max(n_iterates, 1))
+            running_mean.keep = {window - j * stride for j in range(n_iterates)}
+        if count in running_mean.keep:
+            recorded.append((count, {k: np.array(v) for k, v in value.items()}))
+        return original(mean, value, count)
+
+    _base._running_mean = running_mean
+    try:
+        yield recorded
+    finally:
+        _base._running_mean = original
+
+
+def iterate_lines(est, iterates, X_eval, sigma, floor, n, n_draws):
+    """One printed line per recorded iterate (:func:`record_iterates`): its
+    MMD^2 and ink, from ``n_draws`` draws of ``n`` samples; then the
+    iterates' mean ink beside the averaged model's."""
+    lines, inks = [], []
+    model = copy.deepcopy(est)
+    for count, params in sorted(iterates):
+        model._set_trained_parameters(params)
+        draws = [
+            np.asarray(model.sample(n, random_state=2 + k), dtype=np.float64)
+            for k in range(n_draws)
+        ]
+        inks.append(np.mean([ink(D) for D in draws]))
+        lines.append(
+            f"  iterate {count} of the averaged steps: "
+            f"{_mmd_line(X_eval, draws, sigma, floor)}"
+        )
+    lines.append(f"  the {len(inks)} iterates' mean ink {np.mean(inks):.2f}")
+    return lines
 
 
 #: block Gibbs sweeps behind each sample of the RBM baseline (``--rbm``)
@@ -488,6 +541,14 @@ def main():
         f"by {RBM_GIBBS_STEPS} block Gibbs sweeps",
     )
     parser.add_argument(
+        "--iterates",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also evaluate K evenly spaced iterates of the steps DDC-HM's fit "
+        "averages (average_fraction), each with --draws draws",
+    )
+    parser.add_argument(
         "--load",
         default=None,
         help="folder of estimators pickled by --save: evaluate them, fit nothing",
@@ -555,10 +616,12 @@ def main():
                 est = pickle.load(f)
             timing = "loaded"
         else:
-            if args.epochs is None:
-                steps, seconds = fit_within(est, X_fit, args.minutes, rng)
-            else:
-                steps, seconds = fit_epochs(est, X_fit, args.epochs)
+            k = args.iterates if name == "DDC-HM" else 0
+            with record_iterates(est, len(X_fit), k) as iterates:
+                if args.epochs is None:
+                    steps, seconds = fit_within(est, X_fit, args.minutes, rng)
+                else:
+                    steps, seconds = fit_epochs(est, X_fit, args.epochs)
             timing = f"{seconds / 60:.1f} min, {est.n_iter_} epochs, {steps} steps"
         if args.save:
             os.makedirs(args.save, exist_ok=True)
@@ -574,6 +637,11 @@ def main():
             f"{name:9s} {timing}{diverged}: {_mmd_line(X_eval, draws, sigma, floor)}",
             flush=True,
         )
+        if not args.load and iterates:
+            for line in iterate_lines(
+                est, iterates, X_eval, sigma, floor, n, args.draws
+            ):
+                print(line, flush=True)
     if args.rbm:
         path = os.path.join(args.load or args.save or "", "RBM-200.pkl")
         if args.load:

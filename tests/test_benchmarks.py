@@ -1040,3 +1040,49 @@ def test_tabular_benchmark_quick_run(capsys):
             assert r["score_estimate"] == pytest.approx(r["score"], abs=0.5)
     assert set(rows[1]["cosine"]) == {"weights", "bias", "log_var"}
     assert "x FA's" in capsys.readouterr().out
+
+
+def test_mnist_benchmark_records_the_averaged_iterates():
+    """paper_mnist_sbn.record_iterates keeps evenly spaced iterates of fit's
+    averaged steps, after a probe fit that it forgets: with every step kept,
+    their plain mean is the averaged model fit returns; the training code's
+    running mean is restored afterwards."""
+    from sklearn.base import clone
+
+    import sklearn_ddchm._base as base
+    from sklearn_ddchm import DDCHelmholtzEstimator
+
+    bench = load_script("paper_mnist_sbn")
+    X = (np.random.RandomState(0).rand(60, 12) < 0.3).astype(np.float64)
+    est = DDCHelmholtzEstimator(
+        model="sbn",
+        latent_dims=(3,),
+        n_encoding=5,
+        n_hidden=8,
+        n_sleep_samples=30,
+        batch_size=10,
+        max_iter=5,
+        average_fraction=0.4,
+        random_state=0,
+    )
+    original = base._running_mean
+    window = math.ceil(0.4 * 5 * 6)  # 12 averaged steps of 30
+    with bench.record_iterates(est, len(X), window) as iterates:
+        clone(est).set_params(max_iter=1).fit(X)  # a probe
+        est.fit(X)
+    assert base._running_mean is original
+    assert [count for count, _ in iterates] == list(range(1, window + 1))
+    fitted = est._trained_parameters()
+    for key, value in fitted.items():
+        mean = np.mean([params[key] for _, params in iterates], axis=0)
+        np.testing.assert_allclose(mean, np.asarray(value), rtol=1e-10, atol=1e-12)
+    with bench.record_iterates(est, len(X), 3) as iterates:
+        est.fit(X)
+    assert [count for count, _ in iterates] == [4, 8, 12]
+    before = {k: np.array(v) for k, v in est._trained_parameters().items()}
+    lines = bench.iterate_lines(est, iterates, X, 2.0, 1.0, 20, 2)
+    assert len(lines) == 4 and lines[0].startswith("  iterate 4 of the averaged")
+    assert "mean ink" in lines[-1]
+    # the iterates are evaluated on a copy: the fitted model is untouched
+    for key, value in est._trained_parameters().items():
+        np.testing.assert_array_equal(np.asarray(value), before[key])
