@@ -54,7 +54,9 @@ draw of 2,000 chains: 974x, 1030x and 1048x the floor after 200, 1,000 and
 ``--epochs N`` fits every method for ``N`` epochs instead of a budget's
 worth, ``--ddc-only`` leaves VIMCO-50 out, and ``--ddc-param NAME=VALUE``
 changes one DDC-HM parameter (repeatable), e.g. ``--ddc-only --epochs 15
---ddc-param learning_rate_decay_power=1.0``.
+--ddc-param learning_rate_decay_power=1.0``. ``--iterates K`` also scores K
+evenly spaced iterates of the steps DDC-HM's ``fit`` averages
+(:func:`record_iterates`): how far single iterates are from the average.
 
 Each MMD^2 is the mean over ``--draws`` (5) draws of samples at one
 bandwidth, the median heuristic on the test images, +- its standard error;
