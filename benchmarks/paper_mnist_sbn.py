@@ -56,7 +56,9 @@ worth, ``--ddc-only`` leaves VIMCO-50 out, and ``--ddc-param NAME=VALUE``
 changes one DDC-HM parameter (repeatable), e.g. ``--ddc-only --epochs 15
 --ddc-param learning_rate_decay_power=1.0``. ``--iterates K`` also scores K
 evenly spaced iterates of the steps DDC-HM's ``fit`` averages
-(:func:`record_iterates`): how far single iterates are from the average.
+(:func:`record_iterates`): how far single iterates are from the average,
+and how far the equal mixture of those K models is (the distributions
+averaged instead of the parameters, :func:`mixture_draws`).
 
 Each MMD^2 is the mean over ``--draws`` (5) draws of samples at one
 bandwidth, the median heuristic on the test images, +- its standard error;
@@ -362,8 +364,10 @@ def record_iterates(est, n_rows, n_iterates):
 def iterate_lines(est, iterates, X_eval, sigma, floor, n, n_draws):
     """One printed line per recorded iterate (:func:`record_iterates`): its
     MMD^2 and ink, from ``n_draws`` draws of ``n`` samples; then the
-    iterates' mean ink beside the averaged model's."""
-    lines, inks = [], []
+    iterates' mean ink beside the averaged model's, and the equal mixture of
+    the iterates (:func:`mixture_draws`): the distributions averaged where
+    ``fit`` averages the parameters."""
+    lines, inks, per_iterate = [], [], []
     model = copy.deepcopy(est)
     for count, params in sorted(iterates):
         model._set_trained_parameters(params)
@@ -371,13 +375,44 @@ def iterate_lines(est, iterates, X_eval, sigma, floor, n, n_draws):
             np.asarray(model.sample(n, random_state=2 + k), dtype=np.float64)
             for k in range(n_draws)
         ]
+        per_iterate.append(draws)
         inks.append(np.mean([ink(D) for D in draws]))
         lines.append(
             f"  iterate {count} of the averaged steps: "
             f"{_mmd_line(X_eval, draws, sigma, floor)}"
         )
     lines.append(f"  the {len(inks)} iterates' mean ink {np.mean(inks):.2f}")
+    if per_iterate:
+        lines.append(
+            f"  the equal mixture of the {len(per_iterate)} iterates: "
+            f"{_mmd_line(X_eval, mixture_draws(per_iterate), sigma, floor)}"
+        )
     return lines
+
+
+def mixture_draws(per_component):
+    """Draws of the equal mixture of K models from draws of each.
+
+    ``per_component[i][k]`` is draw ``k`` (``n`` rows) of model ``i``; the
+    mixture's draw ``k`` takes the rows ``[i n / K, (i + 1) n / K)`` of each
+    model's draw ``k``: a stratified sample of the mixture (exactly ``n / K``
+    rows per component, rounded), independent between draws as the
+    components' draws are.
+    """
+    n_components = len(per_component)
+    mixed = []
+    for k in range(len(per_component[0])):
+        n = per_component[0][k].shape[0]
+        edges = [round(i * n / n_components) for i in range(n_components + 1)]
+        mixed.append(
+            np.concatenate(
+                [
+                    per_component[i][k][edges[i] : edges[i + 1]]
+                    for i in range(n_components)
+                ]
+            )
+        )
+    return mixed
 
 
 #: block Gibbs sweeps behind each sample of the RBM baseline (``--rbm``)

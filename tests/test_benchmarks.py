@@ -1042,6 +1042,35 @@ def test_tabular_benchmark_quick_run(capsys):
     assert "x FA's" in capsys.readouterr().out
 
 
+def test_mixture_draws_take_an_equal_block_of_each_component():
+    """paper_mnist_sbn.mixture_draws: draw k of the mixture holds, in order,
+    the rows [i n / K, (i + 1) n / K) of component i's draw k (n not a
+    multiple of K: the blocks' sizes differ by at most one and add to n), so
+    its column means are the components' block means weighted by block size."""
+    bench = load_script("paper_mnist_sbn")
+    rng = np.random.RandomState(0)
+    n, n_components, n_draws = 10, 3, 2
+    per = [
+        [rng.rand(n, 4) + 10 * i + 100 * k for k in range(n_draws)]
+        for i in range(n_components)
+    ]
+    mixed = bench.mixture_draws(per)
+    assert len(mixed) == n_draws
+    for k, draw in enumerate(mixed):
+        assert draw.shape == (n, 4)
+        # which component each row came from, read off its offset
+        source = ((draw[:, 0] - 100 * k) // 10).astype(int)
+        sizes = np.bincount(source, minlength=n_components)
+        assert sizes.sum() == n and sizes.max() - sizes.min() <= 1
+        assert list(source) == sorted(source)
+        start = 0
+        for i, size in enumerate(sizes):
+            np.testing.assert_array_equal(
+                draw[start : start + size], per[i][k][start : start + size]
+            )
+            start += size
+
+
 def test_mnist_benchmark_records_the_averaged_iterates():
     """paper_mnist_sbn.record_iterates keeps evenly spaced iterates of fit's
     averaged steps, after a probe fit that it forgets: with every step kept,
@@ -1081,8 +1110,9 @@ def test_mnist_benchmark_records_the_averaged_iterates():
     assert [count for count, _ in iterates] == [4, 8, 12]
     before = {k: np.array(v) for k, v in est._trained_parameters().items()}
     lines = bench.iterate_lines(est, iterates, X, 2.0, 1.0, 20, 2)
-    assert len(lines) == 4 and lines[0].startswith("  iterate 4 of the averaged")
-    assert "mean ink" in lines[-1]
+    assert len(lines) == 5 and lines[0].startswith("  iterate 4 of the averaged")
+    assert "iterates' mean ink" in lines[-2]
+    assert lines[-1].startswith("  the equal mixture of the 3 iterates: MMD^2")
     # the iterates are evaluated on a copy: the fitted model is untouched
     for key, value in est._trained_parameters().items():
         np.testing.assert_array_equal(np.asarray(value), before[key])
