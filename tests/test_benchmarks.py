@@ -1029,7 +1029,7 @@ def test_tabular_benchmark_marginal_log_likelihood():
 
 def test_tabular_benchmark_quick_run(capsys):
     bench = load_script("bench_tabular")
-    rows = bench.run(["cancer"], epochs=1, seeds=[0], n_samples=200)
+    rows = bench.run(["cancer"], epochs=1, seeds=[0], n_samples=200, user=False)
     assert [r["learner"] for r in rows][0] == "FactorAnalysis(5)"
     assert len(rows) == 1 + len(bench.LEARNERS)
     for r in rows[1:]:
@@ -1039,6 +1039,37 @@ def test_tabular_benchmark_quick_run(capsys):
         if "score_estimate" in r:
             assert r["score_estimate"] == pytest.approx(r["score"], abs=0.5)
     assert set(rows[1]["cosine"]) == {"weights", "bias", "log_var"}
+    assert "x FA's" in capsys.readouterr().out
+
+
+def test_tabular_benchmark_user_choices(capsys, monkeypatch):
+    """bench_tabular's default-preset and GaussianMixture rows: fitted on the
+    varying features only (a constant column added to the data changes
+    nothing), the mixture's component count is BIC's argmin over a brute
+    force of the same fits, and the preset's log p(x) is finite with an
+    effective sample size of at most the draws."""
+    from sklearn.mixture import GaussianMixture
+
+    bench = load_script("bench_tabular")
+    monkeypatch.setattr(bench, "N_IMPORTANCE", 50)
+    X_train, X_test, d = bench.load("cancer")
+    X_train, X_test = X_train[:150, :6], X_test[:60, :6]
+    fa_row = dict(dataset="cancer", score_varying=-8.0, mmd2_varying=1e-2)
+    rows = bench.user_choices(X_train, X_test, 2, 1, 0, 200, fa_row)
+    padded = bench.user_choices(
+        np.c_[X_train, np.zeros(150)], np.c_[X_test, np.zeros(60)], 2, 1, 0, 200, fa_row
+    )
+    for row, same in zip(rows, padded, strict=True):
+        assert row["learner"] == same["learner"]
+        assert row["score_varying"] == pytest.approx(same["score_varying"], rel=1e-10)
+    bics = [
+        GaussianMixture(k, random_state=0).fit(X_train).bic(X_train)
+        for k in range(1, 9)
+    ]
+    assert rows[0]["learner"] == f"GaussianMixture({int(np.argmin(bics)) + 1}), BIC"
+    assert rows[1]["learner"] == "DDC-HM, default preset (2, 2)"
+    assert np.isfinite(rows[1]["score_varying"]) and 1 <= rows[1]["median_ess"] <= 50
+    assert all(np.isfinite(r["mmd2"]) for r in rows)
     assert "x FA's" in capsys.readouterr().out
 
 
