@@ -469,7 +469,7 @@ class BaseDeepGenerativeEstimator(
             first = not hasattr(self, "model_")
             X = self._validate_X(X, reset=first)
             if first:
-                self._initialize(X)
+                self._initialize(X, stream=True)
         noise = self._noise_source(X)
         with self._blas_threads(X):
             self._run(X, 1, scheduled=False, noise=noise)
@@ -499,13 +499,15 @@ class BaseDeepGenerativeEstimator(
             return threadpool_limits(limits=1, user_api="blas")
         return nullcontext()
 
-    def _initialize(self, X):
+    def _initialize(self, X, stream=False):
         # one persistent generator: partial_fit continues the same stream
         self.random_state_ = check_random_state(self.random_state)
         self.model_ = self._make_model(X, self.random_state_)
         self._check_model_matches(X)
         self._check_scale(X)
-        self._warn_unbounded_features(X)
+        # a stream's first batch of one row shows no feature's spread
+        if not (stream and X.shape[0] < 2):
+            self._warn_unbounded_features(X)
         if self._starts_from_data(X):
             self.model_.initialize_from_data(X, self.random_state_)
         self._initialize_algorithm(X, self.random_state_)

@@ -501,3 +501,32 @@ def test_unbounded_features_follow_the_trainable_parameters():
         assert GaussianLayer(3, 2, trainable=trainable).unbounded_features(X) == []
     assert GaussianLayer(3, 2).unbounded_features(X[:0]) == []
     assert BernoulliLayer(3, 2).unbounded_features(X) == []
+
+
+def test_partial_fit_on_single_rows_does_not_call_every_feature_constant():
+    """A stream of single rows starts with a batch in which every column is
+    trivially constant: partial_fit does not warn about it (fit on one row,
+    whose likelihood is unbounded, does: test above), but a first batch of
+    two rows with a constant column does."""
+    from sklearn_ddchm import DDCHelmholtzEstimator
+
+    X = np.random.RandomState(0).randn(3, 4)
+    est = DDCHelmholtzEstimator(
+        model="gaussian",
+        latent_dims=(2,),
+        n_encoding=10,
+        n_sleep_samples=50,
+        random_state=0,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for row in X:
+            est.partial_fit(row[None, :])
+    assert not [w for w in caught if "constant feature" in str(w.message)]
+    assert est.n_samples_seen_ == 3
+    X[:, 2] = 1.5
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clone(est).partial_fit(X[:2])
+    messages = [str(w.message) for w in caught if "constant feature" in str(w.message)]
+    assert len(messages) == 1 and "(indices 2)" in messages[0]
