@@ -128,6 +128,16 @@ def factor_analysis_samples(fa, n, seed):
     return Z @ fa.components_ + noise + fa.mean_
 
 
+def timed_fit(est, X):
+    """``est.fit(X)``; returns its wall-clock seconds and how many warnings it
+    raised (all recorded, none shown)."""
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X)
+    return time.perf_counter() - start, len(caught)
+
+
 def gaussian_mixture_by_bic(X, seed, max_components=8):
     """``GaussianMixture`` (full covariances) with the number of components,
     1 to ``max_components``, that minimises BIC on ``X``."""
@@ -172,11 +182,7 @@ def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row):
         est = DDCHelmholtzEstimator(
             latent_dims=(d, 2), max_iter=epochs, random_state=seed, **params
         )
-        start = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            est.fit(X_fit)
-        seconds = time.perf_counter() - start
+        seconds, n_warnings = timed_fit(est, X_fit)
         result = log_likelihood(
             est, X_eval, method="importance", n_samples=N_IMPORTANCE, random_state=seed
         )
@@ -188,7 +194,7 @@ def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row):
                 median_ess=float(np.median(result.ess)),
                 mmd2=mmd2(X_eval, samples),
                 seconds=seconds,
-                warnings=len(caught),
+                warnings=n_warnings,
             )
         )
     for row in rows:
@@ -247,11 +253,7 @@ def run(datasets, epochs, seeds, n_samples=4000, user=True):
                     random_state=seed,
                     **params,
                 )
-                start = time.perf_counter()
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    est.fit(X_train)
-                seconds = time.perf_counter() - start
+                seconds, n_warnings = timed_fit(est, X_train)
                 value = mmd2(
                     X_test, np.asarray(est.sample(n_samples, random_state=seed + 1))
                 )
@@ -267,7 +269,7 @@ def run(datasets, epochs, seeds, n_samples=4000, user=True):
                     ),
                     mmd2=value,
                     seconds=seconds,
-                    warnings=len(caught),
+                    warnings=n_warnings,
                 )
                 cos = ""
                 if params.get("expectations") != "importance":
@@ -289,7 +291,7 @@ def run(datasets, epochs, seeds, n_samples=4000, user=True):
                     f"{row['score_varying'] - fa_row['score_varying']:+7.3f})  "
                     f"MMD^2 {value:.2e} "
                     f"({value / fa_mmd:6.2f}x FA's)  {seconds:5.1f} s  "
-                    f"{len(caught)} warnings{cos}",
+                    f"{n_warnings} warnings{cos}",
                     flush=True,
                 )
             if user:
