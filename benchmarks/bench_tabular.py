@@ -51,6 +51,10 @@ printed; on cancer AIS with 500 temperatures agreed to 0.05 nat), and
 by BIC on the training rows from 1 to 8 (exact held-out log-likelihood).
 Their figures sit beside factor analysis's on the same varying features.
 
+``--oracle 10 100`` instead compares the default preset's DDC wake
+gradient, block by block, with the true gradient (importance sampling) on
+300 held-out training rows after 10 and 100 epochs (:func:`preset_oracle`).
+
 Measured 2026-12-03 (2-core CPU, one BLAS thread, seed 0, 100 epochs):
 see ``benchmarks/README.md``, "Real tabular data".
 """
@@ -71,11 +75,17 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
 from sklearn_ddchm import _wake_sleep as ws
+from sklearn_ddchm._importance import importance_gradient
 from sklearn_ddchm.metrics import mmd2
 from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_oracle_gradient import exact_observation_gradient  # noqa: E402
+from bench_oracle_gradient import (  # noqa: E402
+    BLOCKS,
+    compare,
+    exact_observation_gradient,
+    mean_ddc_gradient,
+)
 
 DATASETS = {"cancer": (load_breast_cancer, 5), "digits": (load_digits, 10)}
 
@@ -128,6 +138,13 @@ def factor_analysis_samples(fa, n, seed):
     return Z @ fa.components_ + noise + fa.mean_
 
 
+def varying_features(X):
+    """Indices of the columns of ``X`` with two different values at least
+    (as the estimators' constant-feature warning counts them: a column's
+    ``std`` can come out a rounding error above 0 when it is constant)."""
+    return np.flatnonzero(np.ptp(X, axis=0) > 0)
+
+
 def timed_fit(est, X):
     """``est.fit(X)``; returns its wall-clock seconds and how many warnings it
     raised (all recorded, none shown)."""
@@ -163,7 +180,7 @@ def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row):
     """Rows for the default preset and ``GaussianMixture`` by BIC, both on the
     features that vary in ``X_train``, with ``fa_row``'s factor analysis on
     the same features as the yardstick."""
-    varying = np.flatnonzero(X_train.std(axis=0) > 0)
+    varying = varying_features(X_train)
     X_fit, X_eval = X_train[:, varying], X_test[:, varying]
     fa_mmd = fa_row["mmd2_varying"]
     rows = []
@@ -211,6 +228,74 @@ def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row):
     return rows
 
 
+#: training rows held out of the fit for the oracle's gradient (``--oracle``)
+ORACLE_ROWS = 300
+#: importance draws per row of the oracle (``--oracle``)
+ORACLE_IMPORTANCE = 4000
+
+
+def preset_oracle(
+    name, epochs, seed=0, n_rows=ORACLE_ROWS, n_importance=ORACLE_IMPORTANCE
+):
+    """The default preset's DDC wake gradient against the true one.
+
+    The preset (``latent_dims=(d, 2)``) is fitted for each of ``epochs`` on
+    all but the last ``n_rows`` training rows, on the features that vary in
+    them; on
+    those rows the true gradient of the mean log-likelihood is estimated by
+    self-normalised importance sampling (``n_importance`` draws per row from
+    the estimator's scoring proposal; the median effective sample size is
+    printed), and the DDC gradient (mean of 5 steps with fresh sleep
+    samples, :func:`bench_oracle_gradient.mean_ddc_gradient`) is compared
+    with it block by block (cosine / relative error): the observation
+    layer's weights, bias and log variance, the Laplace layer's weights and
+    bias. Returns one dict per fit.
+    """
+    X_train, _, d = load(name)
+    X_fit, rows = X_train[:-n_rows], X_train[-n_rows:]
+    varying = varying_features(X_fit)
+    X_fit, rows = X_fit[:, varying], rows[:, varying]
+    results = []
+    for n_epochs in epochs:
+        est = DDCHelmholtzEstimator(
+            latent_dims=(d, 2), max_iter=n_epochs, random_state=seed
+        )
+        timed_fit(est, X_fit)
+        oracle, ess = {}, []
+        rng = np.random.RandomState(seed + 1)
+        for at in range(0, n_rows, 10):
+            chunk = rows[at : at + 10]
+            g, e, _ = importance_gradient(
+                est.model_, chunk, est._scoring_proposal(chunk), n_importance, rng
+            )
+            for k, value in g.items():
+                oracle[k] = oracle.get(k, 0.0) + value * len(chunk) / n_rows
+            ess.append(e)
+        ddc = mean_ddc_gradient(est.model_.copy(), X_fit, rows)
+        _, latents = est.model_.sample(4000, random_state=0)
+        result = dict(
+            dataset=name,
+            epochs=n_epochs,
+            median_ess=float(np.median(np.concatenate(ess))),
+            var_z1=float(latents[0].var(axis=0).sum()),
+            ddc=ddc,
+            oracle=oracle,
+        )
+        results.append(result)
+        print(
+            f"{name}, default preset ({d}, 2), {n_epochs} epochs: var z_1 "
+            f"{result['var_z1']:.1f}; oracle median ESS {result['median_ess']:.0f} "
+            f"of {n_importance}\n  cosine/relative error per block "
+            f"{'  '.join(BLOCKS)}\n  {compare(ddc, oracle)}\n  d/d Laplace bias "
+            f"per unit {np.mean(ddc['layer1.bias']):+.4f} (oracle "
+            f"{np.mean(oracle['layer1.bias']):+.4f}); d/d log var per feature "
+            f"{np.mean(ddc['layer0.log_var']):+.4f} (oracle "
+            f"{np.mean(oracle['layer0.log_var']):+.4f})",
+            flush=True,
+        )
+    return results
+
+
 def run(datasets, epochs, seeds, n_samples=4000, user=True):
     rows = []
     for name in datasets:
@@ -219,7 +304,7 @@ def run(datasets, epochs, seeds, n_samples=4000, user=True):
         # also constant in the test rows) make the likelihood unbounded: each
         # is worth -0.5 log(2 pi v) for a noise variance v that a learner may
         # take to any floor. Every log p(x) is also given on the others.
-        varying = np.flatnonzero(X_train.std(axis=0) > 0)
+        varying = varying_features(X_train)
         for seed in seeds:
             start = time.perf_counter()
             fa = FactorAnalysis(d, random_state=seed).fit(X_train)
@@ -313,7 +398,19 @@ def main(argv=None):
         action="store_true",
         help="leave out the default preset and GaussianMixture by BIC",
     )
+    parser.add_argument(
+        "--oracle",
+        type=int,
+        nargs="+",
+        metavar="EPOCHS",
+        help="instead, compare the default preset's DDC gradient with the true "
+        "one after each of these numbers of epochs",
+    )
     args = parser.parse_args(argv)
+    if args.oracle:
+        for name in args.datasets:
+            preset_oracle(name, args.oracle, seed=args.seeds[0])
+        return
     run(args.datasets, args.epochs, args.seeds, user=not args.no_user_choices)
 
 

@@ -1077,6 +1077,20 @@ def test_tabular_benchmark_user_choices(capsys, monkeypatch):
     assert "x FA's" in capsys.readouterr().out
 
 
+def test_tabular_benchmark_preset_oracle(capsys):
+    """bench_tabular.preset_oracle: every compared block in both gradients,
+    shaped alike and finite; the oracle's median ESS within [1, draws]; the
+    printed line names the blocks."""
+    bench = load_script("bench_tabular")
+    (result,) = bench.preset_oracle("cancer", [1], n_rows=20, n_importance=50)
+    for block in bench.BLOCKS:
+        assert result["ddc"][block].shape == result["oracle"][block].shape
+        assert np.all(np.isfinite(result["ddc"][block]))
+        assert np.all(np.isfinite(result["oracle"][block]))
+    assert 1 <= result["median_ess"] <= 50 and result["var_z1"] > 0
+    assert "layer1.bias" in capsys.readouterr().out
+
+
 def test_mixture_draws_take_an_equal_block_of_each_component():
     """paper_mnist_sbn.mixture_draws: draw k of the mixture holds, in order,
     the rows [i n / K, (i + 1) n / K) of component i's draw k (n not a
