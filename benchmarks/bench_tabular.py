@@ -241,11 +241,10 @@ def preset_oracle(
 
     The preset (``latent_dims=(d, 2)``) is fitted for each of ``epochs`` on
     all but the last ``n_rows`` training rows, on the features that vary in
-    them; on
-    those rows the true gradient of the mean log-likelihood is estimated by
-    self-normalised importance sampling (``n_importance`` draws per row from
-    the estimator's scoring proposal; the median effective sample size is
-    printed), and the DDC gradient (mean of 5 steps with fresh sleep
+    them; on those rows the true gradient of the mean log-likelihood is
+    estimated by self-normalised importance sampling (``n_importance`` draws
+    per row from the estimator's scoring proposal; the median effective
+    sample size is printed), and the DDC gradient (mean of 5 steps with fresh sleep
     samples, :func:`bench_oracle_gradient.mean_ddc_gradient`) is compared
     with it block by block (cosine / relative error): the observation
     layer's weights, bias and log variance, the Laplace layer's weights and
