@@ -903,6 +903,25 @@ def patch_estimator(latent_dims, decay_samples, seed):
     )
 
 
+def importance_oracle(est, X, n_importance, random_state):
+    """The true gradient of the mean log-likelihood of ``X`` under
+    ``est.model_``, by self-normalised importance sampling
+    (:func:`~sklearn_ddchm._importance.importance_gradient`, ``n_importance``
+    draws per row from the estimator's scoring proposal), in chunks of
+    ``ORACLE_CHUNK`` rows; returns the gradient (keyed like the model's
+    parameters) and every row's effective sample size."""
+    oracle, ess = {}, []
+    for at in range(0, len(X), ORACLE_CHUNK):
+        rows = X[at : at + ORACLE_CHUNK]
+        g, e, _ = importance_gradient(
+            est.model_, rows, est._scoring_proposal(rows), n_importance, random_state
+        )
+        for k, v in g.items():
+            oracle[k] = oracle.get(k, 0.0) + v * len(rows) / len(X)
+        ess.append(e)
+    return oracle, np.concatenate(ess)
+
+
 def patch_oracle(
     latent_dims=(50, 10),
     steps=(10, 100, 1000),
@@ -949,20 +968,9 @@ def patch_oracle(
                 warnings.simplefilter("ignore")
                 est.partial_fit(X_fit[rows])
             done = est.n_samples_seen_ // est.batch_size
-        oracle, ess = {}, []
-        oracle_rng = np.random.RandomState(seed + 1)
-        for at in range(0, n_rows, ORACLE_CHUNK):
-            rows = batch[at : at + ORACLE_CHUNK]
-            g, e, _ = importance_gradient(
-                est.model_,
-                rows,
-                est._scoring_proposal(rows),
-                n_importance,
-                oracle_rng,
-            )
-            for k, v in g.items():
-                oracle[k] = oracle.get(k, 0.0) + v * len(rows) / n_rows
-            ess.append(e)
+        oracle, ess = importance_oracle(
+            est, batch, n_importance, np.random.RandomState(seed + 1)
+        )
         params = est.model_.get_parameters()
         _, latents = est.model_.sample(2000, random_state=0)
         norms = " ".join(f"{np.linalg.norm(oracle[k]):.3g}" for k in BLOCKS)
@@ -971,7 +979,7 @@ def patch_oracle(
             f"\n{done} steps: noise variance {noise:.1f}"
             f", ||Lambda|| {np.linalg.norm(params['layer0.weights']):.2f}, "
             f"var z_1 {latents[0].var(axis=0).sum():.0f}; oracle median ESS "
-            f"{np.median(np.concatenate(ess)):.0f} of {n_importance}; "
+            f"{np.median(ess):.0f} of {n_importance}; "
             f"oracle norms {norms}",
             flush=True,
         )

@@ -75,7 +75,6 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
 from sklearn_ddchm import _wake_sleep as ws
-from sklearn_ddchm._importance import importance_gradient
 from sklearn_ddchm.metrics import mmd2
 from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
 
@@ -84,6 +83,7 @@ from bench_oracle_gradient import (  # noqa: E402
     BLOCKS,
     compare,
     exact_observation_gradient,
+    importance_oracle,
     mean_ddc_gradient,
 )
 
@@ -248,7 +248,8 @@ def preset_oracle(
     samples, :func:`bench_oracle_gradient.mean_ddc_gradient`) is compared
     with it block by block (cosine / relative error): the observation
     layer's weights, bias and log variance, the Laplace layer's weights and
-    bias. Returns one dict per fit.
+    bias (:func:`bench_oracle_gradient.importance_oracle`, as on the
+    patches). Returns one dict per fit.
     """
     X_train, _, d = load(name)
     X_fit, rows = X_train[:-n_rows], X_train[-n_rows:]
@@ -260,22 +261,15 @@ def preset_oracle(
             latent_dims=(d, 2), max_iter=n_epochs, random_state=seed
         )
         timed_fit(est, X_fit)
-        oracle, ess = {}, []
-        rng = np.random.RandomState(seed + 1)
-        for at in range(0, n_rows, 10):
-            chunk = rows[at : at + 10]
-            g, e, _ = importance_gradient(
-                est.model_, chunk, est._scoring_proposal(chunk), n_importance, rng
-            )
-            for k, value in g.items():
-                oracle[k] = oracle.get(k, 0.0) + value * len(chunk) / n_rows
-            ess.append(e)
+        oracle, ess = importance_oracle(
+            est, rows, n_importance, np.random.RandomState(seed + 1)
+        )
         ddc = mean_ddc_gradient(est.model_.copy(), X_fit, rows)
         _, latents = est.model_.sample(4000, random_state=0)
         result = dict(
             dataset=name,
             epochs=n_epochs,
-            median_ess=float(np.median(np.concatenate(ess))),
+            median_ess=float(np.median(ess)),
             var_z1=float(latents[0].var(axis=0).sum()),
             ddc=ddc,
             oracle=oracle,
