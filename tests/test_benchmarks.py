@@ -1077,6 +1077,60 @@ def test_tabular_benchmark_user_choices(capsys, monkeypatch):
     assert "x FA's" in capsys.readouterr().out
 
 
+def test_tabular_benchmark_summary_over_seeds(capsys):
+    """bench_tabular.summarise: mean and range over seeds, the difference
+    from the same seed's factor analysis, mixtures pooled whatever their
+    component count, single-seed learners left out; checked against the
+    figures written out by hand."""
+    bench = load_script("bench_tabular")
+    rows = []
+    for seed, (fa, ddc, gm, k) in enumerate(
+        [(-10.0, -12.0, -5.0, 2), (-11.0, -11.5, -6.0, 3)]
+    ):
+        rows += [
+            dict(
+                dataset="t",
+                seed=seed,
+                learner="FactorAnalysis(2)",
+                score_varying=fa,
+                mmd2_ratio=1.0,
+            ),
+            dict(
+                dataset="t",
+                seed=seed,
+                learner="DDC-HM",
+                score_varying=ddc,
+                mmd2_ratio=2.0 + seed,
+            ),
+            dict(
+                dataset="t",
+                seed=seed,
+                learner=f"GaussianMixture({k}), BIC",
+                kind="GaussianMixture, BIC",
+                score_varying=gm,
+                mmd2_ratio=0.5,
+            ),
+        ]
+    rows.append(
+        dict(dataset="u", seed=0, learner="DDC-HM", score_varying=-1.0, mmd2_ratio=1.0)
+    )
+    summary = bench.summarise(rows)
+    assert set(summary) == {
+        ("t", "FactorAnalysis(2)"),
+        ("t", "DDC-HM"),
+        ("t", "GaussianMixture, BIC"),
+    }
+    ddc = summary["t", "DDC-HM"]
+    assert ddc["log p(x)"] == pytest.approx((-11.75, -12.0, -11.5))
+    assert ddc["vs FA"] == pytest.approx((-1.25, -2.0, -0.5))
+    assert ddc["MMD^2 x FA's"] == pytest.approx((2.5, 2.0, 3.0))
+    assert summary["t", "GaussianMixture, BIC"]["vs FA"] == pytest.approx(
+        (5.0, 5.0, 5.0)
+    )
+    assert "over seeds" in capsys.readouterr().out
+    assert bench.summarise(rows[-1:]) == {}
+
+
 def test_tabular_benchmark_preset_oracle(capsys):
     """bench_tabular.preset_oracle: every compared block in both gradients,
     shaped alike and finite; the oracle's median ESS within [1, draws]; the
