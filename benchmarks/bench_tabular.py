@@ -51,6 +51,10 @@ printed; on cancer AIS with 500 temperatures agreed to 0.05 nat), and
 by BIC on the training rows from 1 to 8 (exact held-out log-likelihood).
 Their figures sit beside factor analysis's on the same varying features.
 
+With several ``--seeds`` (the split stays; the seeds vary the fits and
+the sample draws) a summary follows: per dataset and learner, the mean and
+range over seeds (:func:`summarise`).
+
 ``--oracle 10 100`` instead compares the default preset's DDC wake
 gradient, block by block, with the true gradient (importance sampling) on
 300 held-out training rows after 10 and 100 epochs (:func:`preset_oracle`).
