@@ -21,11 +21,17 @@ from contextlib import nullcontext
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn import config_context, get_config
-from sklearn.base import BaseEstimator, DensityMixin, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    DensityMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from . import _ais
@@ -73,6 +79,15 @@ SCORE_ADAPT_ROUNDS = 2
 #: (50, 10) and (100, 10) patch models within 0.4 nat per patch, for a third
 #: of the cost
 LINEAR_ADAPT_ROUNDS = 0
+
+#: training rows (at most, drawn once) on which ``fit`` compares its
+#: ``n_init`` fits. On the default preset's fits of breast cancer and digits
+#: (eight seeds each, 2026-12-04) the mean log p(x) of the training rows
+#: ranked the fits as that of held-out rows did, but for one adjacent pair
+#: per table. Two fits' per-row differences had a standard deviation of 10
+#: and 14 nats, so at 2,000 rows their mean is known to 0.2-0.3 nat, against
+#: fits 2.6-4.3 nats per row apart
+N_INIT_SCORE_ROWS = 2000
 
 #: lines within an epoch at ``verbose >= 2``: one every tenth of an epoch
 #: (every ``ceil(n_batches / 10)`` steps), about every 10 s on an MNIST epoch
@@ -248,6 +263,7 @@ class BaseDeepGenerativeEstimator(
         "init": [StrOptions({"auto", "data", "random"})],
         "n_importance": [IntInterval(1, None, closed="left")],
         "warm_start": ["boolean"],
+        "n_init": [IntInterval(1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -379,6 +395,8 @@ class BaseDeepGenerativeEstimator(
         ConvergenceWarning
             When ``tol`` is set and ``max_iter`` epochs end unconverged.
         """
+        if self.n_init > 1 and not (self.warm_start and hasattr(self, "model_")):
+            return self._fit_best_of_starts(X)
         # Nothing of a previous fit changes until X and the model are checked.
         with restored_on_error(self):
             warm = self.warm_start and hasattr(self, "model_")
@@ -430,16 +448,79 @@ class BaseDeepGenerativeEstimator(
         finite; the recognition side is first brought in line with the
         current model (:meth:`_finalize_fit` on the training rows)."""
         self._finalize_fit(X, noise)
-        xp = get_namespace(X_val)
+        return self._mean_log_likelihood(X_val)
+
+    def _mean_log_likelihood(self, X, random_state=None):
+        """``score``'s estimate on ``X`` (its noise seeded by ``random_state``,
+        default the estimator's own) as a float, -inf where it is not finite:
+        a fit or an epoch to rank last, said by the value, not a warning."""
+        xp = get_namespace(X)
         with warnings.catch_warnings():
-            # a non-finite estimate is an epoch not to keep, said by the value
             warnings.simplefilter("ignore", UnreliableScoreWarning)
             with np.errstate(all="ignore"):
                 values = self._estimate_log_likelihood(
-                    X_val, method="importance", caller="fit"
+                    X, method="importance", caller="fit", random_state=random_state
                 ).log_likelihood
         value = float(xp.mean(values))
         return value if math.isfinite(value) else -math.inf
+
+    def _fit_best_of_starts(self, X):
+        """``fit`` with ``n_init > 1``: fit from ``n_init`` starts, keep the best.
+
+        Each start is a clone fitted with ``n_init=1``: the first with this
+        estimator's ``random_state`` (so it is the fit ``n_init=1`` makes),
+        the others with seeds drawn from it. The best has the highest mean
+        log-likelihood, ``score``'s estimate with the same noise for every
+        fit, on the same training rows (``N_INIT_SCORE_ROWS`` at most); a fit
+        that diverged ranks below every fit that did not. Its fitted
+        attributes become this estimator's, and only its warnings are raised.
+        Nothing changes if a fit raises.
+        """
+        name = type(self).__name__
+        seeds = check_random_state(self.random_state).randint(
+            np.iinfo(np.int32).max, size=self.n_init
+        )
+        # seeds[0] seeds the comparison: rows and scoring noise
+        starts = [self.random_state, *(int(seed) for seed in seeds[1:])]
+        n = _num_samples(X)
+        X_rows = X
+        if n > N_INIT_SCORE_ROWS:
+            rows = np.random.RandomState(int(seeds[0])).choice(
+                n, N_INIT_SCORE_ROWS, replace=False
+            )
+            X_rows = _safe_indexing(X, np.sort(rows))
+        best = None
+        for i, start in enumerate(starts):
+            fit = clone(self).set_params(n_init=1, random_state=start)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                fit.fit(X)
+            value = fit._mean_log_likelihood(X_rows, random_state=int(seeds[0]))
+            rank = (not fit.diverged_, value)
+            if self.verbose:
+                print(
+                    f"[{name}] start {i + 1}/{self.n_init}: mean log-likelihood "
+                    f"of {min(n, N_INIT_SCORE_ROWS)} training rows {value:.6g}"
+                    + (" (diverged)" if fit.diverged_ else "")
+                )
+            if best is None or rank > best[0]:
+                best = (rank, i, fit, caught)
+        _, kept, fit, caught = best
+        if self.verbose:
+            print(f"[{name}] kept start {kept + 1} of {self.n_init}.")
+        # The kept fit's attributes replace a previous fit's (public fitted
+        # attributes end in "_"); parameters and what others set on this
+        # estimator (output configuration, a Pipeline's callback context) stay.
+        own = set(clone(self).__dict__)
+        for key in [key for key in self.__dict__ if key.endswith("_")]:
+            if key not in own and not key.startswith("_"):
+                del self.__dict__[key]
+        self.__dict__.update(
+            {key: value for key, value in fit.__dict__.items() if key not in own}
+        )
+        for record in caught:
+            warnings.warn(record.message, stacklevel=4)
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):

@@ -672,6 +672,7 @@ SMALL_VIMCO = dict(n_particles=3, max_iter=2, n_importance=5, random_state=0)
     [
         VAEEstimator(**SMALL_REPARAM),
         IWAEEstimator(n_particles=3, **SMALL_REPARAM),
+        IWAEEstimator(n_particles=3, n_init=2, **SMALL_REPARAM),
         IWAEEstimator(
             model="gaussian",
             latent_dims=(3, 2),

@@ -1040,6 +1040,10 @@ def test_tabular_benchmark_quick_run(capsys):
             assert r["score_estimate"] == pytest.approx(r["score"], abs=0.5)
     assert set(rows[1]["cosine"]) == {"weights", "bias", "log_var"}
     assert "x FA's" in capsys.readouterr().out
+    alone = bench.run(
+        ["cancer"], epochs=1, seeds=[0], n_samples=200, user=False, one_layer=False
+    )
+    assert [r["learner"] for r in alone] == ["FactorAnalysis(5)"]
 
 
 def test_tabular_benchmark_user_choices(capsys, monkeypatch):
@@ -1069,6 +1073,7 @@ def test_tabular_benchmark_user_choices(capsys, monkeypatch):
     assert rows[0]["learner"] == f"GaussianMixture({int(np.argmin(bics)) + 1}), BIC"
     assert [r["learner"] for r in rows[1:]] == [
         "DDC-HM, default preset (2, 2)",
+        "the same, n_init=3",
         "the same, exact gradient",
     ]
     for row in rows[1:]:

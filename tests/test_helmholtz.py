@@ -43,6 +43,7 @@ SMALL = dict(
         DDCHelmholtzEstimator(model="gaussian", latent_dims=(3, 2), **SMALL),
         DDCHelmholtzEstimator(encoding="linear", gradient_split="child", **SMALL),
         DDCHelmholtzEstimator(**{**SMALL, "n_hidden": "auto"}),
+        DDCHelmholtzEstimator(n_init=2, **SMALL),
     ]
 )
 def test_sklearn_compatible(estimator, check):

@@ -424,6 +424,15 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         shared estimator, drawn from the layer-wise recognition model (see
         the private ``LayerwiseBernoulliProposal``, which the adaptive rounds keep).
     warm_start : bool, default=False
+    n_init : int, default=1
+        The number of fits from different random starts: :meth:`fit` keeps
+        the one with the highest mean log-likelihood on the training rows
+        (:meth:`score`'s estimate, with the same noise for every fit, on at
+        most 2,000 rows), as ``GaussianMixture`` keeps its best start, at
+        ``n_init`` times the cost. The first start is the one ``n_init=1``
+        makes; a fit that diverged is kept only if every fit did, and only
+        the kept fit's warnings are raised. Ignored when ``warm_start``
+        continues a fitted model, and by :meth:`partial_fit`.
     n_jobs : int or None, default=None
         Threads computing each minibatch's gradient, each on a slice of the
         minibatch (NumPy inputs only; other array namespaces compute it in
@@ -551,6 +560,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         init="auto",
         n_importance=100,
         warm_start=False,
+        n_init=1,
         n_jobs=None,
         device_random=False,
         random_state=None,
@@ -574,6 +584,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         self.init = init
         self.n_importance = n_importance
         self.warm_start = warm_start
+        self.n_init = n_init
         self.n_jobs = n_jobs
         self.device_random = device_random
         self.random_state = random_state
