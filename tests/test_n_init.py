@@ -245,3 +245,31 @@ def test_n_init_in_every_namespace_matches_numpy(backend, cancer, monkeypatch):
     for key, value in _parameters(reference).items():
         got = backend.to_numpy(est.model_.get_parameters()[key])
         np.testing.assert_allclose(got, value, rtol=1e-8, atol=1e-10, err_msg=key)
+
+
+def test_n_init_with_early_stopping_and_a_model_instance(cancer):
+    from sklearn_ddchm.models._presets import build_model
+
+    model = build_model("gaussian", cancer.shape[1], (2,))
+    model.initialize(np.random.RandomState(7))
+    before = {k: np.array(v) for k, v in model.get_parameters().items()}
+    params = dict(
+        model=model,
+        max_iter=3,
+        early_stopping=True,
+        n_iter_no_change=1,
+        random_state=0,
+        **SMALL,
+    )
+    est = DDCHelmholtzEstimator(n_init=2, **params).fit(cancer)
+    starts, _ = _starts(0, 2)
+    singles = [
+        DDCHelmholtzEstimator(**{**params, "random_state": s}).fit(cancer)
+        for s in starts
+    ]
+    kept = [s for s in singles if s.validation_scores_ == est.validation_scores_]
+    assert len(kept) == 1
+    _assert_same_model(est, kept[0])
+    # the model passed in is a parameter: every start fits a copy of it
+    for key, value in model.get_parameters().items():
+        np.testing.assert_array_equal(value, before[key])
