@@ -395,11 +395,11 @@ class BaseDeepGenerativeEstimator(
         ConvergenceWarning
             When ``tol`` is set and ``max_iter`` epochs end unconverged.
         """
-        if self.n_init > 1 and not (self.warm_start and hasattr(self, "model_")):
+        warm = self.warm_start and hasattr(self, "model_")
+        if self.n_init > 1 and not warm:
             return self._fit_best_of_starts(X)
         # Nothing of a previous fit changes until X and the model are checked.
         with restored_on_error(self):
-            warm = self.warm_start and hasattr(self, "model_")
             try:
                 X = self._validate_X(X, reset=not warm)
             except ValueError as exc:
