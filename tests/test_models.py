@@ -12,8 +12,11 @@ import math
 import array_api_compat
 import numpy as np
 import pytest
+import sklearn
 from scipy import special, stats
+from sklearn.base import clone
 
+from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm.models import (
     BernoulliLayer,
     BernoulliPrior,
@@ -24,6 +27,7 @@ from sklearn_ddchm.models import (
     Layer,
     MixtureOfGaussiansPrior,
 )
+from sklearn_ddchm.utils._array_api import to_numpy
 
 D, P, K, N = 3, 2, 3, 6  # child dim, parent dim, mixture components, samples
 
@@ -1252,6 +1256,51 @@ def test_gaussian_initialize_from_data_rotation_is_random_within_the_subspace():
     # different axes, the same model covariance W diag(Var(parent)) W^T
     d = np.diag(parent.var(0))
     np.testing.assert_allclose(wa @ d @ wa.T, wb @ d @ wb.T, atol=1e-8)
+
+
+def test_gaussian_initialize_from_data_is_the_same_whatever_signs_linalg_picks(
+    monkeypatch,
+):
+    """eigh's eigenvectors are defined up to sign and QR's factors up to the
+    signs of R's diagonal; LAPACK and cuSOLVER pick differently, and CuPy's
+    starts (so its fits) differed from NumPy's. A namespace whose eigh and
+    QR return the other signs must give NumPy's start, and a fit from it
+    NumPy's model."""
+    xp = pytest.importorskip("array_api_strict")
+    eigh, qr = xp.linalg.eigh, xp.linalg.qr
+
+    def alternate(n):
+        return xp.asarray((-1.0) ** np.arange(n))
+
+    def eigh_other_signs(a):
+        values, vectors = eigh(a)
+        return type(eigh(a))(values, vectors * alternate(a.shape[-1]))
+
+    def qr_other_signs(a, **kwargs):
+        q, r = qr(a, **kwargs)
+        s = alternate(q.shape[-1])
+        return type(qr(a, **kwargs))(q * s, s[:, None] * r)
+
+    rng = np.random.RandomState(24)
+    X = rng.randn(400, 6) @ rng.randn(6, 6) + 2.0
+    parent = rng.laplace(size=(400, 3))
+    layer = GaussianLayer(6, 3).initialize(0)
+    want = layer.copy().initialize_from_data(X, parent, random_state=0).params
+    est = DDCHelmholtzEstimator(
+        model="gaussian", latent_dims=(3, 2), max_iter=1, random_state=0
+    )
+    want_fit = clone(est).fit(X).model_.get_parameters()
+    monkeypatch.setattr(xp.linalg, "eigh", eigh_other_signs)
+    monkeypatch.setattr(xp.linalg, "qr", qr_other_signs)
+    with sklearn.config_context(array_api_dispatch=True):
+        got = layer.to(xp, xp.Device("CPU_DEVICE")).initialize_from_data(
+            xp.asarray(X), xp.asarray(parent), random_state=0
+        )
+        got_fit = clone(est).fit(xp.asarray(X)).model_.get_parameters()
+    for name, value in want.items():
+        np.testing.assert_allclose(to_numpy(got.params[name]), value, rtol=1e-12)
+    for name, value in want_fit.items():
+        np.testing.assert_allclose(to_numpy(got_fit[name]), value, rtol=1e-8)
 
 
 def test_bernoulli_initialize_from_data_matches_the_data_means():

@@ -13,7 +13,13 @@ import math
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..utils._array_api import get_namespace, sigmoid, softplus, to_numpy
+from ..utils._array_api import (
+    get_namespace,
+    sigmoid,
+    softplus,
+    to_namespace,
+    to_numpy,
+)
 from ..utils._random import draw
 from ._base import Layer, _device, affine
 
@@ -360,7 +366,14 @@ class GaussianLayer(_AffineLayer):
         mean = xp.mean(child, axis=0)
         centred = child - mean
         cov = centred.T @ centred / max(n - 1, 1)
-        eigvals, eigvecs = xp.linalg.eigh(cov)  # ascending
+        # eigh's eigenvectors are defined up to sign and QR's factors up to
+        # the signs of R's diagonal, and LAPACK and cuSOLVER choose
+        # differently: both are taken on the host (a d x d and a k x k
+        # matrix, once per fit), as the random draws are (utils._random), so
+        # that a start is the same on NumPy, array_api_strict and CuPy.
+        eigvals, eigvecs = np.linalg.eigh(to_numpy(cov))  # ascending
+        eigvals = to_namespace(eigvals, xp, device=dev)
+        eigvecs = to_namespace(eigvecs, xp, device=dev)
         eigvals = xp.maximum(eigvals, xp.zeros_like(eigvals))
         k = min(self.n_parents, d)
         top = eigvals[d - k :]
@@ -381,11 +394,10 @@ class GaussianLayer(_AffineLayer):
         # directions need not be orthogonal (PCA-aligned starts ended at
         # MMD^2 3.1e-3 on the paper's synthetic model, random rotations at
         # 1e-4; benchmarks/bench_ddc_defaults.py).
-        rotation, _ = xp.linalg.qr(
-            draw(
-                random_state, "standard_normal", (k, k), xp=xp, device=dev, dtype=dtype
-            )
+        gaussian = draw(
+            random_state, "standard_normal", (k, k), xp=xp, device=dev, dtype=dtype
         )
+        rotation = to_namespace(np.linalg.qr(to_numpy(gaussian))[0], xp, device=dev)
         scaled = (u * xp.sqrt(explained)[None, :]) @ rotation
         scaled = scaled / parent_std[None, :k]
         if self.n_parents > k:
