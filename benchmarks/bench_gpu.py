@@ -36,10 +36,28 @@ float32; ``python benchmarks/bench_gpu.py --tasks patch,sbn``; seconds per epoch
     sbn     1000  VIMCO-50       102.7             14.1            7.26
     sbn     1000  DDC-HM           9.33             1.32           7.07
 
+Measured 2026-12-04 on a lent machine with one NVIDIA H200 and 16 CPU cores
+(NumPy 2.5.2, SciPy 1.18.1, CuPy 14.2.0, scikit-learn 1.9.1, float32, BLAS
+threads unrestricted); ``python benchmarks/bench_gpu.py --device-random``,
+seconds per epoch (NumPy on the 16 cores, CuPy on the H200)::
+
+    task   batch  estimator   NumPy   CuPy   NumPy/CuPy   CuPy, device_random
+    patch    100  VAE          0.42   1.45       0.29         1.59
+    patch    100  IWAE-50      7.77   3.18       2.44         1.43
+    patch    100  DDC-HM       5.00   2.93       1.71         1.63
+    patch   1000  VAE          0.29   0.15       1.95         0.11
+    patch   1000  IWAE-50      8.63   1.45       5.95         0.13
+    patch   1000  DDC-HM       0.88   0.26       3.40         0.14
+    sbn       24  VIMCO-50    220.6   26.2       8.41         15.9
+    sbn       24  DDC-HM       98.2   32.6       3.01         11.9
+    sbn     1000  VIMCO-50    198.3   15.0      13.24         1.19
+    sbn     1000  DDC-HM       6.14   1.29       4.77         0.64
+    mmd2 (two 20,000 x 256 samples, seconds): NumPy 4.81, CuPy 0.58
+
 ``device_random=True`` (the training noise drawn by CuPy's generator instead
 of on the host and moved): ``--skip-numpy --device-random --tasks patch,sbn``,
-same machine kind, another session (its plain CuPy column ran slower than the
-table above: compare within a row)::
+on an H100 in another session (its plain CuPy column ran slower than the
+H100 table above: compare within a row)::
 
     task   batch  estimator   CuPy   CuPy, device_random   ratio
     patch    100  VAE          1.44        1.33             1.08
