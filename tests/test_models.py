@@ -10,6 +10,7 @@ of the ``backend`` fixture against NumPy.
 import math
 
 import array_api_compat
+import array_api_compat.numpy as np_compat
 import numpy as np
 import pytest
 import sklearn
@@ -983,6 +984,22 @@ def test_copy_on_backend_keeps_namespace_and_device(backend):
     model = make_model("laplace").to(backend.xp, backend.device)
     for value in model.copy().get_parameters().values():
         assert_on_backend(value, backend)
+
+
+def test_model_moves_to_numpy_and_copies_with_dispatch_off(backend):
+    """A GPU-fitted model comes back to the host with ``to``, and copies,
+    whether or not array-API dispatch is on (a CuPy model's ``to(numpy)``
+    outside the dispatch context raised CuPy's implicit-conversion
+    TypeError)."""
+    model = make_model("laplace")
+    moved = model.to(backend.xp, backend.device)
+    with sklearn.config_context(array_api_dispatch=False):
+        host = moved.to(np_compat, "cpu")
+        twin = moved.copy()
+    for key, value in model.get_parameters().items():
+        assert isinstance(host.get_parameters()[key], np.ndarray)
+        np.testing.assert_array_equal(host.get_parameters()[key], value)
+        assert_on_backend(twin.get_parameters()[key], backend)
 
 
 @pytest.mark.parametrize(

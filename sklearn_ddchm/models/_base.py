@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numbers
 
+import array_api_compat
+
 from ..utils._array_api import device as _device
 from ..utils._array_api import get_namespace, to_namespace
 
@@ -344,7 +346,10 @@ def _check_positive_int(value, name, allow_zero=False):
 
 
 def _copy_array(a):
-    xp = get_namespace(a)
+    # the array's own namespace, not the dispatch setting's: with dispatch off
+    # that is NumPy, which cannot (CuPy) or must not (array_api_strict) take
+    # a device array
+    xp = array_api_compat.array_namespace(a)
     return xp.asarray(a, copy=True)
 
 
