@@ -1290,13 +1290,13 @@ def test_gaussian_initialize_from_data_is_the_same_whatever_signs_linalg_picks(
         return xp.asarray((-1.0) ** np.arange(n))
 
     def eigh_other_signs(a):
-        values, vectors = eigh(a)
-        return type(eigh(a))(values, vectors * alternate(a.shape[-1]))
+        values, vectors = result = eigh(a)
+        return type(result)(values, vectors * alternate(a.shape[-1]))
 
     def qr_other_signs(a, **kwargs):
-        q, r = qr(a, **kwargs)
+        q, r = result = qr(a, **kwargs)
         s = alternate(q.shape[-1])
-        return type(qr(a, **kwargs))(q * s, s[:, None] * r)
+        return type(result)(q * s, s[:, None] * r)
 
     rng = np.random.RandomState(24)
     X = rng.randn(400, 6) @ rng.randn(6, 6) + 2.0
