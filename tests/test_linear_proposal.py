@@ -386,6 +386,43 @@ def test_switched_off_units_keep_the_proposal_finite_in_float32():
     assert np.all(np.isfinite(log_q))
 
 
+def test_a_cholesky_that_returns_nan_falls_back_to_the_recognition_proposal(
+    monkeypatch,
+):
+    """CuPy's Cholesky does not raise on a matrix it cannot factorise, it
+    returns NaN (NumPy raises LinAlgError). Emulated on array_api_strict:
+    the linear-Gaussian proposal is dropped, scoring uses the estimator's
+    own, and the scores stay finite and near the exact ones (quadrature)."""
+    import array_api_compat.numpy as np_compat
+    import sklearn
+
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+    from sklearn_ddchm.utils._array_api import to_numpy
+    from sklearn_ddchm.utils._exact import sparse_quadrature_log_likelihood
+
+    xp = pytest.importorskip("array_api_strict")
+    X = make_sparse_hierarchical(200, random_state=0)[0]
+    est = DDCHelmholtzEstimator(max_iter=2, random_state=0)
+    with sklearn.config_context(array_api_dispatch=True):
+        Xs = xp.asarray(X)
+        est.fit(Xs)
+        assert isinstance(est._scoring_proposal(Xs[:3, ...]), LinearGaussianProposal)
+        want = est.score_samples(Xs[:20, ...])
+        monkeypatch.setattr(
+            xp.linalg, "cholesky", lambda a, **kw: xp.full(a.shape, xp.nan)
+        )
+        assert linear_gaussian_proposal(est.model_, Xs[:3, ...]) is None
+        assert not isinstance(
+            est._scoring_proposal(Xs[:3, ...]), LinearGaussianProposal
+        )
+        got = to_numpy(est.score_samples(Xs[:20, ...]))
+    assert np.all(np.isfinite(got))
+    # both proposals estimate the same log p(x): the exact one by quadrature
+    exact = sparse_quadrature_log_likelihood(est.model_.to(np_compat, "cpu"), X[:20])
+    assert np.median(np.abs(to_numpy(want) - exact)) < 0.2
+    assert np.median(np.abs(got - exact)) < 1.0
+
+
 def test_proposal_on_backend_matches_numpy(backend):
     """The same host random numbers: the same draws, densities, gradients and
     scales on every namespace/device."""
