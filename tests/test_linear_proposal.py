@@ -9,8 +9,10 @@ against finite differences; the scores it gives against closed-form
 log-likelihoods (linear-Gaussian chains, a Gaussian mixture prior).
 """
 
+import array_api_compat.numpy as np_compat
 import numpy as np
 import pytest
+import sklearn
 from scipy import special, stats
 from test_ais import (
     assert_gradient_matches_finite_differences,
@@ -34,15 +36,18 @@ from sklearn_ddchm._linear_proposal import (
     multivariate_t_logpdf,
 )
 from sklearn_ddchm.baselines import IWAEEstimator, VIMCOEstimator
+from sklearn_ddchm.datasets import make_sparse_hierarchical
 from sklearn_ddchm.models import (
     DeepExponentialFamily,
     GaussianLayer,
     LaplaceLayer,
     MixtureOfGaussiansPrior,
 )
+from sklearn_ddchm.utils._array_api import to_numpy
 from sklearn_ddchm.utils._exact import (
     linear_gaussian_log_likelihood,
     sparse_posterior_gradient,
+    sparse_quadrature_log_likelihood,
 )
 
 
@@ -359,8 +364,6 @@ def test_iwae_is_scored_with_the_same_linear_gaussian_proposal():
 
 
 def test_ddc_estimator_on_sparse_data_scores_with_the_linear_proposal():
-    from sklearn_ddchm.datasets import make_sparse_hierarchical
-
     X = make_sparse_hierarchical(200, random_state=0)[0]
     est = DDCHelmholtzEstimator(max_iter=2, random_state=0).fit(X)
     assert isinstance(est._scoring_proposal(X[:3]), LinearGaussianProposal)
@@ -376,9 +379,7 @@ def test_switched_off_units_keep_the_proposal_finite_in_float32():
     model.layers[1].params["weights"] = np.zeros((4, 2))
     model.initialize(random_state=0)
     X, _ = model.sample(5, random_state=1)
-    import array_api_compat.numpy as np_xp
-
-    m32 = model.to(np_xp, "cpu", dtype=np.float32)
+    m32 = model.to(np_compat, "cpu", dtype=np.float32)
     q = linear_gaussian_proposal(m32, X.astype(np.float32))
     assert q is not None and q.means.dtype == np.float32
     latents, log_q = q.sample(6, np.random.RandomState(0))
@@ -393,13 +394,6 @@ def test_a_cholesky_that_returns_nan_falls_back_to_the_recognition_proposal(
     returns NaN (NumPy raises LinAlgError). Emulated on array_api_strict:
     the linear-Gaussian proposal is dropped, scoring uses the estimator's
     own, and the scores stay finite and near the exact ones (quadrature)."""
-    import array_api_compat.numpy as np_compat
-    import sklearn
-
-    from sklearn_ddchm.datasets import make_sparse_hierarchical
-    from sklearn_ddchm.utils._array_api import to_numpy
-    from sklearn_ddchm.utils._exact import sparse_quadrature_log_likelihood
-
     xp = pytest.importorskip("array_api_strict")
     X = make_sparse_hierarchical(200, random_state=0)[0]
     est = DDCHelmholtzEstimator(max_iter=2, random_state=0)
@@ -430,14 +424,13 @@ def test_proposal_on_backend_matches_numpy(backend):
     model = sparse_model(rng)
     model.initialize(random_state=0)
     X, _ = model.sample(4, random_state=1)
-    import array_api_compat.numpy as np_xp
 
     def run(xp, device, to):
         q = linear_gaussian_proposal(model.to(xp, device), to(X))
         latents, log_q = q.sample(3, np.random.RandomState(0), shared_noise=False)
         return [*latents, log_q, *q.grad_log_prob(latents), *q.scales()]
 
-    want = run(np_xp, "cpu", lambda a: a)
+    want = run(np_compat, "cpu", lambda a: a)
     got = run(backend.xp, backend.device, backend.asarray)
     for g, w in zip(got, want, strict=True):
         assert type(g) is type(backend.asarray(np.zeros(1)))

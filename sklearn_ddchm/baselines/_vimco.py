@@ -424,6 +424,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         shared estimator, drawn from the layer-wise recognition model (see
         the private ``LayerwiseBernoulliProposal``, which the adaptive rounds keep).
     warm_start : bool, default=False
+        Continue from the previous fit's generative and recognition parameters.
     n_init : int, default=1
         The number of fits from different random starts: :meth:`fit` keeps
         the one with the highest mean log-likelihood on the training rows
