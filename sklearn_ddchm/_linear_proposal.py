@@ -19,7 +19,9 @@ location and scale matrix, the stand-in prior taken from the model itself:
   Gaussian mixture);
 - ``z_1 | z_2`` with ``z_2`` under a mixture prior (the paper's Eq. 13, a
   Laplace layer below the mixture): the conditional's mean and variance at
-  each component's centre, ``z_2`` drawn from the same component; the
+  each component's centre, the variance widened per row where the stand-in
+  posterior lies in the conditional's heavier tails
+  (:func:`stand_in_variance`), ``z_2`` drawn from the same component; the
   components' weights are the mean of the stand-in's ``p(k | x)`` and the
   recognition model's estimate;
 - ``z_1 | z_2`` Gaussian with a mean linear in ``z_2`` (a linear-Gaussian
@@ -72,6 +74,10 @@ LINEAR_DF = 10
 #: fixed-seed model samples behind the marginal moments of z_1, where its
 #: stand-in prior is not one of the model's own Gaussians
 MARGINAL_SAMPLES = 1000
+#: rounds that match the stand-in prior of z_1 to its conditional at the
+#: stand-in posterior's mean (:func:`stand_in_variance`), below a mixture
+#: prior. See ``benchmarks/bench_ais.py outliers`` for what they change.
+STAND_IN_ROUNDS = 3
 
 
 def linear_gaussian_posterior(X, weights, bias, noise_var, prior_mean, prior_var):
@@ -87,41 +93,62 @@ def linear_gaussian_posterior(X, weights, bias, noise_var, prior_mean, prior_var
     X : array of shape (n, n_features)
     weights : array of shape (n_features, D)
     bias, noise_var : arrays of shape (n_features,)
-    prior_mean, prior_var : arrays of shape (D,)
+    prior_mean : array of shape (D,)
+    prior_var : array of shape (D,) or (n, D)
+        One prior for every row, or one per row (then ``colour``, ``whiten``
+        and ``log_det_cov`` are per row as well).
 
     Returns
     -------
     mean : array of shape (n, D)
         ``E[z | x]``.
-    colour : array of shape (D, D)
+    colour : array of shape (D, D), or (n, D, D)
         ``C`` with ``C^T C = Cov[z | x]``: ``eps @ C`` has that covariance
         for white ``eps``.
-    whiten : array of shape (D, D)
+    whiten : array of shape (D, D), or (n, D, D)
         ``C^{-1}``, the lower Cholesky factor of the posterior precision:
         ``(z - mean) @ whiten`` is white.
-    log_det_cov : float array of shape ()
+    log_det_cov : float array of shape (), or (n,)
         ``log det Cov[z | x]``.
     log_marginal : array of shape (n,)
         ``log p(x)``.
     """
     xp = get_namespace(X)
     scaled = weights / noise_var[:, None]  # Psi^{-1} W
-    precision = weights.T @ scaled + diag(1.0 / prior_var)
+    per_row = prior_var.ndim == 2
+    gram = weights.T @ scaled
+    if per_row:
+        eye = xp.eye(gram.shape[0], dtype=gram.dtype, device=_device(gram))
+        precision = gram[None, ...] + eye[None, ...] * (1.0 / prior_var)[:, None, :]
+    else:
+        precision = gram + diag(1.0 / prior_var)
     whiten = xp.linalg.cholesky(precision)  # lower: precision = L L^T
     colour = xp.linalg.inv(whiten)  # L^{-1}: Cov = L^{-T} L^{-1} = C^T C
-    log_det_precision = 2.0 * xp.sum(xp.log(xp.linalg.diagonal(whiten)))
+    log_det_precision = 2.0 * xp.sum(xp.log(xp.linalg.diagonal(whiten)), axis=-1)
     resid = X - (prior_mean @ weights.T + bias)[None, :]
     projected = resid @ scaled  # W^T Psi^{-1} r, (n, D)
     # mean = m + Cov W^T Psi^{-1} r (Eq. 2.116 rearranged around the prior mean)
-    shift = (projected @ colour.T) @ colour
+    shift = _times(_times(projected, xp.linalg.matrix_transpose(colour)), colour)
     mean = prior_mean[None, :] + shift
     # r^T (Psi + W V W^T)^{-1} r = r^T Psi^{-1} r - u^T Cov u, u = W^T Psi^{-1} r
     quad = xp.sum(resid * resid / noise_var[None, :], axis=1) - xp.sum(
         projected * shift, axis=1
     )
-    log_det = xp.sum(xp.log(noise_var)) + xp.sum(xp.log(prior_var)) + log_det_precision
+    log_det = (
+        xp.sum(xp.log(noise_var))
+        + xp.sum(xp.log(prior_var), axis=-1)
+        + log_det_precision
+    )
     log_marginal = -0.5 * (quad + log_det + X.shape[1] * math.log(2.0 * math.pi))
     return mean, colour, whiten, -log_det_precision, log_marginal
+
+
+def _times(vectors, matrix):
+    """``vectors @ matrix`` for ``vectors`` of shape (..., n, D), with one
+    matrix (D, E) for every row or one per row (n, D, E)."""
+    if matrix.ndim == 2:
+        return vectors @ matrix
+    return (vectors[..., None, :] @ matrix)[..., 0, :]
 
 
 def multivariate_t_logpdf(delta, log_det_scale, dim, df):
@@ -155,10 +182,10 @@ class LinearGaussianProposal:
     ----------
     log_weights : array of shape (n, C)
     means : array of shape (C, n, D_1)
-    colours, whitens : arrays of shape (C, D_1, D_1)
-        Per component, ``eps @ colour`` has the scale matrix ``S_c`` and
-        ``(z - mean) @ whiten`` is white.
-    log_dets : array of shape (C,)
+    colours, whitens : arrays of shape (C, D_1, D_1) or (C, n, D_1, D_1)
+        Per component (and per row), ``eps @ colour`` has the scale matrix
+        ``S_c`` and ``(z - mean) @ whiten`` is white.
+    log_dets : array of shape (C,) or (C, n)
         ``log det S_c``.
     parent : tuple of two arrays of shape (C, D_2) or None
         Means and variances of ``z_2``'s components.
@@ -225,7 +252,7 @@ class LinearGaussianProposal:
             z1 = 0.0
         for c in range(C):
             z1 = z1 + onehot[..., c : c + 1] * (
-                self.means[c, ...][None, ...] + eps @ self.colours[c, ...]
+                self.means[c, ...][None, ...] + _times(eps, self.colours[c, ...])
             )
         zs = [z1]
         if self.parent is not None:
@@ -272,10 +299,12 @@ class LinearGaussianProposal:
         z1 = zs[0] - self._shift(zs[1]) if len(zs) > 1 else zs[0]
         terms, white = [], []
         for c in range(C):
-            y = (z1 - self.means[c, ...][None, ...]) @ self.whitens[c, ...]
+            y = _times(z1 - self.means[c, ...][None, ...], self.whitens[c, ...])
             white.append(y)
             delta = xp.sum(y * y, axis=2)
-            terms.append(multivariate_t_logpdf(delta, self.log_dets[c], d, LINEAR_DF))
+            terms.append(
+                multivariate_t_logpdf(delta, self.log_dets[c, ...], d, LINEAR_DF)
+            )
         log_c = xp.stack(terms, axis=2) + self.log_weights[None, ...]
         parent_terms = None
         if self.parent is not None:
@@ -327,7 +356,9 @@ class LinearGaussianProposal:
         for c, y in enumerate(white):
             delta = xp.sum(y * y, axis=2, keepdims=True)
             factor = -(LINEAR_DF + d) / (LINEAR_DF + delta)
-            g1 = g1 + r[..., c : c + 1] * factor * (y @ self.whitens[c, ...].T)
+            g1 = g1 + r[..., c : c + 1] * factor * _times(
+                y, xp.linalg.matrix_transpose(self.whitens[c, ...])
+            )
         grads = [g1]
         if parent_terms is not None:
             u, scale = parent_terms
@@ -348,8 +379,13 @@ class LinearGaussianProposal:
         """Per layer (n, D_l): the root of the mixing-weighted marginal variances."""
         xp = get_namespace(self.means)
         weights = xp.exp(self.log_weights)  # (n, C)
-        variances = xp.sum(self.colours * self.colours, axis=1)  # diag(C^T C), (C, D)
-        out = [xp.sqrt(weights @ variances)]
+        # diag(C^T C): (C, D), or (C, n, D) with a scale matrix per row
+        variances = xp.sum(self.colours * self.colours, axis=-2)
+        if variances.ndim == 2:
+            out = [xp.sqrt(weights @ variances)]
+        else:
+            per_row = xp.permute_dims(weights, (1, 0))[..., None] * variances
+            out = [xp.sqrt(xp.sum(per_row, axis=0))]
         if self.parent is not None:
             out.append(xp.sqrt(weights @ self.parent[1]))
         if self.upper is not None:
@@ -413,7 +449,7 @@ def linear_gaussian_proposal(model, X, recognition=None):
     zero = xp.zeros((1, d1), dtype=X.dtype, device=_device(X))
     noise_var = obs.variance(zero)[0, :]
     first = layers[1]
-    parent, upper, rec_weights = None, None, None
+    parent, upper, rec_weights, tails = None, None, None, None
     if first.is_mixture:
         log_prior, prior_means, prior_vars = first.components()
         anchors = _rows(prior_means, prior_vars)
@@ -421,6 +457,7 @@ def linear_gaussian_proposal(model, X, recognition=None):
         log_prior, p_means, p_vars = layers[2].components()
         parent = (p_means, p_vars)
         anchors = _rows(first.mean(p_means), first.variance(p_means))
+        tails = (first, p_means)
         if recognition is not None and recognition.mixtures[1] is not None:
             rec_weights = xp.exp(recognition.mixtures[1][0])
     else:
@@ -451,10 +488,13 @@ def linear_gaussian_proposal(model, X, recognition=None):
     tiny = xp.finfo(X.dtype).smallest_normal ** 0.5
     means, colours, whitens, log_dets, log_marginals = [], [], [], [], []
     try:
-        for m, v in anchors:
-            posterior = linear_gaussian_posterior(
-                X, weights, bias, noise_var, m, xp.maximum(v, tiny)
-            )
+        for c, (m, v) in enumerate(anchors):
+            v = xp.maximum(v, tiny)
+            if tails is not None:
+                v = _tail_matched_variance(
+                    X, weights, bias, noise_var, m, v, *tails, component=c
+                )
+            posterior = linear_gaussian_posterior(X, weights, bias, noise_var, m, v)
             for out, value in zip(
                 (means, colours, whitens, log_dets, log_marginals),
                 posterior,
@@ -491,6 +531,69 @@ def linear_gaussian_proposal(model, X, recognition=None):
         fallback=recognition,
         gain=gain,
     )
+
+
+def stand_in_variance(layer, z, parent, variance):
+    """The variance of a Gaussian stand-in for ``p(z | parent)``, matched at ``z``.
+
+    Per coordinate, the larger of ``variance`` (the conditional's own) and
+    the variance of the Gaussian centred at the conditional's mean ``m``
+    whose log density has the conditional's slope at ``z``:
+    ``(z - m) / (-d log p(z | parent) / dz)``. For a Gaussian conditional
+    both are its variance; for a Laplace one with scale ``s`` the matched
+    variance is ``s |z - m|``, the quadratic bound of ``|z - m|`` that
+    touches it at ``z`` (the variational bound of the Bayesian lasso and of
+    iteratively reweighted least squares for an L1 penalty; Figueiredo,
+    2003). A Gaussian with the conditional's own variance pulls ``z`` back
+    to ``m`` with a force that grows linearly with the distance, where a
+    heavier-tailed conditional's stays bounded: matched at the posterior's
+    location, the stand-in posterior no longer over-shrinks rows far from
+    the data. Coordinates where the slope does not point back to ``m`` (0
+    at ``m`` itself) keep ``variance``.
+
+    Parameters
+    ----------
+    layer : Layer
+    z : array of shape (n, D)
+    parent : array of shape (n, D_parent)
+    variance : array of shape (D,) or (n, D)
+
+    Returns
+    -------
+    array of shape (n, D)
+    """
+    xp = get_namespace(z)
+    offset = z - layer.mean(parent)
+    # a scale that underflowed to 0 (a switched-off unit) gives an infinite
+    # slope: such a coordinate keeps its own variance
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        pull = -layer.grad_child(z, parent)
+    inward = (offset * pull > 0) & xp.isfinite(pull)
+    matched = xp.where(inward, offset / xp.where(inward, pull, 1.0), 0.0)
+    return xp.maximum(variance * xp.ones_like(z), matched)
+
+
+def _tail_matched_variance(
+    X, weights, bias, noise_var, prior_mean, variance, layer, parents, *, component
+):
+    """Per-row stand-in variances of ``z_1`` under one component of ``z_2``.
+
+    ``STAND_IN_ROUNDS`` fixed-point rounds: the stand-in posterior's mean,
+    then :func:`stand_in_variance` of ``layer`` at that mean, with ``z_2``
+    at the component's centre. For a Laplace layer these are the
+    iteratively reweighted least-squares steps towards the posterior mode
+    under the Laplace prior (where every coordinate's matched variance
+    exceeds the conditional's own).
+    """
+    xp = get_namespace(X)
+    parent = xp.broadcast_to(
+        parents[component : component + 1, :], (X.shape[0], parents.shape[1])
+    )
+    v = variance
+    for _ in range(STAND_IN_ROUNDS):
+        mean = linear_gaussian_posterior(X, weights, bias, noise_var, prior_mean, v)[0]
+        v = stand_in_variance(layer, mean, parent, variance)
+    return v
 
 
 def _rows(means, variances):
