@@ -48,6 +48,7 @@ from sklearn_ddchm.models import (
     GaussianLayer,
     GaussianPrior,
 )
+from sklearn_ddchm.utils import _exact as exact_module
 from sklearn_ddchm.utils._array_api import to_numpy
 from sklearn_ddchm.utils._exact import (
     enumerated_log_likelihood,
@@ -634,6 +635,46 @@ def test_sparse_model_references_agree():
     # refining the quadrature changes nothing that matters
     finer = sparse_quadrature_log_likelihood(model, X, n_hermite=32, panels_per_width=4)
     np.testing.assert_allclose(quad, finer, atol=1e-9)
+
+
+def test_sparse_quadrature_follows_z2_far_from_its_prior(monkeypatch):
+    """A row far off the model's arms pulls z_2 ten prior widths from its
+    component's centre: 16 Gauss-Hermite nodes were 23 nats low there. The
+    adaptive node count matches a brute-force trapezoid over z_2 (the inner
+    integrals as in the quadrature, checked by Monte Carlo above)."""
+    _, _, model = make_sparse_hierarchical(10, random_state=0)
+    row = np.array([[-0.7, -4.1]])
+    got = sparse_quadrature_log_likelihood(model, row)[0]
+    m, S, logdet = exact_module._sparse_gaussian_in_z1(model, row)
+    B, c = model.layers[1].params["weights"][:, 0], model.layers[1].params["bias"]
+    prior = model.layers[2]
+    means = prior.params["means"][:, 0]
+    sds = np.exp(0.5 * prior.params["log_vars"][:, 0])
+    slope = S[0, 1] / S[1, 1]
+    grid = np.linspace(-6.0, 6.0, 3001)
+    components = zip(means, sds, strict=True)
+    log_prior = special.logsumexp(
+        [stats.norm(mu, sd).logpdf(grid) + np.log(0.5) for mu, sd in components],
+        axis=0,
+    )
+    log_inner = [
+        exact_module._log_inner_integral(
+            m[0],
+            slope,
+            S[0, 0] - slope * S[0, 1],
+            np.sqrt(S[1, 1]),
+            exact_module._softplus(B[0] * z + c[0]),
+            exact_module._softplus(B[1] * z + c[1]),
+            2,
+        )
+        for z in grid
+    ]
+    brute = special.logsumexp(log_prior + log_inner) + np.log(grid[1] - grid[0])
+    np.testing.assert_allclose(got, brute - logdet, atol=1e-6)
+    # the fixed 16 nodes of before, for the record
+    monkeypatch.setattr(exact_module, "MAX_HERMITE", 16)
+    with pytest.warns(RuntimeWarning, match="has not converged"):
+        assert sparse_quadrature_log_likelihood(model, row)[0] < got - 20
 
 
 @pytest.mark.slow
