@@ -38,6 +38,7 @@ from sklearn_ddchm._ais import (
     tile_rows,
 )
 from sklearn_ddchm._importance import FactorisedProposal, importance_log_weights
+from sklearn_ddchm._log_likelihood import LOW_ESS
 from sklearn_ddchm.baselines import IWAEEstimator, VAEEstimator, VIMCOEstimator
 from sklearn_ddchm.baselines._vimco import LayerwiseBernoulliProposal
 from sklearn_ddchm.datasets import make_sparse_hierarchical
@@ -987,3 +988,11 @@ def test_log_likelihood_warns_once_when_one_weight_dominates():
         warnings.simplefilter("error", UnreliableScoreWarning)
         log_likelihood(est, X[:20], method="importance", random_state=0)
         est.score(far)
+    # a few degenerate rows among good ones warn too, counted, though the
+    # median ESS is healthy (the rule looked at the median before)
+    mixed = np.concatenate([X[:20], far[:4]])
+    with pytest.warns(UnreliableScoreWarning, match="nearly all the mass") as record:
+        result = log_likelihood(est, mixed, method="importance", random_state=0)
+    low = int(np.sum(result.ess < LOW_ESS))
+    assert np.median(result.ess) > 10 * LOW_ESS and 1 <= low <= 4
+    assert f"for {low} of 24 rows" in str(record[0].message)
