@@ -227,7 +227,7 @@ def _log_gauss_laplace(mu, v, s):
     return np.logaddexp(t1, t2) - np.log(4.0 * s)
 
 
-def sparse_quadrature_log_likelihood(model, X, n_hermite=16, panels_per_width=2):
+def sparse_quadrature_log_likelihood(model, X, n_hermite=8, panels_per_width=2):
     """log p(x) of the paper's 2-d sparse model by quadrature (``D_x = D_1 = 2``).
 
     With square loadings ``L``, ``p(x | z_1) = |det L|^-1 N(z_1; m(x), S)``.
@@ -251,8 +251,10 @@ def sparse_quadrature_log_likelihood(model, X, n_hermite=16, panels_per_width=2)
         ``make_sparse_hierarchical``'s model with ``n_features=2``,
         ``latent_dims=(2, 1)``.
     X : ndarray of shape (n, 2)
-    n_hermite : int, default=16
-        Gauss-Hermite nodes per mixture component to start from.
+    n_hermite : int, default=8
+        Gauss-Hermite nodes per mixture component to start from. Rows near
+        the paper's data stop at 16 (8 and 16 agree to 1e-13 there; 16
+        then differs from 64 by 4e-14).
     panels_per_width : float, default=2
         Gauss-Legendre panels per width of the narrowest factor in ``y_2``.
 
