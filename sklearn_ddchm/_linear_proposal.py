@@ -42,6 +42,8 @@ with it alone.
 References
 ----------
 C. M. Bishop. Pattern Recognition and Machine Learning. Springer, 2006.
+M. A. T. Figueiredo. Adaptive sparseness for supervised learning. IEEE
+Transactions on Pattern Analysis and Machine Intelligence 25(9), 2003.
 T. Hesterberg. Weighted average importance sampling and defensive mixture
 distributions. Technometrics 37, 1995.
 """
@@ -76,7 +78,11 @@ LINEAR_DF = 10
 MARGINAL_SAMPLES = 1000
 #: rounds that match the stand-in prior of z_1 to its conditional at the
 #: stand-in posterior's mean (:func:`stand_in_variance`), below a mixture
-#: prior. See ``benchmarks/bench_ais.py outliers`` for what they change.
+#: prior. On the main job's fit, 100 rows uniform on [-6, 6]^2 against
+#: quadrature (2026-12-04): mean error -16.8 nats with none, -0.018 (worst
+#: row -0.61) with one, -0.004 (worst -0.12) with two, three or five; on
+#: held-out rows -0.010 or -0.011 with any; on a (50, 10) patch model +0.2
+#: nats per patch with three (``benchmarks/bench_ais.py outliers``).
 STAND_IN_ROUNDS = 3
 
 
@@ -541,10 +547,11 @@ def stand_in_variance(layer, z, parent, variance):
     whose log density has the conditional's slope at ``z``:
     ``(z - m) / (-d log p(z | parent) / dz)``. For a Gaussian conditional
     both are its variance; for a Laplace one with scale ``s`` the matched
-    variance is ``s |z - m|``, the quadratic bound of ``|z - m|`` that
-    touches it at ``z`` (the variational bound of the Bayesian lasso and of
-    iteratively reweighted least squares for an L1 penalty; Figueiredo,
-    2003). A Gaussian with the conditional's own variance pulls ``z`` back
+    variance is ``s |z - m|``: the quadratic bound ``|u| <= u^2 / (2 |z|) +
+    |z| / 2`` that touches ``|u|`` at ``u = z`` (``m = 0``), the weight of
+    iteratively reweighted least squares for an L1 penalty and of the EM
+    algorithm for a Laplace prior (Figueiredo, 2003). A Gaussian with the
+    conditional's own variance pulls ``z`` back
     to ``m`` with a force that grows linearly with the distance, where a
     heavier-tailed conditional's stays bounded: matched at the posterior's
     location, the stand-in posterior no longer over-shrinks rows far from
