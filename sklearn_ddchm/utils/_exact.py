@@ -9,6 +9,7 @@ models; move a model with ``model.to(numpy)`` first.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -281,7 +282,7 @@ def sparse_quadrature_log_likelihood(model, X, n_hermite=8, panels_per_width=2):
     sd2 = math.sqrt(S[1, 1])
 
     def log_px(r, n_nodes):
-        nodes, weights = np.polynomial.hermite.hermgauss(n_nodes)
+        nodes, weights = _hermite_rule(n_nodes)
         terms = []
         for k in range(means.shape[0]):
             for t, w in zip(nodes, weights, strict=True):
@@ -316,6 +317,12 @@ def sparse_quadrature_log_likelihood(model, X, n_hermite=8, panels_per_width=2):
                 break
         out[r] = value
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _hermite_rule(n_nodes):
+    """Gauss-Hermite nodes and weights, computed once per count."""
+    return np.polynomial.hermite.hermgauss(n_nodes)
 
 
 def _log_inner_integral(m, slope, v1, sd2, s1, s2, panels_per_width):
