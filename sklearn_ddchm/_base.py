@@ -987,7 +987,9 @@ class BaseDeepGenerativeEstimator(
         for p(x), hence biased low for log p(x) by roughly the variance of the
         normalised weights over ``2 n_importance``: for posteriors with sharp,
         mode-dependent structure it can be nats too low with 100 samples, and
-        far more for rows unlike anything the model generates. It is the fast
+        far more for rows unlike anything the model generates (it does not
+        check its weights; :func:`sklearn_ddchm.log_likelihood` warns about
+        rows whose effective sample size is below 1.5). It is the fast
         estimate model selection calls; to compare models use
         :func:`sklearn_ddchm.log_likelihood` (annealed importance sampling,
         with standard errors).

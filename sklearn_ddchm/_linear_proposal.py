@@ -81,8 +81,9 @@ MARGINAL_SAMPLES = 1000
 #: prior. On the main job's fit, 100 rows uniform on [-6, 6]^2 against
 #: quadrature (2026-12-04): mean error -16.8 nats with none, -0.018 (worst
 #: row -0.61) with one, -0.004 (worst -0.12) with two, three or five; on
-#: held-out rows -0.010 or -0.011 with any; on a (50, 10) patch model +0.2
-#: nats per patch with three (``benchmarks/bench_ais.py outliers``).
+#: held-out rows -0.010 or -0.011 with any; on (50, 10) and (100, 10) patch
+#: models +0.2 and +0.7 nats per patch with three, for 1.7x the scoring time
+#: (``benchmarks/bench_ais.py outliers``; ``benchmarks/README.md``).
 STAND_IN_ROUNDS = 3
 
 
