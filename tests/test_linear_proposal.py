@@ -83,6 +83,31 @@ def test_posterior_and_marginal_match_conditioning_the_joint_gaussian():
     np.testing.assert_allclose(log_marg, exact, rtol=1e-10)
 
 
+def test_posterior_with_a_prior_per_row_matches_conditioning_each_row():
+    """A prior variance per row: every output of each row equals the joint
+    Gaussian's conditioning with that row's prior (dense)."""
+    rng = np.random.RandomState(4)
+    W, b, psi, _, _ = random_linear_gaussian(rng)
+    X = rng.randn(4, 5) * 2
+    m = rng.randn(3)
+    v = rng.uniform(0.3, 2.0, (4, 3))
+    mean, colour, whiten, log_det, log_marg = linear_gaussian_posterior(
+        X, W, b, psi, m, v
+    )
+    assert colour.shape == whiten.shape == (4, 3, 3) and log_det.shape == (4,)
+    for r in range(4):
+        V = np.diag(v[r])
+        S_xx = W @ V @ W.T + np.diag(psi)
+        gain = V @ W.T @ np.linalg.inv(S_xx)
+        cov = V - gain @ W @ V
+        np.testing.assert_allclose(mean[r], m + gain @ (X[r] - W @ m - b), rtol=1e-10)
+        np.testing.assert_allclose(colour[r].T @ colour[r], cov, atol=1e-12)
+        np.testing.assert_allclose(colour[r] @ whiten[r], np.eye(3), atol=1e-12)
+        np.testing.assert_allclose(log_det[r], np.linalg.slogdet(cov)[1], rtol=1e-10)
+        exact = stats.multivariate_normal(W @ m + b, S_xx).logpdf(X[r])
+        np.testing.assert_allclose(log_marg[r], exact, rtol=1e-10)
+
+
 def test_multivariate_t_density_against_scipy():
     rng = np.random.RandomState(1)
     A = rng.randn(4, 4)
