@@ -456,7 +456,7 @@ def linear_gaussian_proposal(model, X, recognition=None):
     zero = xp.zeros((1, d1), dtype=X.dtype, device=_device(X))
     noise_var = obs.variance(zero)[0, :]
     first = layers[1]
-    parent, upper, rec_weights, tails = None, None, None, None
+    parent, upper, rec_weights = None, None, None
     if first.is_mixture:
         log_prior, prior_means, prior_vars = first.components()
         anchors = _rows(prior_means, prior_vars)
@@ -464,7 +464,6 @@ def linear_gaussian_proposal(model, X, recognition=None):
         log_prior, p_means, p_vars = layers[2].components()
         parent = (p_means, p_vars)
         anchors = _rows(first.mean(p_means), first.variance(p_means))
-        tails = (first, p_means)
         if recognition is not None and recognition.mixtures[1] is not None:
             rec_weights = xp.exp(recognition.mixtures[1][0])
     else:
@@ -497,9 +496,9 @@ def linear_gaussian_proposal(model, X, recognition=None):
     try:
         for c, (m, v) in enumerate(anchors):
             v = xp.maximum(v, tiny)
-            if tails is not None:
+            if parent is not None:  # z_1's stand-in at z_2's c-th centre
                 v = _tail_matched_variance(
-                    X, weights, bias, noise_var, m, v, *tails, component=c
+                    X, weights, bias, noise_var, m, v, first, parent[0][c : c + 1, :]
                 )
             posterior = linear_gaussian_posterior(X, weights, bias, noise_var, m, v)
             for out, value in zip(
@@ -582,21 +581,20 @@ def stand_in_variance(layer, z, parent, variance):
 
 
 def _tail_matched_variance(
-    X, weights, bias, noise_var, prior_mean, variance, layer, parents, *, component
+    X, weights, bias, noise_var, prior_mean, variance, layer, centre
 ):
     """Per-row stand-in variances of ``z_1`` under one component of ``z_2``.
 
     ``STAND_IN_ROUNDS`` fixed-point rounds: the stand-in posterior's mean,
     then :func:`stand_in_variance` of ``layer`` at that mean, with ``z_2``
-    at the component's centre. For a Laplace layer these are the
+    at the component's centre (``centre``, shape (1, D_2)). For a Laplace
+    layer these are the
     iteratively reweighted least-squares steps towards the posterior mode
     under the Laplace prior (where every coordinate's matched variance
     exceeds the conditional's own).
     """
     xp = get_namespace(X)
-    parent = xp.broadcast_to(
-        parents[component : component + 1, :], (X.shape[0], parents.shape[1])
-    )
+    parent = xp.broadcast_to(centre, (X.shape[0], centre.shape[1]))
     v = variance
     for _ in range(STAND_IN_ROUNDS):
         mean = linear_gaussian_posterior(X, weights, bias, noise_var, prior_mean, v)[0]
