@@ -35,8 +35,9 @@ from sklearn.utils.validation import _num_samples, check_is_fitted, validate_dat
 from threadpoolctl import threadpool_limits
 
 from . import _ais
+from ._binary_proposal import conditional_bernoulli_proposal
 from ._guard import GUARD_EVERY_STEPS, DivergenceGuard
-from ._importance import importance_log_weights
+from ._importance import FactorisedProposal, importance_log_weights
 from ._linear_proposal import LinearGaussianProposal, linear_gaussian_proposal
 from ._log_likelihood import (
     DEFAULT_AIS_CHAINS,
@@ -974,14 +975,20 @@ class BaseDeepGenerativeEstimator(
 
         ``log mean_k p(x, z^k) / q(z^k | x)`` with ``n_importance`` draws from
         the estimator's proposal, after ``SCORE_ADAPT_ROUNDS`` rounds of
-        adaptive importance sampling that re-centre the proposal on the
-        weighted draws. When the observation layer is Gaussian with a mean
-        linear in ``z_1`` and every latent is continuous, the proposal is
+        adaptive importance sampling that re-centre its continuous layers on
+        the weighted draws (binary layers are never re-centred: with a few
+        hundred bits the weighted draws collapse onto one). When the
+        observation layer is Gaussian with a mean linear in ``z_1`` and every
+        latent is continuous, the proposal is
         instead the model's linear-Gaussian one (a full-covariance Student-t
         posterior of ``z_1`` under a Gaussian stand-in for its prior, per
         top-prior component), with the recognition model's proposal as a
         10% defensive share and no adaptive rounds (see the User Guide,
-        "Scoring"). The same noise
+        "Scoring"). For :class:`~sklearn_ddchm.DDCHelmholtzEstimator`, when
+        every latent layer is binary, in two layers or more, each layer above
+        ``z_1`` is drawn given the one below (``sklearn_ddchm._binary_proposal``),
+        again with the recognition model's proposal as a 10% defensive
+        share. The same noise
         is shared by all rows, so the estimate of a row does not depend on
         the other rows. The estimate is unbiased
         for p(x), hence biased low for log p(x) by roughly the variance of the
@@ -1010,17 +1017,24 @@ class BaseDeepGenerativeEstimator(
             X, method="importance", caller="score_samples"
         ).log_likelihood
 
-    def _scoring_proposal(self, X):
+    def _scoring_proposal(self, X, *, for_ais=False):
         """The proposal that scoring starts from.
 
         The estimator's own (:meth:`_proposal`), inside a
         :class:`~sklearn_ddchm._linear_proposal.LinearGaussianProposal` where
         the model's observation layer is linear-Gaussian and its latents
-        continuous.
+        continuous, or inside a
+        :class:`~sklearn_ddchm._binary_proposal.ConditionalBernoulliProposal`
+        where its latents are all binary, in two layers or more (not
+        ``for_ais``: the Gibbs sweeps of AIS take a proposal whose binary
+        layers have fixed log-odds).
         """
         own = self._proposal(X)
         linear = linear_gaussian_proposal(self.model_, X, own)
-        return own if linear is None else linear
+        if linear is not None:
+            return linear
+        binary = None if for_ais else conditional_bernoulli_proposal(self.model_, own)
+        return own if binary is None else binary
 
     def _fit_sanity_problem(self):
         """Why the fitted model should not be trusted, or None (hook).
@@ -1052,8 +1066,7 @@ class BaseDeepGenerativeEstimator(
         scores it in blocks of rows and returns a
         :class:`~sklearn_ddchm.LogLikelihoodResult`.
 
-        - ``"importance"``: ``SCORE_ADAPT_ROUNDS`` adaptive rounds
-          (``LINEAR_ADAPT_ROUNDS`` with the linear-Gaussian proposal), then
+        - ``"importance"``: :func:`_adapt_rounds` adaptive rounds, then
           ``n_samples`` (default ``n_importance``) draws; the same noise for
           every row (a fresh generator per block, seeded by ``random_state``,
           default the estimator's own), so a row's estimate does not depend
@@ -1095,11 +1108,7 @@ class BaseDeepGenerativeEstimator(
                         proposal,
                         k,
                         np.random.RandomState(seed),
-                        n_adapt=(
-                            LINEAR_ADAPT_ROUNDS
-                            if isinstance(proposal, LinearGaussianProposal)
-                            else SCORE_ADAPT_ROUNDS
-                        ),
+                        n_adapt=_adapt_rounds(proposal),
                     )
                 for out, value in zip(
                     (estimates, stderrs, esss),
@@ -1118,7 +1127,7 @@ class BaseDeepGenerativeEstimator(
                 proposal = (
                     _ais.PriorProposal(self.model_, chunk.shape[0])
                     if start == "prior"
-                    else self._scoring_proposal(chunk)
+                    else self._scoring_proposal(chunk, for_ais=True)
                 )
                 log_w, accept, _ = _ais.annealed_importance_sampling(
                     self.model_,
@@ -1193,6 +1202,21 @@ class BaseDeepGenerativeEstimator(
         tags.non_deterministic = False
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _adapt_rounds(proposal):
+    """Adaptive rounds ``score_samples`` runs before drawing with ``proposal``.
+
+    ``SCORE_ADAPT_ROUNDS`` for a factorised proposal with a continuous layer
+    to re-centre, ``LINEAR_ADAPT_ROUNDS`` for the linear-Gaussian proposal,
+    none otherwise: :meth:`FactorisedProposal.refined` keeps binary layers as
+    they are, and the other proposals have no moments to refit.
+    """
+    if isinstance(proposal, LinearGaussianProposal):
+        return LINEAR_ADAPT_ROUNDS
+    if isinstance(proposal, FactorisedProposal) and not all(proposal.binary):
+        return SCORE_ADAPT_ROUNDS
+    return 0
 
 
 def _score_seed(random_state):

@@ -291,23 +291,29 @@ class FactorisedProposal:
     def refined(self, latents, log_w, shrink=ADAPT_SHRINK):
         """The proposal re-centred on the self-normalised importance weights of a draw.
 
-        Per row, mean and variance of each latent coordinate are the weighted
-        moments of ``latents`` (as returned by :meth:`sample`), the variance
-        kept above ``shrink`` times the current one so that a few dominant
-        weights cannot collapse it (adaptive importance sampling; the
-        defensive component is kept as it is).
+        Per row, mean and variance of each continuous latent coordinate are
+        the weighted moments of ``latents`` (as returned by :meth:`sample`),
+        the variance kept above ``shrink`` times the current one so that a
+        few dominant weights cannot collapse it (adaptive importance
+        sampling; the defensive component is kept as it is). Binary layers
+        keep their probabilities: a weighted mean of a few hundred bits has
+        no width to keep, and collapses onto the heaviest draw. On an SBN
+        784-200-200-200 learnt by DDC-HM on MNIST (50 test images, 100
+        draws) two such rounds put ``score`` 186 nats per image below AIS,
+        against 59 with none.
         """
         xp = get_namespace(log_w)
         k, n = log_w.shape
         w = xp.exp(log_w - logsumexp(log_w, axis=0, keepdims=True, xp=xp))[:, :, None]
         means, variances = [], []
         for l, z in enumerate(latents):
+            if self.binary[l]:
+                means.append(self.means[l])
+                variances.append(None)
+                continue
             z = xp.reshape(z, (k, n, z.shape[1]))
             m = xp.sum(w * z, axis=0)
             means.append(m)
-            if self.binary[l]:
-                variances.append(None)
-                continue
             v = xp.sum(w * (z - m[None, ...]) ** 2, axis=0)
             variances.append(xp.maximum(v, shrink * self.variances[l]))
         return FactorisedProposal(
