@@ -1033,7 +1033,9 @@ class BaseDeepGenerativeEstimator(
         linear = linear_gaussian_proposal(self.model_, X, own)
         if linear is not None:
             return linear
-        binary = None if for_ais else conditional_bernoulli_proposal(self.model_, own)
+        binary = (
+            None if for_ais else conditional_bernoulli_proposal(self.model_, X, own)
+        )
         return own if binary is None else binary
 
     def _fit_sanity_problem(self):

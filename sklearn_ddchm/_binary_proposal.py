@@ -12,9 +12,22 @@ AIS, and 178 below after the two adaptive rounds of
 :class:`~sklearn_ddchm._importance.FactorisedProposal.refined`, which
 collapsed it onto single draws.
 
-:class:`ConditionalBernoulliProposal` keeps the recognition model's marginal
-for ``z_1`` and draws each layer above from a factorised Bernoulli *given the
-layer below*,
+:class:`ConditionalBernoulliProposal` draws ``z_1`` from a factorised
+Bernoulli centred on a mode of its posterior and each layer above from a
+factorised Bernoulli *given the layer below*.
+
+``z_1``: starting from the recognition means rounded to 0/1, a greedy search
+flips, per row and step, the one bit that most increases ``log p(x | z_1) +
+log p(z_1 | z_2 = m_2)`` (``MODE_FLIPS`` steps at most); each bit is then
+proposed with its exact conditional log-odds given ``x`` and the other bits
+there (:func:`flip_log_odds`), the posterior's own single-site conditionals
+at its mode. On the MNIST model above this put ``score`` 13 nats below AIS,
+where ``z_1`` from the recognition marginals left it 35 below (the layers
+above were not the problem: integrating them out with 1,000 draws per
+``z_1`` left it 36 below). Its cost is one evaluation of the observation
+layer per bit, row and step.
+
+``z_l`` for ``l >= 2``:
 
     q(z_l | z_{l-1}) = prod_j Bernoulli(z_lj; sigmoid(eta_lj)),
     eta_l = eta_l(m_{l+1}) + d/dz_l log p(z_{l-1} | z_l) |_{z_l = m_l},
@@ -51,6 +64,13 @@ from .utils._array_api import device as _device
 from .utils._array_api import get_namespace, logsumexp, sigmoid
 from .utils._random import draw
 
+#: steps of the greedy search for the mode of ``z_1``, one bit flipped per row
+#: and step. On the MNIST model of the module docstring (50 test images)
+#: ``score`` was 62, 14.1, 13.0 and 13.0 nats below AIS after 3, 6, 10 and
+#: (every row at a mode) 15 steps; flipping several bits per step oscillated.
+MODE_FLIPS = 10
+#: numbers in one array of the flip log-odds (rows x D_1 x D_x), per block
+FLIP_BLOCK_ELEMENTS = 2**22
 #: the conditional proposal's probabilities are mixed with 1/2 by this much.
 #: Smaller than the factorised proposal's floor (whose share keeps the weights
 #: defended): with 600 binary latents a floor of 0.02 flips six of them per
@@ -71,19 +91,108 @@ def _bernoulli_log_prob(z, p):
     return xp.sum(z * xp.log(p) + (1.0 - z) * xp.log(1.0 - p), axis=-1)
 
 
+def flip_log_odds(obs, X, z, prior_logits):
+    """Exact log-odds of each bit of ``z_1`` given ``x`` and the other bits.
+
+    ``log p(x | z_1^{j=1}) - log p(x | z_1^{j=0}) + prior_logits_j`` for every
+    bit ``j``, where ``z_1^{j=v}`` is ``z`` with bit ``j`` set to ``v`` and
+    ``prior_logits`` the log-odds of ``p(z_1 | z_2)``, whose bits are
+    independent given ``z_2``.
+
+    Parameters
+    ----------
+    obs : layer with ``affine_parameters`` and ``log_prob_terms``
+        The observation layer ``p(x | z_1)``.
+    X : array of shape (n, D_x)
+    z : array of shape (n, D_1)
+        Binary.
+    prior_logits : array of shape (n, D_1) or (1, D_1)
+
+    Returns
+    -------
+    log_odds : array of shape (n, D_1)
+    """
+    xp = get_namespace(z)
+    weights, offset = obs.affine_parameters()  # (D_x, D_1), (D_x,)
+    n, d1 = z.shape
+    rows = max(1, FLIP_BLOCK_ELEMENTS // (d1 * weights.shape[0]))
+    out = []
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        zb, xb = z[start:stop, ...], X[start:stop, ...]
+        a = zb @ weights.T + offset  # (r, D_x)
+        # toggling bit j moves a by sign_j W[:, j]; the log-odds of bit j are
+        # sign_j times the change of log p(x | z_1) (one side is z itself),
+        # (r, D_1, D_x): the per-feature parameters of log_prob_terms
+        # broadcast along the last axis
+        sign = 1.0 - 2.0 * zb
+        toggled = a[:, None, :] + sign[:, :, None] * weights.T[None, ...]
+        here = xp.sum(obs.log_prob_terms(xb, a), axis=1)
+        there = xp.sum(obs.log_prob_terms(xb[:, None, :], toggled), axis=2)
+        out.append(sign * (there - here[:, None]))
+    log_odds = xp.concat(out, axis=0) if len(out) > 1 else out[0]
+    return log_odds + prior_logits
+
+
+def mode_log_odds(obs, X, z, prior_logits, n_flips=MODE_FLIPS):
+    """Greedy search for a mode of ``z_1`` from ``z``; the flip log-odds there.
+
+    Each step flips, per row, the bit whose :func:`flip_log_odds` most
+    disagrees with its value (the largest increase of ``log p(x | z_1) + log
+    p(z_1 | z_2)``), while any does; at most ``n_flips`` steps.
+
+    Returns
+    -------
+    z : array of shape (n, D_1)
+        The configuration reached.
+    log_odds : array of shape (n, D_1)
+        :func:`flip_log_odds` at ``z``.
+    """
+    xp = get_namespace(z)
+    n, d1 = z.shape
+    index = xp.arange(d1, device=_device(z))[None, :]
+    prior_logits = xp.broadcast_to(prior_logits, z.shape)
+    log_odds = flip_log_odds(obs, X, z, prior_logits)
+    for _ in range(n_flips):
+        gain = xp.where(z > 0, -log_odds, log_odds)
+        best = xp.argmax(gain, axis=1)
+        improves = xp.max(gain, axis=1) > 0
+        if not bool(xp.any(improves)):
+            break
+        flip = (index == best[:, None]) & improves[:, None]
+        z = xp.where(flip, 1.0 - z, z)
+        # only the rows that moved need their log-odds again (most reach a
+        # mode in a few steps): the evaluation is the search's whole cost
+        rows = xp.nonzero(improves)[0]
+        moved = flip_log_odds(
+            obs,
+            xp.take(X, rows, axis=0),
+            xp.take(z, rows, axis=0),
+            xp.take(prior_logits, rows, axis=0),
+        )
+        # back to their rows (the array API has no scatter): a one-hot product
+        # costs a few percent of the evaluation
+        onehot = xp.astype(
+            xp.arange(n, device=_device(z))[None, :] == rows[:, None], moved.dtype
+        )
+        log_odds = xp.where(improves[:, None], onehot.T @ moved, log_odds)
+    return z, log_odds
+
+
 class ConditionalBernoulliProposal:
     """``q = (1 - s) q_cond + s q_rec`` for a model with binary latents only.
 
     ``q_cond(z | x) = q(z_1 | x) prod_{l >= 2} q(z_l | z_{l-1})`` (see the
     module docstring): ``q(z_1 | x)`` a factorised Bernoulli with
-    probabilities ``first``, ``q(z_l | z_{l-1})`` one with log-odds
-    ``offsets[l - 2] + statistics[l - 2](z_{l-1})``, every probability mixed
-    with 1/2 by ``CONDITIONAL_FLOOR``.
+    probabilities ``first`` (the flip conditionals at a mode of ``z_1``),
+    ``q(z_l | z_{l-1})`` one with log-odds ``offsets[l - 2] +
+    statistics[l - 2](z_{l-1})``, every probability mixed with 1/2 by
+    ``CONDITIONAL_FLOOR``.
 
     Parameters
     ----------
     first : array of shape (n, D_1)
-        ``q(z_1 = 1 | x)`` per row, in [0, 1].
+        ``q(z_1 = 1 | x)`` per row, in [0, 1] (before the floor).
     offsets : list of arrays of shape (n, D_l) or (1, D_l)
         The part of ``eta_l`` that does not depend on ``z_{l-1}``, for
         ``l = 2, ..., L``.
@@ -176,18 +285,20 @@ class ConditionalBernoulliProposal:
         )
 
 
-def conditional_bernoulli_proposal(model, recognition):
-    """The :class:`ConditionalBernoulliProposal` built on ``recognition``, or None.
+def conditional_bernoulli_proposal(model, X, recognition):
+    """The :class:`ConditionalBernoulliProposal` at rows ``X``, or None.
 
     None unless every latent layer of ``model`` is binary, there are at least
     two, each latent layer's log-density meets its parent only through a
-    :meth:`~sklearn_ddchm.models.Layer.parent_statistic`, and
-    ``recognition`` is a :class:`FactorisedProposal` (whose means are the
-    recognition model's posterior means, clipped to [0, 1] here).
+    :meth:`~sklearn_ddchm.models.Layer.parent_statistic`, the observation
+    layer is affine in ``z_1`` (``affine_parameters``), and ``recognition`` is
+    a :class:`FactorisedProposal` (whose means are the recognition model's
+    posterior means, clipped to [0, 1] here).
 
     Parameters
     ----------
     model : DeepExponentialFamily
+    X : array of shape (n, n_features)
     recognition : FactorisedProposal
         Also the defensive share of the result.
     """
@@ -197,11 +308,16 @@ def conditional_bernoulli_proposal(model, recognition):
         or len(layers) < 3
         or not all(layer.is_binary for layer in layers[1:])
         or any(recognition.mixtures[l] is not None for l in range(len(layers) - 1))
+        or not hasattr(layers[0], "affine_parameters")
     ):
         return None
     xp = get_namespace(recognition.means[0])
     means = [xp.clip(m, 0.0, 1.0) for m in recognition.means]
     n = means[0].shape[0]
+    z1 = xp.astype(means[0] > 0.5, means[0].dtype)
+    _, log_odds = mode_log_odds(
+        layers[0], X, z1, layers[1].natural_parameters(means[1], n)
+    )
     offsets, statistics = [], []
     for l in range(2, len(layers)):
         below = layers[l - 1]  # p(z_{l-1} | z_l)
@@ -218,4 +334,6 @@ def conditional_bernoulli_proposal(model, recognition):
             offset = offset + layers[l].natural_parameters(None, 1)
         offsets.append(offset)
         statistics.append(below.parent_statistic)
-    return ConditionalBernoulliProposal(means[0], offsets, statistics, recognition)
+    return ConditionalBernoulliProposal(
+        sigmoid(log_odds), offsets, statistics, recognition
+    )
