@@ -21,10 +21,16 @@ flips, per row and step, the one bit that most increases ``log p(x | z_1) +
 log p(z_1 | z_2 = m_2)`` (``MODE_FLIPS`` steps at most); each bit is then
 proposed with its exact conditional log-odds given ``x`` and the other bits
 there (:func:`flip_log_odds`), the posterior's own single-site conditionals
-at its mode. On the MNIST model above this put ``score`` 13 nats below AIS,
-where ``z_1`` from the recognition marginals left it 35 below (the layers
-above were not the problem: integrating them out with 1,000 draws per
-``z_1`` left it 36 below). Its cost is one evaluation of the observation
+at its mode. ``q(z_1 | x)`` is the equal mixture of that factorised
+Bernoulli and the recognition marginals'. On the MNIST model above ``z_1``
+from the mode's conditionals put ``score`` 13.1 nats below AIS, from the
+mixture 13.2, from the recognition marginals alone 36.2 (the layers above
+were not the problem: integrating them out with 1,000 draws per ``z_1``
+left it 36 below). On random SBNs small enough to enumerate, 20-8-4 and
+30-8-5-3 at their true parameters, the mixture was the best of the three
+(mean absolute error 0.082 and 0.126 nat per row, against 0.103 and 0.149
+from the mode alone and 0.091 and 0.130 from the marginals alone; five
+seeds of 100 draws). The search costs one evaluation of the observation
 layer per bit, row and step.
 
 ``z_l`` for ``l >= 2``:
@@ -183,16 +189,18 @@ class ConditionalBernoulliProposal:
     """``q = (1 - s) q_cond + s q_rec`` for a model with binary latents only.
 
     ``q_cond(z | x) = q(z_1 | x) prod_{l >= 2} q(z_l | z_{l-1})`` (see the
-    module docstring): ``q(z_1 | x)`` a factorised Bernoulli with
-    probabilities ``first`` (the flip conditionals at a mode of ``z_1``),
-    ``q(z_l | z_{l-1})`` one with log-odds ``offsets[l - 2] +
+    module docstring): ``q(z_1 | x)`` the equal mixture of factorised
+    Bernoullis with the probabilities in ``first`` (the flip conditionals at a
+    mode of ``z_1``, the recognition marginals), ``q(z_l | z_{l-1})`` a
+    factorised Bernoulli with log-odds ``offsets[l - 2] +
     statistics[l - 2](z_{l-1})``, every probability mixed with 1/2 by
     ``CONDITIONAL_FLOOR``.
 
     Parameters
     ----------
-    first : array of shape (n, D_1)
-        ``q(z_1 = 1 | x)`` per row, in [0, 1] (before the floor).
+    first : list of arrays of shape (n, D_1)
+        ``q(z_1 = 1 | x)`` per row and component, in [0, 1] (before the
+        floor).
     offsets : list of arrays of shape (n, D_l) or (1, D_l)
         The part of ``eta_l`` that does not depend on ``z_{l-1}``, for
         ``l = 2, ..., L``.
@@ -213,7 +221,7 @@ class ConditionalBernoulliProposal:
 
     @property
     def _n(self):
-        return self.first.shape[0]
+        return self.first[0].shape[0]
 
     def _probabilities(self, l, z_below):
         """``q(z_l = 1 | z_{l-1})`` for ``z_{l-1}`` of shape (k, n, D_{l-1})."""
@@ -229,10 +237,10 @@ class ConditionalBernoulliProposal:
         With ``shared_noise`` the same uniforms serve every row (see
         :meth:`FactorisedProposal.sample`).
         """
-        xp = get_namespace(self.first)
+        xp = get_namespace(self.first[0])
         n = self._n
         rows = 1 if shared_noise else n
-        dev, dtype = _device(self.first), self.first.dtype
+        dev, dtype = _device(self.first[0]), self.first[0].dtype
 
         def uniform(d):
             return draw(
@@ -245,8 +253,14 @@ class ConditionalBernoulliProposal:
             )
 
         use_fallback = uniform(1) < self.share if self.share > 0 else None
-        p = _floored(self.first)[None, ...]
-        z = xp.astype(uniform(p.shape[2]) < p, dtype)
+        # one component of q(z_1 | x) per draw, each with probability 1/C
+        pick = xp.astype(uniform(1) * len(self.first), xp.int64)
+        u = uniform(self.first[0].shape[1])
+        z = 0.0
+        for c, p in enumerate(self.first):
+            z = z + xp.where(
+                pick == c, xp.astype(u < _floored(p)[None, ...], dtype), 0.0
+            )
         zs = [z]
         for l in range(2, len(self.offsets) + 2):
             p = self._probabilities(l, z)
@@ -268,7 +282,13 @@ class ConditionalBernoulliProposal:
         """log q at latents of shape (k * n, D_l) (index major); shape (k, n)."""
         xp = get_namespace(latents[0])
         zs = [xp.reshape(z, (-1, self._n, z.shape[1])) for z in latents]
-        log_cond = _bernoulli_log_prob(zs[0], _floored(self.first)[None, ...])
+        log_cond = logsumexp(
+            xp.stack(
+                [_bernoulli_log_prob(zs[0], _floored(p)[None, ...]) for p in self.first]
+            ),
+            axis=0,
+            xp=xp,
+        ) - math.log(len(self.first))
         for l in range(2, len(zs) + 1):
             log_cond = log_cond + _bernoulli_log_prob(
                 zs[l - 1], self._probabilities(l, zs[l - 2])
@@ -335,5 +355,5 @@ def conditional_bernoulli_proposal(model, X, recognition):
         offsets.append(offset)
         statistics.append(below.parent_statistic)
     return ConditionalBernoulliProposal(
-        sigmoid(log_odds), offsets, statistics, recognition
+        [sigmoid(log_odds), means[0]], offsets, statistics, recognition
     )
