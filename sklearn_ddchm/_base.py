@@ -985,10 +985,11 @@ class BaseDeepGenerativeEstimator(
         top-prior component), with the recognition model's proposal as a
         10% defensive share and no adaptive rounds (see the User Guide,
         "Scoring"). For :class:`~sklearn_ddchm.DDCHelmholtzEstimator`, when
-        every latent layer is binary, in two layers or more, each layer above
-        ``z_1`` is drawn given the one below (``sklearn_ddchm._binary_proposal``),
-        again with the recognition model's proposal as a 10% defensive
-        share. The same noise
+        every latent layer is binary, in two layers or more, ``z_1`` is
+        proposed around a mode of its posterior (mixed with the recognition
+        marginals) and each layer above given the one below
+        (``sklearn_ddchm._binary_proposal``), again with the recognition
+        model's proposal as a 10% defensive share. The same noise
         is shared by all rows, so the estimate of a row does not depend on
         the other rows. The estimate is unbiased
         for p(x), hence biased low for log p(x) by roughly the variance of the

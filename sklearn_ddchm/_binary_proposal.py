@@ -7,7 +7,7 @@ independently. In a sigmoid belief network the posterior of ``z_l`` is tied to
 the ``z_{l-1}`` drawn below it: given ``z_{l-1}``, ``z_l`` no longer depends
 on ``x``, and a ``z_l`` drawn without looking at ``z_{l-1}`` explains it
 badly. On an SBN 784-200-200-200 learnt by DDC-HM on MNIST (6 epochs, 50 test
-images, 100 draws) the factorised proposal scored 53 nats per image below
+images, 100 draws) the factorised proposal scored 61 nats per image below
 AIS, and 178 below after the two adaptive rounds of
 :class:`~sklearn_ddchm._importance.FactorisedProposal.refined`, which
 collapsed it onto single draws.
@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import math
 
-from ._importance import FactorisedProposal
+from ._importance import FactorisedProposal, defensive_log_q, with_fallback_draws
 from ._linear_proposal import RECOGNITION_SHARE
 from .utils._array_api import device as _device
 from .utils._array_api import get_namespace, logsumexp, sigmoid
@@ -267,15 +267,14 @@ class ConditionalBernoulliProposal:
             z = xp.astype(uniform(p.shape[2]) < p, dtype)
             zs.append(z)
         latents = [xp.reshape(z, (n_importance * n, z.shape[2])) for z in zs]
-        if use_fallback is not None:
-            other, _ = self.fallback.sample(n_importance, random_state, shared_noise)
-            flag = xp.reshape(
-                xp.broadcast_to(use_fallback, (n_importance, n, 1)),
-                (n_importance * n, 1),
-            )
-            latents = [
-                xp.where(flag, o, z) for z, o in zip(latents, other, strict=True)
-            ]
+        latents = with_fallback_draws(
+            latents,
+            use_fallback,
+            self.fallback,
+            n_importance,
+            random_state,
+            shared_noise,
+        )
         return latents, self.log_prob(latents)
 
     def log_prob(self, latents):
@@ -293,16 +292,7 @@ class ConditionalBernoulliProposal:
             log_cond = log_cond + _bernoulli_log_prob(
                 zs[l - 1], self._probabilities(l, zs[l - 2])
             )
-        if self.share == 0:
-            return log_cond
-        log_rec = self.fallback.log_prob(latents)
-        return logsumexp(
-            xp.stack(
-                [log_cond + math.log(1.0 - self.share), log_rec + math.log(self.share)]
-            ),
-            axis=0,
-            xp=xp,
-        )
+        return defensive_log_q(log_cond, self.fallback, latents, self.share)
 
 
 def conditional_bernoulli_proposal(model, X, recognition):

@@ -362,6 +362,40 @@ class FactorisedProposal:
         )
 
 
+def with_fallback_draws(
+    latents, use_fallback, fallback, n_importance, random_state, shared_noise
+):
+    """``latents`` with the draws flagged in ``use_fallback`` taken from ``fallback``.
+
+    The sampling half of a defensive mixture ``(1 - s) q + s q_fallback``:
+    ``use_fallback`` (shape (k, 1 or n, 1), or None for no fallback) says
+    which of the ``k`` draws come from ``q_fallback``; its draws are made
+    after ``q``'s, from the same ``random_state``.
+    """
+    if use_fallback is None:
+        return latents
+    xp = get_namespace(latents[0])
+    n = latents[0].shape[0] // n_importance
+    other, _ = fallback.sample(n_importance, random_state, shared_noise)
+    flag = xp.reshape(
+        xp.broadcast_to(use_fallback, (n_importance, n, 1)), (n_importance * n, 1)
+    )
+    return [xp.where(flag, o, z) for z, o in zip(latents, other, strict=True)]
+
+
+def defensive_log_q(log_q, fallback, latents, share):
+    """``log((1 - share) q + share q_fallback)`` from ``log q``, shape (k, n)."""
+    if share == 0:
+        return log_q
+    xp = get_namespace(log_q)
+    log_fallback = fallback.log_prob(latents)
+    return logsumexp(
+        xp.stack([log_q + math.log(1.0 - share), log_fallback + math.log(share)]),
+        axis=0,
+        xp=xp,
+    )
+
+
 def component_t_terms(z, means, variances):
     """Factorised Student-t log densities of ``z`` (k, n, D) at K components.
 

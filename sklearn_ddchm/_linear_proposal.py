@@ -58,8 +58,10 @@ from ._importance import (
     MIXTURE_FLOOR,
     PROPOSAL_DF,
     component_t_terms,
+    defensive_log_q,
     pick_components,
     student_t_grad,
+    with_fallback_draws,
 )
 from .utils._array_api import device as _device
 from .utils._array_api import diag, get_namespace, logsumexp
@@ -271,15 +273,14 @@ class LinearGaussianProposal:
             zs.append(onehot @ p_means + xp.sqrt(onehot @ p_vars) * t2)
         latents = [xp.reshape(z, (n_importance * n, z.shape[2])) for z in zs]
         latents += above
-        if use_fallback is not None:
-            other, _ = self.fallback.sample(n_importance, random_state, shared_noise)
-            flag = xp.reshape(
-                xp.broadcast_to(use_fallback, (n_importance, n, 1)),
-                (n_importance * n, 1),
-            )
-            latents = [
-                xp.where(flag, o, z) for z, o in zip(latents, other, strict=True)
-            ]
+        latents = with_fallback_draws(
+            latents,
+            use_fallback,
+            self.fallback,
+            n_importance,
+            random_state,
+            shared_noise,
+        )
         return latents, self.log_prob(latents)
 
     def _shift(self, z2):
@@ -334,19 +335,12 @@ class LinearGaussianProposal:
         return self._log_q(latents)[0]
 
     def _log_q(self, latents):
-        xp = get_namespace(latents[0])
         log_lin, parts = self._log_lin(latents)
-        if self.share == 0:
-            return log_lin, log_lin, parts
-        log_rec = self.fallback.log_prob(latents)
-        log_q = logsumexp(
-            xp.stack(
-                [log_lin + math.log(1.0 - self.share), log_rec + math.log(self.share)]
-            ),
-            axis=0,
-            xp=xp,
+        return (
+            defensive_log_q(log_lin, self.fallback, latents, self.share),
+            log_lin,
+            parts,
         )
-        return log_q, log_lin, parts
 
     def grad_log_prob(self, latents):
         """d log q / d z_l, shape (k * n, D_l), per layer.
