@@ -64,7 +64,13 @@ from __future__ import annotations
 
 import math
 
-from ._importance import FactorisedProposal, defensive_log_q, with_fallback_draws
+from ._importance import (
+    FactorisedProposal,
+    bernoulli_log_prob,
+    bernoulli_p,
+    defensive_log_q,
+    with_fallback_draws,
+)
 from ._linear_proposal import RECOGNITION_SHARE
 from .utils._array_api import device as _device
 from .utils._array_api import get_namespace, logsumexp, sigmoid
@@ -84,17 +90,6 @@ FLIP_BLOCK_ELEMENTS = 2**22
 #: 39.9 nats below AIS with a floor of 0.02, 35.5 with 0.005, 34.5 with 0.001
 #: and 34.4 with 1e-6.
 CONDITIONAL_FLOOR = 1e-3
-
-
-def _floored(p):
-    """``p`` mixed with 1/2 by ``CONDITIONAL_FLOOR``."""
-    return (1.0 - CONDITIONAL_FLOOR) * p + 0.5 * CONDITIONAL_FLOOR
-
-
-def _bernoulli_log_prob(z, p):
-    """``sum_j log Bernoulli(z_j; p_j)`` over the last axis."""
-    xp = get_namespace(z)
-    return xp.sum(z * xp.log(p) + (1.0 - z) * xp.log(1.0 - p), axis=-1)
 
 
 def flip_log_odds(obs, X, z, prior_logits):
@@ -215,7 +210,9 @@ class ConditionalBernoulliProposal:
     def __init__(
         self, first, offsets, statistics, fallback=None, share=RECOGNITION_SHARE
     ):
-        self.first, self.offsets, self.statistics = first, offsets, statistics
+        # q(z_1 = 1 | x) per component, floored once
+        self.first = [bernoulli_p(p, CONDITIONAL_FLOOR) for p in first]
+        self.offsets, self.statistics = offsets, statistics
         self.fallback = fallback
         self.share = share if fallback is not None else 0.0
 
@@ -229,7 +226,7 @@ class ConditionalBernoulliProposal:
         xp = get_namespace(z_below)
         t = self.statistics[l - 2](xp.reshape(z_below, (k * n, d)))
         eta = xp.reshape(t, (k, n, t.shape[1])) + self.offsets[l - 2][None, ...]
-        return _floored(sigmoid(eta))
+        return bernoulli_p(sigmoid(eta), CONDITIONAL_FLOOR)
 
     def sample(self, n_importance, random_state, shared_noise=True):
         """Latents (n_importance * n, D_l) per layer, and log q (n_importance, n).
@@ -258,9 +255,7 @@ class ConditionalBernoulliProposal:
         u = uniform(self.first[0].shape[1])
         z = 0.0
         for c, p in enumerate(self.first):
-            z = z + xp.where(
-                pick == c, xp.astype(u < _floored(p)[None, ...], dtype), 0.0
-            )
+            z = z + xp.where(pick == c, xp.astype(u < p[None, ...], dtype), 0.0)
         zs = [z]
         for l in range(2, len(self.offsets) + 2):
             p = self._probabilities(l, z)
@@ -282,14 +277,12 @@ class ConditionalBernoulliProposal:
         xp = get_namespace(latents[0])
         zs = [xp.reshape(z, (-1, self._n, z.shape[1])) for z in latents]
         log_cond = logsumexp(
-            xp.stack(
-                [_bernoulli_log_prob(zs[0], _floored(p)[None, ...]) for p in self.first]
-            ),
+            xp.stack([bernoulli_log_prob(zs[0], p[None, ...]) for p in self.first]),
             axis=0,
             xp=xp,
         ) - math.log(len(self.first))
         for l in range(2, len(zs) + 1):
-            log_cond = log_cond + _bernoulli_log_prob(
+            log_cond = log_cond + bernoulli_log_prob(
                 zs[l - 1], self._probabilities(l, zs[l - 2])
             )
         return defensive_log_q(log_cond, self.fallback, latents, self.share)

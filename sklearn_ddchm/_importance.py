@@ -267,7 +267,7 @@ class FactorisedProposal:
             for l, is_binary in enumerate(self.binary):
                 if not is_binary:
                     continue
-                p = _bernoulli_p(self._moments(l, wide)[0])
+                p = bernoulli_p(self._moments(l, wide)[0])
                 logit = xp.log(p) - xp.log1p(-p)
                 factors.append(
                     AffineFactor(
@@ -342,7 +342,7 @@ class FactorisedProposal:
             return onehot @ means + xp.sqrt(onehot @ variances) * noise
         m, v = self._moments(l, wide)
         if is_binary:
-            return xp.astype(noise < _bernoulli_p(m)[None, ...], noise.dtype)
+            return xp.astype(noise < bernoulli_p(m)[None, ...], noise.dtype)
         return m[None, ...] + xp.sqrt(v)[None, ...] * noise
 
     def _log_density(self, z, l, is_binary, wide):
@@ -353,8 +353,7 @@ class FactorisedProposal:
             return logsumexp(log_c, axis=2, xp=xp)
         m, v = self._moments(l, wide)
         if is_binary:
-            p = _bernoulli_p(m)[None, ...]
-            return xp.sum(z * xp.log(p) + (1.0 - z) * xp.log(1.0 - p), axis=2)
+            return bernoulli_log_prob(z, bernoulli_p(m)[None, ...])
         scale = xp.sqrt(v)[None, ...]
         return xp.sum(
             student_t_logpdf((z - m[None, ...]) / scale, PROPOSAL_DF) - xp.log(scale),
@@ -434,9 +433,16 @@ def pick_components(weights, pick):
     return xp.astype(chosen, pick.dtype)
 
 
-def _bernoulli_p(m):
+def bernoulli_p(m, floor=BERNOULLI_FLOOR):
+    """Probabilities ``m`` clipped to [0, 1] and mixed with 1/2 by ``floor``."""
     xp = get_namespace(m)
-    return (1.0 - BERNOULLI_FLOOR) * xp.clip(m, 0.0, 1.0) + 0.5 * BERNOULLI_FLOOR
+    return (1.0 - floor) * xp.clip(m, 0.0, 1.0) + 0.5 * floor
+
+
+def bernoulli_log_prob(z, p):
+    """``sum_j log Bernoulli(z_j; p_j)`` over the last axis."""
+    xp = get_namespace(z)
+    return xp.sum(z * xp.log(p) + (1.0 - z) * xp.log(1.0 - p), axis=-1)
 
 
 def student_t_logpdf(t, df):

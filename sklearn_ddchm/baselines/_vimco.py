@@ -30,7 +30,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import BaseDeepGenerativeEstimator
-from .._importance import BERNOULLI_FLOOR
+from .._importance import BERNOULLI_FLOOR, bernoulli_log_prob
 from ..models import BernoulliLayer, DeepExponentialFamily, GaussianLayer
 from ..models._presets import MODEL_NAMES, build_model
 from ..utils._array_api import (
@@ -259,7 +259,7 @@ class LayerwiseBernoulliProposal:
                 dtype=p.dtype,
             )
             z = xp.astype(u < p, p.dtype)
-            log_q = log_q + xp.sum(z * xp.log(p) + (1.0 - z) * xp.log(1.0 - p), axis=2)
+            log_q = log_q + bernoulli_log_prob(z, p)
             parent = xp.reshape(z, (n_importance * n, layer.n_features))
             latents.append(parent)
         return latents, log_q
