@@ -7,7 +7,7 @@ Five parts, each a sub-command (no sub-command runs ``exact``, ``sparse`` and
     SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py sparse [--rows 40]
     SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py bdmc [--model est.pkl]
     SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py score --model a.pkl \\
-        --model b.pkl [--data test.npy | --mnist-dir DIR]
+        --model b.pkl [--data test.npy | --mnist-dir DIR] [--cheap 30:4]
     SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py outliers [--rows 300]
 
 ``exact``: log p(x) of models where it is known exactly, by the package's
@@ -42,7 +42,11 @@ with standard errors, beside their ``score`` (importance sampling) and, where
 proposal alone, each with its error against AIS -- for the
 DDC-HM against VIMCO-50 comparison on MNIST once both are trained
 (``--mnist-dir``: the test images binarised as in paper_mnist_sbn.py, seed 1,
-a random subset by seed 3; or ``--data`` a .npy array).
+a random subset by seed 3; or ``--data`` a .npy array). ``--cheap T:K``
+(repeatable) adds a shorter AIS, ``T`` temperatures and ``K`` chains per
+image (what ``make_log_likelihood_scorer(n_temperatures=T, n_samples=K)``
+computes), with its error against the main run, its time and how many
+images have an effective sample size below ``LOW_ESS``.
 
 ``outliers``: the main job's fitted model, and the paper's model at its
 true parameters, scored on rows far from the data (held-out rows, the same
@@ -201,7 +205,11 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
+from sklearn_ddchm import (
+    DDCHelmholtzEstimator,
+    UnreliableScoreWarning,
+    log_likelihood,
+)
 from sklearn_ddchm._ais import (
     PriorProposal,
     annealed_importance_sampling,
@@ -586,6 +594,38 @@ def print_score_errors(est, X, reference):
         )
 
 
+def print_cheap_ais_error(est, X, reference, spec, args):
+    """A cheaper AIS (``spec`` = ``"T:K"``: ``T`` temperatures, ``K`` chains
+    per image) against ``reference``, the main AIS of the same images: the
+    cost and bias of :func:`make_log_likelihood_scorer` at those settings.
+    Its warning about rows with a low effective sample size is not shown;
+    the number of such rows is printed instead.
+    """
+    temperatures, chains = (int(v) for v in spec.split(":"))
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreliableScoreWarning)
+        result = log_likelihood(
+            est,
+            X,
+            n_samples=chains,
+            n_temperatures=temperatures,
+            n_leapfrog=args.leapfrog,
+            start=args.start,
+            random_state=1,
+        )
+    seconds = time.perf_counter() - start
+    err = to_numpy(result.log_likelihood) - reference
+    n_low = int(np.sum(to_numpy(result.ess) < LOW_ESS))
+    print(
+        f"    AIS {chains} chains x {temperatures} temperatures: "
+        f"{err.mean() + reference.mean():.3f}, error against AIS mean "
+        f"{err.mean():+.3f}, worst {err.min():+.3f} nats per image "
+        f"({seconds:.2f} s; {n_low} images with an ESS below {LOW_ESS})",
+        flush=True,
+    )
+
+
 def run_score(args):
     X = load_images(args)[: args.images]
     print(
@@ -608,7 +648,11 @@ def run_score(args):
             random_state=0,
         )
         seconds = time.perf_counter() - start
-        name = os.path.basename(path)
+        # the folder too: paper_mnist_sbn.py --save names every file DDC-HM.pkl
+        name = os.path.join(
+            os.path.basename(os.path.dirname(os.path.abspath(path))),
+            os.path.basename(path),
+        )
         values = to_numpy(result.log_likelihood)
         per_image[name] = values
         print(
@@ -620,6 +664,8 @@ def run_score(args):
             flush=True,
         )
         print_score_errors(est, X, values)
+        for spec in args.cheap:
+            print_cheap_ais_error(est, X, values, spec, args)
     # Paired over the same images: the difference's standard error leaves out
     # the images' own spread of log p(x), which both models share.
     names = list(per_image)
@@ -655,6 +701,14 @@ def main():
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--cache", default=os.path.expanduser("~/.cache/sklearn_ddchm"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--cheap",
+        action="append",
+        default=[],
+        metavar="T:K",
+        help="score part: also AIS with T temperatures and K chains per image, "
+        "against the main AIS (repeatable)",
+    )
     parser.add_argument(
         "--score-seeds",
         type=int,

@@ -1224,3 +1224,57 @@ def test_mnist_benchmark_records_the_averaged_iterates():
     # the iterates are evaluated on a copy: the fitted model is untouched
     for key, value in est._trained_parameters().items():
         np.testing.assert_array_equal(np.asarray(value), before[key])
+
+
+def test_ais_benchmark_cheap_line_is_log_likelihood_at_those_settings(tmp_path, capsys):
+    """bench_ais.py score --cheap T:K prints the mean of log_likelihood with
+    T temperatures and K chains (computed here directly, same seed) and its
+    difference from the main AIS run, for each saved model; the models'
+    names keep their folders apart."""
+    from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
+
+    bench = load_script("bench_ais")
+    X = (np.random.RandomState(0).rand(60, 12) < 0.4).astype(float)
+    paths = []
+    for seed in (0, 1):
+        folder = tmp_path / f"fit{seed}"
+        folder.mkdir()
+        est = DDCHelmholtzEstimator(
+            model="sbn",
+            latent_dims=(4, 3),
+            n_encoding=10,
+            max_iter=1,
+            random_state=seed,
+        ).fit(X)
+        with open(folder / "DDC-HM.pkl", "wb") as f:
+            pickle.dump(est, f)
+        paths.append(str(folder / "DDC-HM.pkl"))
+    np.save(tmp_path / "x.npy", X[:5])
+    args = bench.argparse.Namespace(
+        data=str(tmp_path / "x.npy"),
+        images=5,
+        chains=2,
+        temperatures=5,
+        leapfrog=1,
+        start="proposal",
+        model=paths,
+        cheap=["3:2"],
+    )
+    bench.run_score(args)
+    out = capsys.readouterr().out.splitlines()
+    cheap = [row for row in out if "AIS 2 chains x 3 temperatures" in row]
+    assert len(cheap) == 2
+    for path, row in zip(paths, cheap, strict=True):
+        with open(path, "rb") as f:
+            est = pickle.load(f)
+        main = log_likelihood(
+            est, X[:5], n_samples=2, n_temperatures=5, random_state=0
+        ).log_likelihood
+        short = log_likelihood(
+            est, X[:5], n_samples=2, n_temperatures=3, random_state=1
+        ).log_likelihood
+        printed = float(row.split(":")[1].split(",")[0])
+        error = float(row.split("mean")[1].split(",")[0])
+        assert printed == pytest.approx(np.mean(short), abs=5e-4)
+        assert error == pytest.approx(np.mean(short - main), abs=5e-4)
+    assert any("fit0/DDC-HM.pkl - fit1/DDC-HM.pkl" in row for row in out)
