@@ -594,14 +594,28 @@ def print_score_errors(est, X, reference):
         )
 
 
+def cheap_spec(text):
+    """``"T:K"`` as ``(T, K)``, two ints >= 1 (temperatures, chains)."""
+    try:
+        temperatures, chains = (int(v) for v in text.split(":"))
+    except ValueError:
+        temperatures = chains = 0
+    if temperatures < 1 or chains < 1:
+        raise argparse.ArgumentTypeError(
+            f"--cheap takes T:K, temperatures and chains >= 1, got {text!r}"
+        )
+    return temperatures, chains
+
+
 def print_cheap_ais_error(est, X, reference, spec, args):
-    """A cheaper AIS (``spec`` = ``"T:K"``: ``T`` temperatures, ``K`` chains
-    per image) against ``reference``, the main AIS of the same images: the
-    cost and bias of :func:`make_log_likelihood_scorer` at those settings.
+    """A cheaper AIS (``spec`` = ``(T, K)`` from :func:`cheap_spec`: ``T``
+    temperatures, ``K`` chains per image) against ``reference``, the main
+    AIS of the same images: the cost and bias of
+    :func:`make_log_likelihood_scorer` at those settings.
     Its warning about rows with a low effective sample size is not shown;
     the number of such rows is printed instead.
     """
-    temperatures, chains = (int(v) for v in spec.split(":"))
+    temperatures, chains = spec
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreliableScoreWarning)
@@ -612,6 +626,7 @@ def print_cheap_ais_error(est, X, reference, spec, args):
             n_temperatures=temperatures,
             n_leapfrog=args.leapfrog,
             start=args.start,
+            # not the main run's seed 0: its error is then its own
             random_state=1,
         )
     seconds = time.perf_counter() - start
@@ -706,6 +721,7 @@ def main():
         action="append",
         default=[],
         metavar="T:K",
+        type=cheap_spec,
         help="score part: also AIS with T temperatures and K chains per image, "
         "against the main AIS (repeatable)",
     )

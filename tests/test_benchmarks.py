@@ -1230,7 +1230,7 @@ def test_ais_benchmark_cheap_line_is_log_likelihood_at_those_settings(tmp_path, 
     """bench_ais.py score --cheap T:K prints the mean of log_likelihood with
     T temperatures and K chains (computed here directly, same seed) and its
     difference from the main AIS run, for each saved model; the models'
-    names keep their folders apart."""
+    names keep their folders apart; a malformed T:K is refused."""
     from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
 
     bench = load_script("bench_ais")
@@ -1258,7 +1258,7 @@ def test_ais_benchmark_cheap_line_is_log_likelihood_at_those_settings(tmp_path, 
         leapfrog=1,
         start="proposal",
         model=paths,
-        cheap=["3:2"],
+        cheap=[bench.cheap_spec("3:2")],
     )
     bench.run_score(args)
     out = capsys.readouterr().out.splitlines()
@@ -1278,3 +1278,6 @@ def test_ais_benchmark_cheap_line_is_log_likelihood_at_those_settings(tmp_path, 
         assert printed == pytest.approx(np.mean(short), abs=5e-4)
         assert error == pytest.approx(np.mean(short - main), abs=5e-4)
     assert any("fit0/DDC-HM.pkl - fit1/DDC-HM.pkl" in row for row in out)
+    for bad in ("3x2", "0:4", "30:"):
+        with pytest.raises(bench.argparse.ArgumentTypeError, match="T:K"):
+            bench.cheap_spec(bad)
