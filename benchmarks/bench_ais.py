@@ -7,7 +7,7 @@ Five parts, each a sub-command (no sub-command runs ``exact``, ``sparse`` and
     SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py sparse [--rows 40]
     SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py bdmc [--model est.pkl]
     SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py score --model a.pkl \\
-        --model b.pkl [--data test.npy | --mnist-dir DIR] [--cheap 30:4]
+        --model b.pkl [--data test.npy | --mnist-dir DIR] [--cheap 30:4] [--own]
     SCIPY_ARRAY_API=1 python benchmarks/bench_ais.py outliers [--rows 300]
 
 ``exact``: log p(x) of models where it is known exactly, by the package's
@@ -47,6 +47,12 @@ a random subset by seed 3; or ``--data`` a .npy array). ``--cheap T:K``
 image (what ``make_log_likelihood_scorer(n_temperatures=T, n_samples=K)``
 computes), with its error against the main run, its time and how many
 images have an effective sample size below ``LOW_ESS``.
+
+``--own`` adds, for each model, the same AIS of as many images drawn from the
+model itself (a model of the data's distribution finds them as probable as
+held-out images on average; a model sharper than the data finds its own
+more probable) and its layers' conditional entropies ``-E log p(z_l |
+z_{l+1})`` over ancestral draws.
 
 ``outliers``: the main job's fitted model, and the paper's model at its
 true parameters, scored on rows far from the data (held-out rows, the same
@@ -236,6 +242,10 @@ from sklearn_ddchm.utils._exact import (
     linear_gaussian_log_likelihood,
     sparse_quadrature_log_likelihood,
 )
+
+# ancestral draws behind --own's conditional entropies (the Monte Carlo error
+# of a layer's entropy is then its per-draw spread / 70)
+OWN_ENTROPY_SAMPLES = 5000
 
 
 def at_truth(model, X, **kwargs):
@@ -641,6 +651,67 @@ def print_cheap_ais_error(est, X, reference, spec, args):
     )
 
 
+def layer_entropies(model, n_samples, random_state):
+    """``-E log p(z_l | z_{l+1})`` per layer of ``model``, observation layer
+    first and prior last, each a Monte Carlo mean over ``n_samples``
+    ancestral draws: the conditional entropies (nats, differential for
+    continuous layers), whose sum is the joint entropy ``H(x, z)``. A layer
+    whose entropy falls towards 0 has become (nearly) deterministic given its
+    parent.
+    """
+    X, latents = model.sample(n_samples, random_state=random_state)
+    values = [X, *latents]
+    entropies = [
+        -float(np.mean(to_numpy(layer.log_prob(values[i], values[i + 1]))))
+        for i, layer in enumerate(model.layers[:-1])
+    ]
+    entropies.append(-float(np.mean(to_numpy(model.layers[-1].log_prob(values[-1])))))
+    return entropies
+
+
+def print_own_samples(est, values, args):
+    """How sharp ``est``'s model is against the held-out images whose AIS
+    estimates are ``values``: the same AIS of as many images drawn from the
+    model itself (a model of the data's distribution finds both equally
+    probable on average; a sharper one finds its own more probable), and its
+    layers' conditional entropies (:func:`layer_entropies`).
+    """
+    n = len(values)
+    own = est.sample(n, random_state=11)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreliableScoreWarning)
+        result = log_likelihood(
+            est,
+            own,
+            n_samples=args.chains,
+            n_temperatures=args.temperatures,
+            n_leapfrog=args.leapfrog,
+            start=args.start,
+            random_state=0,
+        )
+    seconds = time.perf_counter() - start
+    own_values = to_numpy(result.log_likelihood)
+    diff = values.mean() - own_values.mean()
+    se = np.sqrt(values.var(ddof=1) / n + own_values.var(ddof=1) / n)
+    entropies = layer_entropies(est.model_, OWN_ENTROPY_SAMPLES, 12)
+    names = ["x|z_1"] + [
+        f"z_{i}|z_{i + 1}" for i in range(1, est.model_.n_latent_layers)
+    ]
+    names.append(f"z_{est.model_.n_latent_layers}")
+    print(
+        f"    own samples ({n}, same AIS): {own_values.mean():.3f}; held-out "
+        f"minus own {diff:+.3f} +- {se:.3f} nats per image ({seconds:.1f} s)",
+        flush=True,
+    )
+    print(
+        f"    conditional entropies ({OWN_ENTROPY_SAMPLES} ancestral draws): "
+        + "  ".join(f"H({a}) {h:.1f}" for a, h in zip(names, entropies, strict=True))
+        + f"  sum H(x, z) {sum(entropies):.1f} nats",
+        flush=True,
+    )
+
+
 def run_score(args):
     X = load_images(args)[: args.images]
     print(
@@ -681,6 +752,8 @@ def run_score(args):
         print_score_errors(est, X, values)
         for spec in args.cheap:
             print_cheap_ais_error(est, X, values, spec, args)
+        if args.own:
+            print_own_samples(est, values, args)
     # Paired over the same images: the difference's standard error leaves out
     # the images' own spread of log p(x), which both models share.
     names = list(per_image)
@@ -724,6 +797,12 @@ def main():
         type=cheap_spec,
         help="score part: also AIS with T temperatures and K chains per image, "
         "against the main AIS (repeatable)",
+    )
+    parser.add_argument(
+        "--own",
+        action="store_true",
+        help="score part: also the same AIS of as many of each model's own "
+        "samples, and its layers' conditional entropies",
     )
     parser.add_argument(
         "--score-seeds",

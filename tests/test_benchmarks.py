@@ -1259,6 +1259,7 @@ def test_ais_benchmark_cheap_line_is_log_likelihood_at_those_settings(tmp_path, 
         start="proposal",
         model=paths,
         cheap=[bench.cheap_spec("3:2")],
+        own=False,
     )
     bench.run_score(args)
     out = capsys.readouterr().out.splitlines()
@@ -1281,3 +1282,105 @@ def test_ais_benchmark_cheap_line_is_log_likelihood_at_those_settings(tmp_path, 
     for bad in ("3x2", "0:4", "30:"):
         with pytest.raises(bench.argparse.ArgumentTypeError, match="T:K"):
             bench.cheap_spec(bad)
+    # without --own, no own-sample lines
+    assert not any("own samples" in row for row in out)
+
+
+def test_ais_benchmark_own_samples_line(tmp_path, capsys):
+    """bench_ais.py score --own prints the same AIS of as many of the model's
+    own samples (computed here directly: est.sample(n, random_state=11)) and
+    the held-out minus own difference."""
+    from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
+
+    bench = load_script("bench_ais")
+    X = (np.random.RandomState(0).rand(60, 12) < 0.4).astype(float)
+    est = DDCHelmholtzEstimator(
+        model="sbn", latent_dims=(4, 3), n_encoding=10, max_iter=1, random_state=0
+    ).fit(X)
+    path = tmp_path / "DDC-HM.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(est, f)
+    np.save(tmp_path / "x.npy", X[:6])
+    args = bench.argparse.Namespace(
+        data=str(tmp_path / "x.npy"),
+        images=6,
+        chains=2,
+        temperatures=5,
+        leapfrog=1,
+        start="proposal",
+        model=[str(path)],
+        cheap=[],
+        own=True,
+    )
+    bench.run_score(args)
+    out = capsys.readouterr().out.splitlines()
+    (row,) = [r for r in out if "own samples" in r]
+    held_out = log_likelihood(
+        est, X[:6], n_samples=2, n_temperatures=5, random_state=0
+    ).log_likelihood
+    own = log_likelihood(
+        est,
+        est.sample(6, random_state=11),
+        n_samples=2,
+        n_temperatures=5,
+        random_state=0,
+    ).log_likelihood
+    assert float(row.split(":")[1].split(";")[0]) == pytest.approx(
+        np.mean(own), abs=5e-4
+    )
+    printed_diff = float(row.split("own")[2].split("+-")[0])
+    assert printed_diff == pytest.approx(np.mean(held_out) - np.mean(own), abs=5e-4)
+    (entropy_row,) = [r for r in out if "conditional entropies" in r]
+    for name in ("H(x|z_1)", "H(z_1|z_2)", "H(z_2)", "sum H(x, z)"):
+        assert name in entropy_row
+
+
+def test_layer_entropies_match_enumeration():
+    """bench_ais.layer_entropies (Monte Carlo -E log p(child | parent)) against
+    the exact conditional entropies of a small sigmoid belief network: binary
+    entropies of its conditional means, averaged over the parents'
+    distribution by enumerating their states."""
+    import itertools
+
+    from sklearn_ddchm.models._presets import build_model
+
+    bench = load_script("bench_ais")
+    model = build_model("sbn", 6, (3, 2), trainable_prior=True).initialize(
+        random_state=4
+    )
+    # a prior away from fair coins and sharper conditionals, so no entropy
+    # is at its maximum
+    params = model.trainable_parameters()
+    model.set_parameters(
+        {
+            "layer2.logits": np.array([1.5, -0.7]),
+            "layer1.weights": 3.0 * params["layer1.weights"],
+            "layer0.weights": 3.0 * params["layer0.weights"],
+        }
+    )
+    prior, middle, observation = model.layers[2], model.layers[1], model.layers[0]
+
+    def binary_entropy(p):
+        return float(-np.sum(p * np.log(p) + (1 - p) * np.log1p(-p)))
+
+    def states(d):
+        return np.array(list(itertools.product([0.0, 1.0], repeat=d)))
+
+    z2 = states(2)
+    p_top = np.asarray(prior.mean(None, n_samples=1))[0]
+    p_z2 = np.prod(np.where(z2 == 1, p_top, 1 - p_top), axis=1)
+    means_z1 = np.asarray(middle.mean(z2))  # (4, 3)
+    z1 = states(3)
+    # p(z_1) = sum_{z_2} p(z_2) p(z_1 | z_2)
+    p_z1_given = np.prod(
+        np.where(z1[None] == 1, means_z1[:, None], 1 - means_z1[:, None]), axis=2
+    )
+    p_z1 = p_z2 @ p_z1_given
+    means_x = np.asarray(observation.mean(z1))
+    exact = [
+        sum(p * binary_entropy(m) for p, m in zip(p_z1, means_x, strict=True)),
+        sum(p * binary_entropy(m) for p, m in zip(p_z2, means_z1, strict=True)),
+        binary_entropy(p_top),
+    ]
+    estimate = bench.layer_entropies(model, 200_000, 0)
+    np.testing.assert_allclose(estimate, exact, atol=0.02)
