@@ -402,8 +402,16 @@ def _select(keep, new, old):
 
 
 #: largest |log| a product of Bernoulli likelihood ratios may reach before its
-#: logarithm is taken (float64 overflows at 709)
+#: logarithm is taken, as a share of the dtype's range (float64 overflows at
+#: 709 and its normal numbers end at -708; float32 at +-88), capped at 600
+_LOG_PRODUCT_SHARE = 0.85
 _LOG_PRODUCT_LIMIT = 600.0
+
+
+def _log_product_limit(xp, dtype):
+    """Largest |log| of a product of ratios that ``dtype`` holds with room to
+    spare (600 in float64, 75 in float32)."""
+    return min(_LOG_PRODUCT_LIMIT, _LOG_PRODUCT_SHARE * math.log(xp.finfo(dtype).max))
 
 
 class _FactorCache:
@@ -423,7 +431,8 @@ class _FactorCache:
         if self.fast:
             self.s1, self.s0 = sigmoid(a), sigmoid(-a)
             w_max = float(xp.max(xp.abs(factor.weights)))
-            self.block = max(1, min(64, int(_LOG_PRODUCT_LIMIT / max(w_max, 1e-12))))
+            limit = _log_product_limit(xp, a.dtype)
+            self.block = max(1, min(64, int(limit / max(w_max, 1e-12))))
             self.a = self.lp = None
         else:
             self.a = xp.asarray(a, copy=True)
@@ -503,17 +512,17 @@ class _GibbsSweep:
                             cache.lp[:, i] = cache.lp[:, i] + flip * data
                     elif kind == "fast":
                         # s1 <- s1 E / r and s0 <- s0 / r where the unit flipped,
-                        # in place (these are the largest arrays of a sweep)
+                        # in place (these are the largest arrays of a sweep), by
+                        # factors that are exactly 1 elsewhere: an added
+                        # difference, s1 + f (s1 E / r - s1), would round a
+                        # probability that falls from near 1 to below eps
+                        # (1e-7 in float32) to noise
                         E, r = data
-                        E *= cache.s1
+                        moved = f > 0.5
+                        one = xp.ones((), dtype=r.dtype, device=_device(r))
                         E /= r
-                        E -= cache.s1
-                        E *= f
-                        cache.s1 += E
-                        r = cache.s0 / r
-                        r -= cache.s0
-                        r *= f
-                        cache.s0 += r
+                        cache.s1 *= xp.where(moved, E, one)
+                        cache.s0 /= xp.where(moved, r, one)
                     else:
                         shift, d_lp = data
                         cache.a = cache.a + f * shift
@@ -546,10 +555,11 @@ class _GibbsSweep:
                         steps.append((cache, "child", g))
                     elif f.parent == v and cache.fast:
                         w = f.weights[:, i]
-                        e_up, e_down = xp.exp(w), xp.exp(-w)
-                        E = (
-                            e_up[None, :]
-                            + xp.astype(on, z.dtype)[:, None] * (e_down - e_up)[None, :]
+                        # exp(+-w) picked, not e_up + on * (e_down - e_up): that
+                        # cancels to noise once exp(2|w|) passes 1 / eps
+                        # (|w| > 8 in float32, 18 in float64)
+                        E = xp.where(
+                            on[:, None], xp.exp(-w)[None, :], xp.exp(w)[None, :]
                         )
                         r = cache.s0 + cache.s1 * E
                         child = self.values[f.child]
