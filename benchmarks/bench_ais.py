@@ -651,6 +651,22 @@ def print_cheap_ais_error(est, X, reference, spec, args):
     )
 
 
+def main_ais(est, X, args):
+    """The score part's AIS of ``X`` (``args.chains`` chains x
+    ``args.temperatures`` temperatures, seed 0) and its time in seconds."""
+    start = time.perf_counter()
+    result = log_likelihood(
+        est,
+        X,
+        n_samples=args.chains,
+        n_temperatures=args.temperatures,
+        n_leapfrog=args.leapfrog,
+        start=args.start,
+        random_state=0,
+    )
+    return result, time.perf_counter() - start
+
+
 def layer_entropies(model, n_samples, random_state):
     """``-E log p(z_l | z_{l+1})`` per layer of ``model``, observation layer
     first and prior last, each a Monte Carlo mean over ``n_samples``
@@ -677,20 +693,9 @@ def print_own_samples(est, values, args):
     layers' conditional entropies (:func:`layer_entropies`).
     """
     n = len(values)
-    own = est.sample(n, random_state=11)
-    start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreliableScoreWarning)
-        result = log_likelihood(
-            est,
-            own,
-            n_samples=args.chains,
-            n_temperatures=args.temperatures,
-            n_leapfrog=args.leapfrog,
-            start=args.start,
-            random_state=0,
-        )
-    seconds = time.perf_counter() - start
+        result, seconds = main_ais(est, est.sample(n, random_state=11), args)
     own_values = to_numpy(result.log_likelihood)
     diff = values.mean() - own_values.mean()
     se = np.sqrt(values.var(ddof=1) / n + own_values.var(ddof=1) / n)
@@ -723,17 +728,7 @@ def run_score(args):
     for path in args.model:
         with open(path, "rb") as f:
             est = pickle.load(f)
-        start = time.perf_counter()
-        result = log_likelihood(
-            est,
-            X,
-            n_samples=args.chains,
-            n_temperatures=args.temperatures,
-            n_leapfrog=args.leapfrog,
-            start=args.start,
-            random_state=0,
-        )
-        seconds = time.perf_counter() - start
+        result, seconds = main_ais(est, X, args)
         # the folder too: paper_mnist_sbn.py --save names every file DDC-HM.pkl
         name = os.path.join(
             os.path.basename(os.path.dirname(os.path.abspath(path))),
