@@ -617,6 +617,23 @@ def cheap_spec(text):
     return temperatures, chains
 
 
+def timed_ais(est, X, args, *, chains=None, temperatures=None, random_state=0):
+    """The score part's AIS of ``X`` (``args.chains`` chains x
+    ``args.temperatures`` temperatures unless given, ``args``' leapfrog steps
+    and start) and its time in seconds."""
+    start = time.perf_counter()
+    result = log_likelihood(
+        est,
+        X,
+        n_samples=args.chains if chains is None else chains,
+        n_temperatures=args.temperatures if temperatures is None else temperatures,
+        n_leapfrog=args.leapfrog,
+        start=args.start,
+        random_state=random_state,
+    )
+    return result, time.perf_counter() - start
+
+
 def print_cheap_ais_error(est, X, reference, spec, args):
     """A cheaper AIS (``spec`` = ``(T, K)`` from :func:`cheap_spec`: ``T``
     temperatures, ``K`` chains per image) against ``reference``, the main
@@ -626,20 +643,12 @@ def print_cheap_ais_error(est, X, reference, spec, args):
     the number of such rows is printed instead.
     """
     temperatures, chains = spec
-    start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreliableScoreWarning)
-        result = log_likelihood(
-            est,
-            X,
-            n_samples=chains,
-            n_temperatures=temperatures,
-            n_leapfrog=args.leapfrog,
-            start=args.start,
-            # not the main run's seed 0: its error is then its own
-            random_state=1,
+        # not the main run's seed 0: its error is then its own
+        result, seconds = timed_ais(
+            est, X, args, chains=chains, temperatures=temperatures, random_state=1
         )
-    seconds = time.perf_counter() - start
     err = to_numpy(result.log_likelihood) - reference
     n_low = int(np.sum(to_numpy(result.ess) < LOW_ESS))
     print(
@@ -649,22 +658,6 @@ def print_cheap_ais_error(est, X, reference, spec, args):
         f"({seconds:.2f} s; {n_low} images with an ESS below {LOW_ESS})",
         flush=True,
     )
-
-
-def main_ais(est, X, args):
-    """The score part's AIS of ``X`` (``args.chains`` chains x
-    ``args.temperatures`` temperatures, seed 0) and its time in seconds."""
-    start = time.perf_counter()
-    result = log_likelihood(
-        est,
-        X,
-        n_samples=args.chains,
-        n_temperatures=args.temperatures,
-        n_leapfrog=args.leapfrog,
-        start=args.start,
-        random_state=0,
-    )
-    return result, time.perf_counter() - start
 
 
 def layer_entropies(model, n_samples, random_state):
@@ -695,7 +688,7 @@ def print_own_samples(est, values, args):
     n = len(values)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreliableScoreWarning)
-        result, seconds = main_ais(est, est.sample(n, random_state=11), args)
+        result, seconds = timed_ais(est, est.sample(n, random_state=11), args)
     own_values = to_numpy(result.log_likelihood)
     diff = values.mean() - own_values.mean()
     se = np.sqrt(values.var(ddof=1) / n + own_values.var(ddof=1) / n)
@@ -728,7 +721,7 @@ def run_score(args):
     for path in args.model:
         with open(path, "rb") as f:
             est = pickle.load(f)
-        result, seconds = main_ais(est, X, args)
+        result, seconds = timed_ais(est, X, args)
         # the folder too: paper_mnist_sbn.py --save names every file DDC-HM.pkl
         name = os.path.join(
             os.path.basename(os.path.dirname(os.path.abspath(path))),

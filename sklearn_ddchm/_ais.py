@@ -430,6 +430,8 @@ class _FactorCache:
         self.fast = factor.bernoulli and factor.parent is not None
         if self.fast:
             self.s1, self.s0 = sigmoid(a), sigmoid(-a)
+            # the factor that leaves rows without a flip as they are
+            self.one = xp.ones((), dtype=self.s1.dtype, device=_device(self.s1))
             w_max = float(xp.max(xp.abs(factor.weights)))
             limit = _log_product_limit(xp, a.dtype)
             self.block = max(1, min(64, int(limit / max(w_max, 1e-12))))
@@ -500,13 +502,14 @@ class _GibbsSweep:
         xp = self.xp
         log_odds, plan = self.conditional(v, i)
         new = u < sigmoid(log_odds)
-        flip = xp.astype(new != (self.values[v][:, i] > 0.5), u.dtype)
+        flipped = new != (self.values[v][:, i] > 0.5)
+        flip = xp.astype(flipped, u.dtype)
+        f, moved = flip[:, None], flipped[:, None]
         self.values[v][:, i] = xp.astype(new, self.values[v].dtype)
         for comps, gains, comp_plans in plan:
             for comp, gain, steps in zip(comps, gains, comp_plans, strict=True):
                 comp[0] = comp[0] + flip * gain
                 for cache, kind, data in steps:
-                    f = flip[:, None]
                     if kind == "child":
                         if not cache.fast:
                             cache.lp[:, i] = cache.lp[:, i] + flip * data
@@ -518,11 +521,9 @@ class _GibbsSweep:
                         # probability that falls from near 1 to below eps
                         # (1e-7 in float32) to noise
                         E, r = data
-                        moved = f > 0.5
-                        one = xp.ones((), dtype=r.dtype, device=_device(r))
                         E /= r
-                        cache.s1 *= xp.where(moved, E, one)
-                        cache.s0 /= xp.where(moved, r, one)
+                        cache.s1 *= xp.where(moved, E, cache.one)
+                        cache.s0 /= xp.where(moved, r, cache.one)
                     else:
                         shift, d_lp = data
                         cache.a = cache.a + f * shift

@@ -1226,12 +1226,39 @@ def test_mnist_benchmark_records_the_averaged_iterates():
         np.testing.assert_array_equal(np.asarray(value), before[key])
 
 
+def pickled_tiny_sbn(X, seed, path):
+    """A one-epoch DDC-HM SBN 12-4-3 fitted to ``X``, pickled to ``path``."""
+    from sklearn_ddchm import DDCHelmholtzEstimator
+
+    est = DDCHelmholtzEstimator(
+        model="sbn", latent_dims=(4, 3), n_encoding=10, max_iter=1, random_state=seed
+    ).fit(X)
+    with open(path, "wb") as f:
+        pickle.dump(est, f)
+    return est
+
+
+def ais_score_args(bench, data, images, models, *, cheap=(), own=False):
+    """bench_ais.py score's arguments: AIS 2 chains x 5 temperatures."""
+    return bench.argparse.Namespace(
+        data=str(data),
+        images=images,
+        chains=2,
+        temperatures=5,
+        leapfrog=1,
+        start="proposal",
+        model=[str(m) for m in models],
+        cheap=list(cheap),
+        own=own,
+    )
+
+
 def test_ais_benchmark_cheap_line_is_log_likelihood_at_those_settings(tmp_path, capsys):
     """bench_ais.py score --cheap T:K prints the mean of log_likelihood with
     T temperatures and K chains (computed here directly, same seed) and its
     difference from the main AIS run, for each saved model; the models'
     names keep their folders apart; a malformed T:K is refused."""
-    from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
+    from sklearn_ddchm import log_likelihood
 
     bench = load_script("bench_ais")
     X = (np.random.RandomState(0).rand(60, 12) < 0.4).astype(float)
@@ -1239,29 +1266,14 @@ def test_ais_benchmark_cheap_line_is_log_likelihood_at_those_settings(tmp_path, 
     for seed in (0, 1):
         folder = tmp_path / f"fit{seed}"
         folder.mkdir()
-        est = DDCHelmholtzEstimator(
-            model="sbn",
-            latent_dims=(4, 3),
-            n_encoding=10,
-            max_iter=1,
-            random_state=seed,
-        ).fit(X)
-        with open(folder / "DDC-HM.pkl", "wb") as f:
-            pickle.dump(est, f)
+        pickled_tiny_sbn(X, seed, folder / "DDC-HM.pkl")
         paths.append(str(folder / "DDC-HM.pkl"))
     np.save(tmp_path / "x.npy", X[:5])
-    args = bench.argparse.Namespace(
-        data=str(tmp_path / "x.npy"),
-        images=5,
-        chains=2,
-        temperatures=5,
-        leapfrog=1,
-        start="proposal",
-        model=paths,
-        cheap=[bench.cheap_spec("3:2")],
-        own=False,
+    bench.run_score(
+        ais_score_args(
+            bench, tmp_path / "x.npy", 5, paths, cheap=[bench.cheap_spec("3:2")]
+        )
     )
-    bench.run_score(args)
     out = capsys.readouterr().out.splitlines()
     cheap = [row for row in out if "AIS 2 chains x 3 temperatures" in row]
     assert len(cheap) == 2
@@ -1290,29 +1302,14 @@ def test_ais_benchmark_own_samples_line(tmp_path, capsys):
     """bench_ais.py score --own prints the same AIS of as many of the model's
     own samples (computed here directly: est.sample(n, random_state=11)) and
     the held-out minus own difference."""
-    from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
+    from sklearn_ddchm import log_likelihood
 
     bench = load_script("bench_ais")
     X = (np.random.RandomState(0).rand(60, 12) < 0.4).astype(float)
-    est = DDCHelmholtzEstimator(
-        model="sbn", latent_dims=(4, 3), n_encoding=10, max_iter=1, random_state=0
-    ).fit(X)
     path = tmp_path / "DDC-HM.pkl"
-    with open(path, "wb") as f:
-        pickle.dump(est, f)
+    est = pickled_tiny_sbn(X, 0, path)
     np.save(tmp_path / "x.npy", X[:6])
-    args = bench.argparse.Namespace(
-        data=str(tmp_path / "x.npy"),
-        images=6,
-        chains=2,
-        temperatures=5,
-        leapfrog=1,
-        start="proposal",
-        model=[str(path)],
-        cheap=[],
-        own=True,
-    )
-    bench.run_score(args)
+    bench.run_score(ais_score_args(bench, tmp_path / "x.npy", 6, [path], own=True))
     out = capsys.readouterr().out.splitlines()
     (row,) = [r for r in out if "own samples" in r]
     held_out = log_likelihood(
