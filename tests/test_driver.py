@@ -474,33 +474,53 @@ def test_ddc_default_averages_the_last_tenth():
 
 
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
-def test_early_stopping_keeps_the_best_validated_epoch(name, iterates):
-    """Every epoch is scored on the held-out rows with that epoch's
-    parameters, a run without improvement by tol stops after n_iter_no_change
-    epochs, and the fit ends at the best-scoring epoch's iterate."""
+@pytest.mark.parametrize("fraction", [0.0, 0.5])
+def test_early_stopping_keeps_the_best_validated_epoch(
+    name, fraction, iterates, monkeypatch
+):
+    """Every epoch is scored on the held-out rows as the mean of its last
+    ceil(average_fraction * steps) iterates (its last iterate for 0), a run
+    without improvement by tol stops after n_iter_no_change epochs, the fit
+    ends at the best-scoring epoch's mean, and training goes on from each
+    epoch's last iterate."""
+    starts = []  # the parameters each step starts from
+    recording = Adam.step
+
+    def step(self, params, grads, learning_rate=None, scales=None):
+        starts.append({k: np.array(v, copy=True) for k, v in params.items()})
+        return recording(self, params, grads, learning_rate, scales)
+
+    monkeypatch.setattr(Adam, "step", step)
     X = _data(name, 100)
     est = ESTIMATORS[name](
-        batch_size=30,
+        batch_size=20,
         max_iter=6,
         random_state=0,
         early_stopping=True,
         validation_fraction=0.1,
+        average_fraction=fraction,
         tol=1e9,  # nothing after the first epoch counts as an improvement
         n_iter_no_change=2,
     ).fit(X)
     assert est.n_iter_ == 3 and len(est.validation_scores_) == 3
     assert est.converged_
     assert est.best_validation_score_ == max(est.validation_scores_)
-    steps = len(_batch_sizes(90, 30))  # 10 of the 100 rows held out
-    assert len(iterates) == 3 * steps
-    epoch_ends = [iterates[steps * (k + 1) - 1] for k in range(3)]
-    best = epoch_ends[int(np.argmax(est.validation_scores_))]
-    for k, v in est.model_.trainable_parameters().items():
-        np.testing.assert_array_equal(v, best[k])
+    steps = len(_batch_sizes(90, 20))  # 10 of the 100 rows held out
+    assert len(iterates) == 3 * steps == 15
+    n_mean = max(1, math.ceil(fraction * steps))  # 3 of 5 for 0.5
+    windows = [iterates[steps * (e + 1) - n_mean : steps * (e + 1)] for e in range(3)]
+    means = [{k: np.mean([it[k] for it in w], axis=0) for k in w[0]} for w in windows]
+    best = means[int(np.argmax(est.validation_scores_))]
+    for k, v in est._trained_parameters().items():
+        np.testing.assert_allclose(v, best[k], rtol=1e-10, atol=1e-12)
+    # each epoch after the first starts from the last iterate, not the mean
+    for e in (1, 2):
+        for k, v in starts[steps * e].items():
+            np.testing.assert_array_equal(v, iterates[steps * e - 1][k])
     # the held-out rows: the first 10 of random_state's permutation
     X_val = X[np.random.RandomState(0).permutation(100)[:10]]
     X_train = X[np.random.RandomState(0).permutation(100)[10:]]
-    for k, params in enumerate(epoch_ends):
+    for k, params in enumerate(means):
         est._set_trained_parameters(params)
         est._finalize_fit(X_train, np.random.RandomState(k))
         if name == "ddc":  # its proposal also depends on the sleep draws

@@ -374,9 +374,13 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         mean of the iterates after each of the last ``ceil(average_fraction
         * N)`` of its ``N`` scheduled steps (fewer, or none, when ``tol``
         ends the fit early), which smooths the noise that the last steps'
-        gradients leave in the last iterate. 0 keeps the last iterate. A fit
-        that diverges keeps its last sane iterate instead. :meth:`partial_fit`
-        always keeps its last iterate, which the next call continues from.
+        gradients leave in the last iterate. With ``early_stopping`` the same
+        share of every epoch is averaged instead: each epoch is scored, and
+        may be kept, as the mean of its last ``ceil(average_fraction * M)``
+        of ``M`` iterates, while training goes on from its last iterate. 0
+        keeps the last iterate. A fit that diverges keeps its last sane
+        iterate instead. :meth:`partial_fit` always keeps its last iterate,
+        which the next call continues from.
     batch_size : int, default=100
     max_iter : int, default=100
         Epochs (passes over the data) of :meth:`fit`.
@@ -389,9 +393,12 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         it after every epoch (``score``'s importance-sampling estimate of the
         held-out log-likelihood, the same noise each time), stops after
         ``n_iter_no_change`` epochs without an improvement by ``tol`` (0 if
-        None) and ends at the parameters of the best-scoring epoch (instead
-        of ``average_fraction``'s average). For fits that pass a good model
-        and then move away from it. ``partial_fit`` ignores it.
+        None) and ends at the parameters of the best-scoring epoch (that
+        epoch's average, see ``average_fraction``). For fits that pass a good
+        model and then move away from it. Scoring runs ``score`` on the
+        held-out rows after every epoch, which on large data can cost more
+        than the epoch's training: lower ``validation_fraction`` there.
+        ``partial_fit`` ignores it.
     validation_fraction : float in (0, 1), default=0.1
         Share of ``fit``'s rows held out when ``early_stopping=True``.
     fit_prior : bool, default=False
@@ -636,9 +643,13 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         mean of the iterates after each of the last ``ceil(average_fraction
         * N)`` of its ``N`` scheduled steps (fewer, or none, when ``tol``
         ends the fit early), which smooths the noise that the last steps'
-        gradients leave in the last iterate. 0 keeps the last iterate. A fit
-        that diverges keeps its last sane iterate instead. :meth:`partial_fit`
-        always keeps its last iterate, which the next call continues from.
+        gradients leave in the last iterate. With ``early_stopping`` the same
+        share of every epoch is averaged instead: each epoch is scored, and
+        may be kept, as the mean of its last ``ceil(average_fraction * M)``
+        of ``M`` iterates, while training goes on from its last iterate. 0
+        keeps the last iterate. A fit that diverges keeps its last sane
+        iterate instead. :meth:`partial_fit` always keeps its last iterate,
+        which the next call continues from.
     batch_size : int, default=100
     max_iter : int, default=100
         Epochs (passes over the data) of :meth:`fit`.
@@ -651,9 +662,12 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         it after every epoch (``score``'s importance-sampling estimate of the
         held-out log-likelihood, the same noise each time), stops after
         ``n_iter_no_change`` epochs without an improvement by ``tol`` (0 if
-        None) and ends at the parameters of the best-scoring epoch (instead
-        of ``average_fraction``'s average). For fits that pass a good model
-        and then move away from it. ``partial_fit`` ignores it.
+        None) and ends at the parameters of the best-scoring epoch (that
+        epoch's average, see ``average_fraction``). For fits that pass a good
+        model and then move away from it. Scoring runs ``score`` on the
+        held-out rows after every epoch, which on large data can cost more
+        than the epoch's training: lower ``validation_fraction`` there.
+        ``partial_fit`` ignores it.
     validation_fraction : float in (0, 1), default=0.1
         Share of ``fit``'s rows held out when ``early_stopping=True``.
     fit_prior : bool, default=False
