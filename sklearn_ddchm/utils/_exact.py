@@ -1,9 +1,13 @@
-"""Exact and near-exact log-likelihoods of small models, the references of the
-tests and benchmarks of the log-likelihood estimators.
+"""Exact and near-exact log-likelihoods and gradients of small models, the
+references of the tests and benchmarks of the log-likelihood estimators and
+of the DDC wake gradient.
 
 None of them is a Monte Carlo method of the kind they check, except
 :func:`sparse_monte_carlo_log_likelihood`, which is the independent cross-check
-of :func:`sparse_quadrature_log_likelihood`. Host (NumPy) functions on NumPy
+of :func:`sparse_quadrature_log_likelihood`, and
+:func:`gibbs_posterior_gradient`, the Markov chain oracle of sigmoid belief
+networks too large to enumerate, checked against
+:func:`enumerated_posterior_gradient`. Host (NumPy) functions on NumPy
 models; move a model with ``model.to(numpy)`` first.
 """
 
@@ -93,6 +97,35 @@ def enumerated_log_likelihood(model, X, max_states=2**16):
     -------
     log_px : ndarray of shape (n,)
     """
+    latents = _binary_states(model, max_states)
+    X = _np(X)
+    out = np.empty(X.shape[0])
+    for r, x in enumerate(X):
+        xs = np.broadcast_to(x, (latents[0].shape[0], x.shape[0]))
+        out[r] = special.logsumexp(_np(model.log_joint(xs, latents)))
+    return out
+
+
+def enumerated_posterior_gradient(model, X, max_states=2**16):
+    """``mean_x E_{p(z | x)}[grad_theta log p(x, z)]`` by summing over every
+    latent state: the exact gradient of the mean log-likelihood of ``X``
+    (Fisher's identity) for a model whose latents are all binary, keyed like
+    ``model.get_parameters()``. Same requirements as
+    :func:`enumerated_log_likelihood`."""
+    latents = _binary_states(model, max_states)
+    X = _np(X)
+    total = {}
+    for x in X:
+        xs = np.broadcast_to(x, (latents[0].shape[0], x.shape[0]))
+        log_joint = _np(model.log_joint(xs, latents))
+        posterior = np.exp(log_joint - special.logsumexp(log_joint))
+        for k, v in model.grad_parameters(xs, latents, posterior).items():
+            total[k] = total.get(k, 0.0) + _np(v) / X.shape[0]
+    return total
+
+
+def _binary_states(model, max_states):
+    """Every joint state of the binary latents, one list entry per layer."""
     if not all(layer.is_binary for layer in model.layers[1:]):
         raise ValueError("every latent layer must be binary.")
     dims = model.latent_dims
@@ -105,12 +138,52 @@ def enumerated_log_likelihood(model, X, max_states=2**16):
     for d in dims:
         latents.append(bits[:, start : start + d])
         start += d
-    X = _np(X)
-    out = np.empty(X.shape[0])
-    for r, x in enumerate(X):
-        lj = model.log_joint(np.broadcast_to(x, (bits.shape[0], x.shape[0])), latents)
-        out[r] = special.logsumexp(_np(lj))
-    return out
+    return latents
+
+
+def gibbs_posterior_gradient(
+    model, X, start, *, n_chains=16, n_burn=100, n_keep=100, thin=5, random_state=0
+):
+    """``mean_x E_{p(z | x)}[grad_theta log p(x, z)]`` by Gibbs sampling the
+    exact posterior of a model whose latents are all binary (sigmoid belief
+    networks too large to enumerate).
+
+    ``n_chains`` chains per row start from ``start`` (a proposal with
+    fixed-log-odds binary layers, e.g. an estimator's
+    ``_scoring_proposal(X, for_ais=True)``), run ``n_burn`` sweeps of every
+    latent unit (:class:`~sklearn_ddchm._ais._GibbsSweep`, the kernel of AIS
+    at inverse temperature 1), then average the gradient over every
+    ``thin``-th of ``n_keep`` more. Consistent as the sweeps grow, whatever
+    the start; unlike self-normalised importance sampling it does not need
+    the start to cover the posterior, only the chains to mix.
+    :func:`enumerated_posterior_gradient` checks it on small models.
+
+    Returns the gradient keyed like ``model.get_parameters()`` and the
+    mean ``log p(x, z)`` over chains and rows at the first and the last kept
+    sweep (equal up to noise once the chains have burnt in).
+    """
+    from .._ais import _Annealer
+
+    rng = np.random.RandomState(random_state)
+    chains = _Annealer(model, X, start, n_chains, n_leapfrog=1, n_steps=1)
+    if chains.continuous:
+        raise ValueError("every latent layer must be binary.")
+    state = chains.start(rng)
+    n_rows = chains.X_rep.shape[0]
+    weights = chains.xp.full(
+        (n_rows,), 1.0 / n_rows, dtype=chains.dtype, device=chains.device
+    )
+    total, n_kept, log_joint = {}, 0, []
+    for sweep in range(n_burn + n_keep):
+        state = chains.gibbs(state, 1.0, rng, reverse=False)
+        if sweep >= n_burn and (sweep - n_burn) % thin == 0:
+            grads = model.grad_parameters(chains.X_rep, state.latents, weights)
+            for k, v in grads.items():
+                total[k] = total.get(k, 0.0) + _np(v)
+            n_kept += 1
+            log_joint.append(float(np.mean(_np(state.log_p))))
+    gradient = {k: v / n_kept for k, v in total.items()}
+    return gradient, (log_joint[0], log_joint[-1])
 
 
 def _check_sparse(model):
