@@ -339,6 +339,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import json
+import os
+import pickle
+import sys
 import time
 import warnings
 
@@ -352,6 +356,8 @@ from sklearn_ddchm.datasets import load_sample_image_patches, make_sparse_hierar
 from sklearn_ddchm.models import DeepExponentialFamily, GaussianLayer, GaussianPrior
 from sklearn_ddchm.utils._exact import sparse_posterior_gradient
 from sklearn_ddchm.utils._optim import Adam
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CONFIGS = {
     "defaults": {},
@@ -823,7 +829,9 @@ def main(argv=None):
     parser.add_argument("--latent-dims", type=int, nargs=2, default=(50, 10))
     parser.add_argument("--steps", type=int, nargs="+", default=(10, 100, 1000))
     parser.add_argument("--importance", type=int, default=4000)
-    parser.add_argument("--rows", type=int, default=200)
+    parser.add_argument(
+        "--rows", type=int, default=None, help="200 (--patches), 50 (--mnist)"
+    )
     parser.add_argument(
         "--configs",
         nargs="+",
@@ -845,7 +853,53 @@ def main(argv=None):
         help="with --patches: fit each configuration for this many epochs "
         "instead (see patch_fits)",
     )
+    parser.add_argument(
+        "--mnist",
+        nargs="+",
+        default=None,
+        metavar="DIR",
+        help="fitted MNIST SBNs (paper_mnist_sbn.py --save DIR) against a "
+        "Gibbs oracle instead (see mnist_oracle)",
+    )
+    parser.add_argument("--chains", type=int, default=16)
+    parser.add_argument("--sweeps", type=int, nargs=2, default=(100, 100))
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="with --mnist: check each weight block's <g, theta> by AIS at "
+        "the block scaled by this factor",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE[,NAME=VALUE]",
+        help="with --mnist: the DDC gradient again with these parameters or "
+        "fitted attributes (JSON values; repeatable)",
+    )
     args = parser.parse_args(argv)
+    if args.mnist:
+        mnist_oracle(
+            args.mnist,
+            n_rows=args.rows or 50,
+            n_chains=args.chains,
+            n_burn=args.sweeps[0],
+            n_keep=args.sweeps[1],
+            seed=args.seed,
+            scale=args.scale,
+            variants=[
+                (
+                    spec,
+                    {
+                        item.split("=", 1)[0]: json.loads(item.split("=", 1)[1])
+                        for item in spec.split(",")
+                    },
+                )
+                for spec in args.variant
+            ],
+        )
+        return
     if args.patches and args.fit_epochs:
         patch_fits(
             tuple(args.latent_dims),
@@ -862,7 +916,7 @@ def main(argv=None):
             tuple(args.latent_dims),
             args.steps,
             n_importance=args.importance,
-            n_rows=args.rows,
+            n_rows=args.rows or 200,
             seed=args.seed,
             configs=args.configs or ("defaults", "encodings"),
         )
@@ -884,6 +938,189 @@ def main(argv=None):
             ddc = mean_ddc_gradient(model, X, batch, **CONFIGS[config])
             print(f"  {config:11s} {compare(ddc, oracle)}", flush=True)
     factor_model_noise_gradient()
+
+
+def mnist_rows(n_rows, seed, mnist_dir=None, cache="~/.cache/sklearn_ddchm"):
+    """``n_rows`` random training images of MNIST, binarised as
+    ``paper_mnist_sbn.py`` binarises them (seed 0)."""
+    from paper_mnist_sbn import fetch_mnist_dir
+
+    from sklearn_ddchm.datasets import binarize, load_mnist
+
+    folder = mnist_dir or fetch_mnist_dir(os.path.expanduser(cache))
+    X_train = binarize(load_mnist(folder)[0], 0)
+    rng = np.random.RandomState(seed)
+    return X_train[rng.permutation(len(X_train))[:n_rows]]
+
+
+def radial(gradient, params):
+    """``<g, theta>``: the change of the mean log-likelihood per unit of a
+    relative scaling ``theta -> (1 + a) theta`` of one block (> 0: growing
+    the block raises it)."""
+    return float(np.ravel(gradient) @ np.ravel(np.asarray(params, float)))
+
+
+def mnist_oracle(
+    paths,
+    n_rows=50,
+    n_chains=16,
+    n_burn=100,
+    n_keep=100,
+    seed=0,
+    scale=None,
+    variants=(),
+):
+    """The DDC wake gradient of fitted MNIST SBNs (``paper_mnist_sbn.py
+    --save DIR``) against :func:`gibbs_posterior_gradient` on ``n_rows``
+    training images (:func:`sbn_gradients`, :func:`print_gradients`). With
+    ``scale`` each weight block is also multiplied by it, and the change of
+    the images' mean log-likelihood by AIS is printed beside the first-order
+    predictions of both gradients (:func:`scale_check`). ``variants``:
+    ``(label, {name: value})`` pairs, the DDC gradient again from a copy of
+    the estimator so changed (:func:`mean_gradient_of_copy`), each printed
+    as one line of cosines and ``<g, theta>`` per block."""
+    X = mnist_rows(n_rows, seed)
+    for path in paths:
+        est = pickle.load(open(os.path.join(path, "DDC-HM.pkl"), "rb"))
+        X_est = X.astype(est.model_.layers[0].params["bias"].dtype)
+        start = time.time()
+        result = sbn_gradients(est, X_est, n_chains, n_burn, n_keep, seed)
+        print(
+            f"\n{path}: Gibbs oracle, {n_chains} chains x {n_rows} images, "
+            f"{n_burn} + {n_keep} sweeps ({time.time() - start:.0f} s), log p(x, "
+            f"z) {result['log_joint'][0]:.1f} -> {result['log_joint'][1]:.1f} "
+            "over the last half's kept sweeps"
+        )
+        print_gradients(result)
+        params, oracle = result["params"], result["oracle"]
+        for label, changes in variants:
+            other = mean_gradient_of_copy(est, X_est, seed, changes)
+            cosines = " ".join(f"{cosine(other[k], oracle[k]):+.2f}" for k in other)
+            radials = " ".join(
+                f"{radial(other[k], params[k]):+.1f}"
+                for k in other
+                if k.endswith("weights")
+            )
+            print(f"  {label}: cos {cosines}; <g,theta> weights {radials}", flush=True)
+        if scale is not None:
+            for k, change, stderr, by_oracle, by_ddc in scale_check(
+                est, X_est, result, scale
+            ):
+                print(
+                    f"  {k} x {scale}: AIS change {change:+.2f} +- {stderr:.2f} "
+                    f"nats per image; first order: oracle {by_oracle:+.2f}, DDC "
+                    f"{by_ddc:+.2f}",
+                    flush=True,
+                )
+
+
+def sbn_gradients(est, X, n_chains=16, n_burn=100, n_keep=100, seed=0):
+    """The Gibbs oracle of ``est``'s model on ``X`` in two independent halves
+    of ``n_chains`` chains (their agreement is the oracle's own noise),
+    started from the estimator's scoring proposal, and the mean of 5 DDC
+    wake gradients on the same rows. Returns a dict: ``oracle`` (the halves'
+    mean), ``halves``, ``ddc``, ``params`` (the trained parameters) and
+    ``log_joint`` (the last half's first and last kept sweep)."""
+    from sklearn_ddchm.utils._exact import gibbs_posterior_gradient
+
+    halves = []
+    for half in range(2):
+        gradient, log_joint = gibbs_posterior_gradient(
+            est.model_,
+            X,
+            est._scoring_proposal(X, for_ais=True),
+            n_chains=n_chains // 2,
+            n_burn=n_burn,
+            n_keep=n_keep,
+            random_state=seed + half,
+        )
+        halves.append(gradient)
+    params = est._trained_parameters()
+    return {
+        "oracle": {k: (halves[0][k] + halves[1][k]) / 2 for k in params},
+        "halves": halves,
+        "ddc": mean_gradient_of_copy(est, X, seed),
+        "params": params,
+        "log_joint": log_joint,
+    }
+
+
+def print_gradients(result):
+    """Per trained block: norms, the oracle halves' cosine, the DDC
+    gradient's cosine and relative error against the oracle, and ``<g,
+    theta>`` of each (:func:`radial`)."""
+    print(
+        "  block           |oracle|  |DDC|  halves' cos  cos   rel"
+        "   <g,theta> oracle  DDC"
+    )
+    oracle, halves, params = result["oracle"], result["halves"], result["params"]
+    for k, ddc in result["ddc"].items():
+        error = np.linalg.norm(ddc - oracle[k]) / np.linalg.norm(oracle[k])
+        print(
+            f"  {k:15s} {np.linalg.norm(oracle[k]):8.3g} {np.linalg.norm(ddc):6.3g}"
+            f"  {cosine(halves[0][k], halves[1][k]):+11.2f}"
+            f" {cosine(ddc, oracle[k]):+5.2f} {error:5.2f}"
+            f"   {radial(oracle[k], params[k]):+15.2f} {radial(ddc, params[k]):+6.2f}",
+            flush=True,
+        )
+
+
+def scale_check(est, X, result, scale):
+    """For each weight block: the change of the mean log-likelihood of ``X``
+    (AIS, 4 chains x 100 temperatures, the same noise for every model) when
+    that block alone is multiplied by ``scale``, its standard error over
+    the rows, and the first-order predictions ``(scale - 1) <g, theta>`` of
+    the oracle and of the DDC gradient in ``result`` (:func:`sbn_gradients`)."""
+    from sklearn_ddchm import log_likelihood
+
+    def mean_log_likelihood(model):
+        with warnings.catch_warnings():
+            # most rows' 4 weights are unbalanced; the change is paired
+            warnings.simplefilter("ignore")
+            values = log_likelihood(
+                model, X, n_temperatures=100, n_samples=4, random_state=0
+            ).log_likelihood
+        return np.asarray(values, float)
+
+    params = result["params"]
+    reference = mean_log_likelihood(est)
+    rows = []
+    for k in (k for k in params if k.endswith("weights")):
+        model = copy.deepcopy(est)
+        model._set_trained_parameters({k: params[k] * scale})
+        change = mean_log_likelihood(model) - reference
+        rows.append(
+            (
+                k,
+                change.mean(),
+                change.std(ddof=1) / np.sqrt(len(change)),
+                (scale - 1) * radial(result["oracle"][k], params[k]),
+                (scale - 1) * radial(result["ddc"][k], params[k]),
+            )
+        )
+    return rows
+
+
+def mean_gradient_of_copy(est, X, seed, changes=None):
+    """The mean of 5 DDC wake gradients on ``X`` from a copy of ``est`` (its
+    sleep phase re-places the kernel units), with ``changes`` applied (see
+    :func:`mnist_oracle`)."""
+    work = copy.deepcopy(est)
+    for name, value in (changes or {}).items():
+        if name.endswith("_"):
+            setattr(work, name, value)
+        else:
+            work.set_params(**{name: value})
+    rng = np.random.RandomState(seed)
+    draws = [work._gradient_step(X, rng)[0] for _ in range(5)]
+    return {
+        k: np.mean([np.asarray(d[k], float) for d in draws], axis=0) for k in draws[0]
+    }
+
+
+def cosine(a, b):
+    a, b = np.ravel(a), np.ravel(b)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 #: the patch model's DDC-HM: Table 1's settings (``paper_patches.py``)

@@ -322,6 +322,73 @@ def test_oracle_benchmark_exact_noise_gradient_matches_finite_differences():
         np.testing.assert_allclose(got[i], (values[0] - values[1]) / (2 * h), atol=1e-7)
 
 
+def _small_fitted_sbn():
+    """A DDC-HM fitted for two epochs to 60 rows of a random 8-3-2 SBN, then
+    moved off the data (its weights doubled) so that its gradient is not
+    small."""
+    from sklearn_ddchm import DDCHelmholtzEstimator
+
+    truth = DDCHelmholtzEstimator(model="sbn", latent_dims=(3, 2), random_state=0)
+    truth._validate_params()
+    truth._initialize(np.zeros((2, 8)))
+    X, _ = truth.model_.sample(60, random_state=1)
+    est = DDCHelmholtzEstimator(
+        model="sbn",
+        latent_dims=(3, 2),
+        n_sleep_samples=300,
+        max_iter=2,
+        random_state=0,
+    ).fit(X)
+    params = est._trained_parameters()
+    est._set_trained_parameters(
+        {k: 2.0 * v for k, v in params.items() if k.endswith("weights")}
+    )
+    return est, X
+
+
+def test_oracle_benchmark_sbn_oracle_and_radial_match_enumeration():
+    """--mnist's numbers on an SBN small enough to enumerate: the Gibbs
+    oracle's halves against the exact gradient, <g, theta> against central
+    differences of the exact mean log-likelihood as a block is scaled, and
+    the AIS change of scale_check against the exact change."""
+    from sklearn_ddchm.utils._exact import (
+        enumerated_log_likelihood,
+        enumerated_posterior_gradient,
+    )
+
+    bench = load_script("bench_oracle_gradient")
+    est, X = _small_fitted_sbn()
+    result = bench.sbn_gradients(est, X, n_chains=32, n_burn=20, n_keep=100)
+    exact = enumerated_posterior_gradient(est.model_, X)
+    params = result["params"]
+    assert set(result["ddc"]) == set(params) == set(result["oracle"])
+    for k in params:
+        error = np.linalg.norm(result["oracle"][k] - exact[k])
+        assert error < 0.05 * np.linalg.norm(exact[k]), k
+        assert bench.cosine(*(half[k] for half in result["halves"])) > 0.99
+    h = 1e-5
+    for k in (k for k in params if k.endswith("weights")):
+        values = []
+        for factor in (1 + h, 1 - h):
+            est._set_trained_parameters({k: params[k] * factor})
+            values.append(np.mean(enumerated_log_likelihood(est.model_, X)))
+        est._set_trained_parameters({k: params[k]})
+        numeric = (values[0] - values[1]) / (2 * h)
+        np.testing.assert_allclose(
+            bench.radial(exact[k], params[k]), numeric, rtol=1e-5
+        )
+    reference = np.mean(enumerated_log_likelihood(est.model_, X))
+    for k, change, _, by_oracle, by_ddc in bench.scale_check(est, X, result, 0.8):
+        est._set_trained_parameters({k: params[k] * 0.8})
+        truth = np.mean(enumerated_log_likelihood(est.model_, X)) - reference
+        est._set_trained_parameters({k: params[k]})
+        assert abs(change - truth) < 0.05, (k, change, truth)
+        assert by_oracle == pytest.approx(
+            -0.2 * bench.radial(result["oracle"][k], params[k])
+        )
+        assert by_ddc == pytest.approx(-0.2 * bench.radial(result["ddc"][k], params[k]))
+
+
 def test_oracle_benchmark_patch_mode_runs(capsys, monkeypatch):
     """The patch mode at a tiny size: every block compared at each checkpoint."""
     bench = load_script("bench_oracle_gradient")
