@@ -972,7 +972,9 @@ def mnist_oracle(
 ):
     """The DDC wake gradient of fitted MNIST SBNs (``paper_mnist_sbn.py
     --save DIR``) against :func:`gibbs_posterior_gradient` on ``n_rows``
-    training images (:func:`sbn_gradients`, :func:`print_gradients`). With
+    training images (:func:`sbn_gradients`, :func:`print_gradients`; the
+    oracle is stored in ``DIR`` and reused by later runs of the same
+    settings). With
     ``scale`` each weight block is also multiplied by it, and the change of
     the images' mean log-likelihood by AIS is printed beside the first-order
     predictions of both gradients (:func:`scale_check`). ``variants``:
@@ -984,7 +986,10 @@ def mnist_oracle(
         est = pickle.load(open(os.path.join(path, "DDC-HM.pkl"), "rb"))
         X_est = X.astype(est.model_.layers[0].params["bias"].dtype)
         start = time.time()
-        result = sbn_gradients(est, X_est, n_chains, n_burn, n_keep, seed)
+        cache = os.path.join(
+            path, f"oracle-{n_rows}-{n_chains}-{n_burn}-{n_keep}-{seed}.npz"
+        )
+        result = sbn_gradients(est, X_est, n_chains, n_burn, n_keep, seed, cache)
         print(
             f"\n{path}: Gibbs oracle, {n_chains} chains x {n_rows} images, "
             f"{n_burn} + {n_keep} sweeps ({time.time() - start:.0f} s), log p(x, "
@@ -1014,15 +1019,27 @@ def mnist_oracle(
                 )
 
 
-def sbn_gradients(est, X, n_chains=16, n_burn=100, n_keep=100, seed=0):
+def sbn_gradients(est, X, n_chains=16, n_burn=100, n_keep=100, seed=0, cache=None):
     """The Gibbs oracle of ``est``'s model on ``X`` in two independent halves
     of ``n_chains`` chains (their agreement is the oracle's own noise),
     started from the estimator's scoring proposal, and the mean of 5 DDC
     wake gradients on the same rows. Returns a dict: ``oracle`` (the halves'
     mean), ``halves``, ``ddc``, ``params`` (the trained parameters) and
-    ``log_joint`` (the last half's first and last kept sweep)."""
+    ``log_joint`` (the last half's first and last kept sweep). With a
+    ``cache`` path the oracle is read from there if it exists (the DDC
+    gradient is always recomputed), else stored there."""
     from sklearn_ddchm.utils._exact import gibbs_posterior_gradient
 
+    params = est._trained_parameters()
+    if cache is not None and os.path.exists(cache):
+        stored = np.load(cache)
+        return {
+            "oracle": {k: stored["oracle." + k] for k in params},
+            "halves": [{k: stored[f"half{h}." + k] for k in params} for h in (0, 1)],
+            "ddc": mean_gradient_of_copy(est, X, seed),
+            "params": params,
+            "log_joint": tuple(stored["log_joint"]),
+        }
     halves = []
     for half in range(2):
         gradient, log_joint = gibbs_posterior_gradient(
@@ -1035,9 +1052,16 @@ def sbn_gradients(est, X, n_chains=16, n_burn=100, n_keep=100, seed=0):
             random_state=seed + half,
         )
         halves.append(gradient)
-    params = est._trained_parameters()
+    oracle = {k: (halves[0][k] + halves[1][k]) / 2 for k in params}
+    if cache is not None:
+        np.savez(
+            cache,
+            log_joint=np.asarray(log_joint),
+            **{"oracle." + k: v for k, v in oracle.items()},
+            **{f"half{h}." + k: halves[h][k] for h in (0, 1) for k in params},
+        )
     return {
-        "oracle": {k: (halves[0][k] + halves[1][k]) / 2 for k in params},
+        "oracle": oracle,
         "halves": halves,
         "ddc": mean_gradient_of_copy(est, X, seed),
         "params": params,

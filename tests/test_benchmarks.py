@@ -346,7 +346,7 @@ def _small_fitted_sbn():
     return est, X
 
 
-def test_oracle_benchmark_sbn_oracle_and_radial_match_enumeration():
+def test_oracle_benchmark_sbn_oracle_and_radial_match_enumeration(tmp_path):
     """--mnist's numbers on an SBN small enough to enumerate: the Gibbs
     oracle's halves against the exact gradient, <g, theta> against central
     differences of the exact mean log-likelihood as a block is scaled, and
@@ -358,7 +358,11 @@ def test_oracle_benchmark_sbn_oracle_and_radial_match_enumeration():
 
     bench = load_script("bench_oracle_gradient")
     est, X = _small_fitted_sbn()
-    result = bench.sbn_gradients(est, X, n_chains=32, n_burn=20, n_keep=100)
+    cache = str(tmp_path / "oracle.npz")
+    result = bench.sbn_gradients(est, X, 32, 20, 100, cache=cache)
+    again = bench.sbn_gradients(est, X, 32, 20, 100, cache=cache)  # read back
+    for k, v in result["oracle"].items():
+        np.testing.assert_array_equal(again["oracle"][k], v)
     exact = enumerated_posterior_gradient(est.model_, X)
     params = result["params"]
     assert set(result["ddc"]) == set(params) == set(result["oracle"])
