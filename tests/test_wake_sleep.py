@@ -554,31 +554,21 @@ def test_gibbs_posterior_gradient_matches_enumeration():
     model, rng = _strong_sbn((10, 4, 3), seed=2)
     X, _ = model.sample(12, random_state=rng)
     exact = enumerated_posterior_gradient(model, X)
-    gibbs, (first, last) = gibbs_posterior_gradient(
-        model,
-        X,
-        PriorProposal(model, X.shape[0]),
-        n_chains=64,
-        n_burn=30,
-        n_keep=200,
-        thin=2,
-        random_state=0,
-    )
+
+    def gibbs_from_prior(**sweeps):
+        start = PriorProposal(model, X.shape[0])
+        return gibbs_posterior_gradient(
+            model, X, start, n_chains=64, random_state=0, **sweeps
+        )
+
+    gibbs, (first, last) = gibbs_from_prior(n_burn=30, n_keep=200, thin=2)
     assert set(gibbs) == set(exact)
     assert relative_error(gibbs, exact) < 0.03  # 0.012-0.016 on three seeds
     # burnt in: the kept sweeps' log p(x, z) does not drift
     assert abs(first - last) < 1.0
     # a single sweep from the prior is far off (0.35-0.42): the chains must
     # burn in, and the test can tell
-    one_sweep, _ = gibbs_posterior_gradient(
-        model,
-        X,
-        PriorProposal(model, X.shape[0]),
-        n_chains=64,
-        n_burn=0,
-        n_keep=1,
-        random_state=0,
-    )
+    one_sweep, _ = gibbs_from_prior(n_burn=0, n_keep=1)
     assert relative_error(one_sweep, exact) > 10 * relative_error(gibbs, exact)
 
 
