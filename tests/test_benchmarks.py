@@ -370,6 +370,12 @@ def test_oracle_benchmark_sbn_oracle_and_radial_match_enumeration(tmp_path):
         error = np.linalg.norm(result["oracle"][k] - exact[k])
         assert error < 0.05 * np.linalg.norm(exact[k]), k
         assert bench.cosine(*(half[k] for half in result["halves"])) > 0.99
+    # --proposal-draws: importance sampling from the scoring proposal
+    by_proposal, ess = bench.proposal_gradient(est, X, 3000, seed=0)
+    assert ess.shape == (X.shape[0],) and np.all(ess > 1)
+    for k in params:
+        error = np.linalg.norm(by_proposal[k] - exact[k])
+        assert error < 0.05 * np.linalg.norm(exact[k]), k
     h = 1e-5
     for k in (k for k in params if k.endswith("weights")):
         values = []
