@@ -402,7 +402,7 @@ most) or the top layer a cosine above 0.55.
 ``--proposal-draws 100 1000``: the same gradient by self-normalised
 importance sampling from each model's scoring proposal (the conditional
 Bernoulli proposal built on the DDC recognition model, what a reweighted
-wake phase would use; :func:`proposal_gradient`), cosines per block then
+wake phase would use; :func:`importance_oracle`), cosines per block then
 ``<g, theta>`` of the three weight matrices::
 
   3 epochs, 100 draws (ESS 2.7)   +0.83 +0.95 +0.33 +0.35 -0.10 -0.14; +10.6  +2.9 -0.2
@@ -1080,7 +1080,9 @@ def mnist_oracle(
     ``(label, {name: value})`` pairs, the DDC gradient again from a copy of
     the estimator so changed (:func:`mean_gradient_of_copy`), each printed
     as one line of cosines and ``<g, theta>`` per block; ``importance``:
-    draws per image of :func:`proposal_gradient`, printed alike."""
+    draws per image of :func:`importance_oracle` (importance sampling from
+    the scoring proposal, the gradient a reweighted wake phase would use),
+    printed alike."""
     X = mnist_rows(n_rows, seed)
     for path in paths:
         est = pickle.load(open(os.path.join(path, "DDC-HM.pkl"), "rb"))
@@ -1103,9 +1105,10 @@ def mnist_oracle(
             for label, changes in variants
         ]
         for n in importance:
-            gradient, ess = proposal_gradient(est, X_est, n, seed)
+            rng = np.random.RandomState(seed)
+            gradient, ess = importance_oracle(est, X_est, n, rng)
             label = f"importance, {n} draws (ESS median {np.median(ess):.1f})"
-            others.append((label, gradient))
+            others.append((label, {k: gradient[k] for k in params}))
         for label, other in others:
             cosines = " ".join(f"{cosine(other[k], oracle[k]):+.2f}" for k in other)
             radials = " ".join(
@@ -1230,27 +1233,6 @@ def scale_check(est, X, result, scale):
             )
         )
     return rows
-
-
-def proposal_gradient(est, X, n_importance, seed):
-    """The free-energy gradient on ``X`` by self-normalised importance
-    sampling from ``est``'s scoring proposal (for an SBN the conditional
-    Bernoulli proposal built on its DDC recognition model; the gradient a
-    reweighted wake phase would use), ``n_importance`` draws per row in
-    chunks of ``ORACLE_CHUNK`` rows; and every row's effective sample
-    size."""
-    rng = np.random.RandomState(seed)
-    params = est._trained_parameters()
-    total, ess = {k: 0.0 for k in params}, []
-    for at in range(0, len(X), ORACLE_CHUNK):
-        rows = X[at : at + ORACLE_CHUNK]
-        g, e, _ = importance_gradient(
-            est.model_, rows, est._scoring_proposal(rows), n_importance, rng
-        )
-        for k in params:
-            total[k] = total[k] + np.asarray(g[k], float) * len(rows) / len(X)
-        ess.append(np.asarray(e))
-    return total, np.concatenate(ess)
 
 
 def mean_gradient_of_copy(est, X, seed, changes=None):

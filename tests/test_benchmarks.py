@@ -371,7 +371,7 @@ def test_oracle_benchmark_sbn_oracle_and_radial_match_enumeration(tmp_path):
         assert error < 0.05 * np.linalg.norm(exact[k]), k
         assert bench.cosine(*(half[k] for half in result["halves"])) > 0.99
     # --proposal-draws: importance sampling from the scoring proposal
-    by_proposal, ess = bench.proposal_gradient(est, X, 3000, seed=0)
+    by_proposal, ess = bench.importance_oracle(est, X, 3000, np.random.RandomState(0))
     assert ess.shape == (X.shape[0],) and np.all(ess > 1)
     for k in params:
         error = np.linalg.norm(by_proposal[k] - exact[k])
