@@ -89,6 +89,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_oracle_gradient import (  # noqa: E402
     BLOCKS,
     compare,
+    cosine,
     exact_observation_gradient,
     importance_oracle,
     mean_ddc_gradient,
@@ -122,11 +123,6 @@ def ddc_observation_gradient(est, X, n_phases=10, seed=5):
         for k in grads[0]
         if k.startswith("layer0.")
     }
-
-
-def cosine(a, b):
-    a, b = np.ravel(a), np.ravel(b)
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 def factor_analysis_log_likelihood(fa, X, features):
