@@ -102,7 +102,7 @@ def flip_log_odds(obs, X, z, prior_logits):
 
     Parameters
     ----------
-    obs : layer with ``affine_parameters`` and ``log_prob_terms``
+    obs : layer with ``affine_parameters`` and ``flip_log_prob_changes``
         The observation layer ``p(x | z_1)``.
     X : array of shape (n, D_x)
     z : array of shape (n, D_1)
@@ -123,14 +123,9 @@ def flip_log_odds(obs, X, z, prior_logits):
         zb, xb = z[start:stop, ...], X[start:stop, ...]
         a = zb @ weights.T + offset  # (r, D_x)
         # toggling bit j moves a by sign_j W[:, j]; the log-odds of bit j are
-        # sign_j times the change of log p(x | z_1) (one side is z itself),
-        # (r, D_1, D_x): the per-feature parameters of log_prob_terms
-        # broadcast along the last axis
+        # sign_j times the change of log p(x | z_1) (one side is z itself)
         sign = 1.0 - 2.0 * zb
-        toggled = a[:, None, :] + sign[:, :, None] * weights.T[None, ...]
-        here = xp.sum(obs.log_prob_terms(xb, a), axis=1)
-        there = xp.sum(obs.log_prob_terms(xb[:, None, :], toggled), axis=2)
-        out.append(sign * (there - here[:, None]))
+        out.append(sign * obs.flip_log_prob_changes(xb, a, sign))
     log_odds = xp.concat(out, axis=0) if len(out) > 1 else out[0]
     return log_odds + prior_logits
 

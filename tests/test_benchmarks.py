@@ -1458,3 +1458,34 @@ def test_layer_entropies_match_enumeration():
     ]
     estimate = bench.layer_entropies(model, 200_000, 0)
     np.testing.assert_allclose(estimate, exact, atol=0.02)
+
+
+def test_ais_benchmark_times_score_with_the_general_flip_form(tmp_path, capsys):
+    """bench_ais.py score also times score_samples with the observation
+    layer's flip changes by toggled log-densities: the same scores to
+    rounding (computed here with the general form patched in directly), and
+    the layer keeps its closed form afterwards."""
+    from sklearn_ddchm.models._families import _AffineLayer
+
+    bench = load_script("bench_ais")
+    X = (np.random.RandomState(0).rand(60, 12) < 0.4).astype(float)
+    path = tmp_path / "DDC-HM.pkl"
+    est = pickled_tiny_sbn(X, 0, path)
+    np.save(tmp_path / "x.npy", X[:6])
+    bench.run_score(ais_score_args(bench, tmp_path / "x.npy", 6, [path]))
+    out = capsys.readouterr().out.splitlines()
+    (row,) = [r for r in out if "general flip form" in r]
+    closed = est.score_samples(X[:6])
+    obs = est.model_.layers[0]
+    obs.flip_log_prob_changes = bench.types.MethodType(
+        _AffineLayer.flip_log_prob_changes, obs
+    )
+    general = est.score_samples(X[:6])
+    printed = float(row.split("largest difference")[1].split()[0])
+    assert printed == pytest.approx(np.max(np.abs(general - closed)), abs=1e-12)
+    assert printed < 1e-9
+    # the benchmark put the closed form back
+    with open(path, "rb") as f:
+        fresh = pickle.load(f)
+    bench.print_flip_form_speed(fresh, X[:6], ("score", closed, 1.0))
+    assert "flip_log_prob_changes" not in vars(fresh.model_.layers[0])

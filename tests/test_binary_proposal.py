@@ -280,3 +280,38 @@ def test_score_through_the_conditional_proposal_on_backend_matches_numpy(backend
     got = est.score_samples(Xb)
     assert type(got) is type(backend.asarray(np.zeros(1)))
     np.testing.assert_allclose(backend.to_numpy(got), want, rtol=1e-7)
+
+
+@pytest.mark.parametrize("weight_scale", [3.0, 500.0])
+def test_bernoulli_flip_changes_match_the_toggled_log_densities(backend, weight_scale):
+    # The closed form of BernoulliLayer against log p(x | z) evaluated at
+    # every toggled z in float64 NumPy (brute force), in float64 and
+    # float32, with logits saturated far beyond float32's sigmoid; weights
+    # of 500 make exp(W) overflow and take the general form.
+    rng = np.random.RandomState(11)
+    n, dx, d1 = 6, 9, 5
+    weights = weight_scale * rng.randn(dx, d1)
+    bias = 40.0 * rng.randn(dx)
+    X = (rng.uniform(size=(n, dx)) < 0.5).astype(float)
+    z = (rng.uniform(size=(n, d1)) < 0.5).astype(float)
+    reference = BernoulliLayer(dx, d1, weights=weights, bias=bias)
+    expected = np.empty((n, d1))
+    for j in range(d1):
+        toggled = z.copy()
+        toggled[:, j] = 1.0 - toggled[:, j]
+        expected[:, j] = reference.log_prob(X, toggled) - reference.log_prob(X, z)
+    for dtype, rtol in ((np.float64, 1e-10), (np.float32, 1e-5)):
+        obs = BernoulliLayer(
+            dx,
+            d1,
+            weights=backend.asarray(weights, dtype),
+            bias=backend.asarray(bias, dtype),
+        )
+        zb = backend.asarray(z, dtype)
+        a = obs.logits(zb)
+        got = obs.flip_log_prob_changes(backend.asarray(X, dtype), a, 1.0 - 2.0 * zb)
+        assert got.dtype == zb.dtype
+        scale = np.abs(expected).max()
+        np.testing.assert_allclose(
+            backend.to_numpy(got), expected, rtol=rtol, atol=rtol * scale
+        )

@@ -87,6 +87,35 @@ class _AffineLayer(Layer):
         """
         raise NotImplementedError
 
+    def flip_log_prob_changes(self, child, pre_activation, sign):
+        """Change of ``log p(child | a)`` as ``a`` moves by one weight column.
+
+        ``log p(child | a + sign_k W[:, k]) - log p(child | a)`` for every
+        parent coordinate ``k``: what toggling parent bit ``k`` (``sign_k =
+        1 - 2 z_k``) does to the log-density, for a search over binary parents
+        one bit at a time (:func:`~sklearn_ddchm._binary_proposal.flip_log_odds`).
+        This form evaluates :meth:`log_prob_terms` at every toggled map.
+
+        Parameters
+        ----------
+        child : array of shape (n, n_features)
+        pre_activation : array of shape (n, n_features)
+            The affine map ``a`` at the current parent.
+        sign : array of shape (n, n_parents)
+            +1 or -1 per parent coordinate.
+
+        Returns
+        -------
+        change : array of shape (n, n_parents)
+        """
+        xp = get_namespace(pre_activation)
+        toggled = (
+            pre_activation[:, None, :] + sign[:, :, None] * self._weights().T[None, ...]
+        )
+        here = xp.sum(self.log_prob_terms(child, pre_activation), axis=1)
+        there = xp.sum(self.log_prob_terms(child[:, None, :], toggled), axis=2)
+        return there - here[:, None]
+
     def _affine_shapes(self):
         shapes = {self._offset: (self.n_features,)}
         if self.n_parents:
@@ -692,6 +721,30 @@ class BernoulliLayer(_AffineLayer):
 
     def log_prob_terms(self, child, pre_activation):
         return child * pre_activation - softplus(pre_activation)
+
+    def flip_log_prob_changes(self, child, pre_activation, sign):
+        """:meth:`_AffineLayer.flip_log_prob_changes` in closed form.
+
+        With ``delta = sign_k W[:, k]``, ``log p(x | a + delta) - log p(x |
+        a) = x . delta - sum_i [softplus(a_i + delta_i) - softplus(a_i)]``
+        and ``softplus(a + delta) - softplus(a) = log(sigmoid(-a) +
+        sigmoid(a) exp(delta))``: the first sum is one product with ``W``,
+        the second needs one logarithm per entry and ``exp(+-W)`` once per
+        call, where evaluating the toggled log-densities costs a softplus
+        (an exponential and a logarithm) per entry. On a 784-200 MNIST layer
+        the greedy search for a mode of ``z_1``, two thirds of ``score``'s
+        time there, runs about three times as fast. Weights so large that
+        ``exp(W)`` could overflow take the general form.
+        """
+        xp = get_namespace(pre_activation)
+        weights = self._weights()
+        if bool(xp.max(xp.abs(weights)) > math.log(xp.finfo(weights.dtype).max) / 2):
+            return super().flip_log_prob_changes(child, pre_activation, sign)
+        w_t = weights.T[None, ...]
+        scale = xp.where(sign[:, :, None] > 0, xp.exp(w_t), xp.exp(-w_t))
+        p, q = sigmoid(pre_activation), sigmoid(-pre_activation)
+        softplus_change = xp.sum(xp.log(q[:, None, :] + p[:, None, :] * scale), axis=2)
+        return sign * (child @ weights) - softplus_change
 
     def sufficient_statistics(self, child):
         return child
