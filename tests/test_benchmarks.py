@@ -1460,7 +1460,7 @@ def test_layer_entropies_match_enumeration():
     np.testing.assert_allclose(estimate, exact, atol=0.02)
 
 
-def test_ais_benchmark_times_score_with_the_general_flip_form(tmp_path, capsys):
+def test_ais_benchmark_times_score_with_both_flip_forms(tmp_path, capsys):
     """bench_ais.py score also times score_samples with the observation
     layer's flip changes by toggled log-densities: the same scores to
     rounding (computed here with the general form patched in directly), and
@@ -1474,7 +1474,7 @@ def test_ais_benchmark_times_score_with_the_general_flip_form(tmp_path, capsys):
     np.save(tmp_path / "x.npy", X[:6])
     bench.run_score(ais_score_args(bench, tmp_path / "x.npy", 6, [path]))
     out = capsys.readouterr().out.splitlines()
-    (row,) = [r for r in out if "general flip form" in r]
+    (row,) = [r for r in out if "closed flip form" in r]
     closed = est.score_samples(X[:6])
     obs = est.model_.layers[0]
     obs.flip_log_prob_changes = bench.types.MethodType(
@@ -1487,5 +1487,5 @@ def test_ais_benchmark_times_score_with_the_general_flip_form(tmp_path, capsys):
     # the benchmark put the closed form back
     with open(path, "rb") as f:
         fresh = pickle.load(f)
-    bench.print_flip_form_speed(fresh, X[:6], ("score", closed, 1.0))
+    bench.print_flip_form_speed(fresh, X[:6])
     assert "flip_log_prob_changes" not in vars(fresh.model_.layers[0])

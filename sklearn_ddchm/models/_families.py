@@ -731,10 +731,11 @@ class BernoulliLayer(_AffineLayer):
         sigmoid(a) exp(delta))``: the first sum is one product with ``W``,
         the second needs one logarithm per entry and ``exp(+-W)`` once per
         call, where evaluating the toggled log-densities costs a softplus
-        (an exponential and a logarithm) per entry. On a 784-200 MNIST layer
-        the greedy search for a mode of ``z_1``, two thirds of ``score``'s
-        time there, runs about three times as fast. Weights so large that
-        ``exp(W)`` could overflow take the general form.
+        (an exponential and a logarithm) per entry. On 784-200 layers learnt
+        on MNIST the flip changes take a third to a fifth of the time, and
+        ``score`` of such an SBN about half (``benchmarks/bench_ais.py
+        score``). Weights so large that ``exp(W)`` could overflow take the
+        general form.
         """
         xp = get_namespace(pre_activation)
         weights = self._weights()
