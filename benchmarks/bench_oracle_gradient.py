@@ -439,8 +439,9 @@ import numpy as np
 
 from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm import _wake_sleep as ws
+from sklearn_ddchm._binary_proposal import conditional_bernoulli_proposal
 from sklearn_ddchm._helmholtz import PAPER_ALGORITHM
-from sklearn_ddchm._importance import importance_gradient
+from sklearn_ddchm._importance import FactorisedProposal, importance_gradient
 from sklearn_ddchm.datasets import load_sample_image_patches, make_sparse_hierarchical
 from sklearn_ddchm.models import DeepExponentialFamily, GaussianLayer, GaussianPrior
 from sklearn_ddchm.utils._exact import sparse_posterior_gradient
@@ -973,7 +974,17 @@ def main(argv=None):
         help="with --mnist: also the gradient by importance sampling from "
         "each model's scoring proposal, with these draws per image",
     )
+    parser.add_argument(
+        "--finetune-steps",
+        type=int,
+        default=0,
+        help="with --mnist: train each model this many steps more by the DDC "
+        "and by a reweighted wake phase (--proposal-draws draws) instead",
+    )
     args = parser.parse_args(argv)
+    if args.mnist and args.finetune_steps:
+        mnist_finetunes(args.mnist, args.finetune_steps, args.proposal_draws)
+        return
     if args.mnist:
         mnist_oracle(
             args.mnist,
@@ -1283,6 +1294,140 @@ def importance_oracle(est, X, n_importance, random_state):
             oracle[k] = oracle.get(k, 0.0) + v * len(rows) / len(X)
         ess.append(e)
     return oracle, np.concatenate(ess)
+
+
+def reweighted_wake_gradient(est, X, n_draws, rng):
+    """One step's gradient of a reweighted wake phase for an SBN (a scratch
+    algorithm, not an option of the package).
+
+    The sleep phase of the defaults (``expectations="embedding"``: it trains
+    the recognition model on the step's sleep samples), then the gradient of
+    the mean log-likelihood of ``X`` by self-normalised importance sampling
+    (:func:`~sklearn_ddchm._importance.importance_gradient`, ``n_draws``
+    draws per row) from the conditional Bernoulli proposal built as the
+    scoring proposal is, on the embedding's posterior means ``E[z_l | x] =
+    sum_s w_s(x) z_l^s`` of this step's sleep samples. Returns what
+    ``_gradient_step`` returns (the gradients of the trainable parameters,
+    no optimiser state, the rows' mean importance estimate of ``log p(x)``)
+    and the rows' effective sample sizes.
+    """
+    model = est.model_
+    est._n_sleep_phases += 1
+    phase = est._sleep(est.n_sleep_samples, rng, accumulate=True, encodings=False)
+    weights = ws.embedding_weights(
+        ws.augment(phase.H_sleep), phase.hidden_system[1], ws.augment(est._hidden(X))
+    )
+    layers = range(1, model.n_latent_layers + 1)
+    recognition = FactorisedProposal(
+        [weights @ phase.sleep[l] for l in layers],
+        [None for _ in layers],
+        [True for _ in layers],
+        [np.mean(phase.sleep[l], axis=0)[None, :] for l in layers],
+        [None for _ in layers],
+    )
+    proposal = conditional_bernoulli_proposal(model, X, recognition)
+    grads, ess, log_px = importance_gradient(model, X, proposal, n_draws, rng)
+    trainable = model.trainable_parameters()
+    return ({k: grads[k] for k in trainable}, {}, np.mean(log_px)), ess
+
+
+def reweighted_finetune(est, X, n_draws, learning_rate):
+    """``est`` (a fitted MNIST SBN, changed in place) trained on ``X`` for
+    one epoch more by ``fit`` with ``warm_start``, at the constant step
+    ``learning_rate`` (the defaults' last), by the DDC wake phase
+    (``n_draws=None``) or by :func:`reweighted_wake_gradient` with
+    ``n_draws`` draws; returns the seconds per step and the median over
+    steps of the steps' median effective sample size."""
+    est.set_params(warm_start=True, max_iter=1, learning_rate=learning_rate)
+    est.set_params(learning_rate_decay=1.0)
+    medians = []
+    if n_draws is not None:
+
+        def step(X_batch, rng, criterion=True):
+            result, ess = reweighted_wake_gradient(est, X_batch, n_draws, rng)
+            medians.append(float(np.median(ess)))
+            return result
+
+        est._gradient_step = step
+    start = time.process_time()
+    try:
+        est.fit(X)
+    finally:
+        vars(est).pop("_gradient_step", None)
+    steps = -(-X.shape[0] // est.batch_size)
+    return (time.process_time() - start) / steps, (
+        float(np.median(medians)) if medians else float("nan")
+    )
+
+
+def mnist_finetunes(paths, n_steps, draws, n_images=100, learning_rate=1e-3, seed=7):
+    """Each fitted MNIST SBN (``paper_mnist_sbn.py --save DIR``) trained for
+    ``n_steps`` more steps (one epoch of ``n_steps`` minibatches of random
+    training images, :func:`reweighted_finetune`) by the DDC wake phase and
+    by the reweighted wake phase with each of ``draws``; every model, the
+    start included, judged by ``paper_mnist_sbn.py``'s yardstick (MMD^2 of
+    five draws of 10,000 samples to 10,000 test images, its floor, the
+    samples' ink) and by AIS (4 chains x 100 temperatures from the scoring
+    proposal) on ``bench_ais.py score``'s first ``n_images`` test images."""
+    from bench_ais import load_images
+    from paper_mnist_sbn import evaluation_data, ink, mean_mmd2
+
+    from sklearn_ddchm import log_likelihood
+
+    mnist = os.path.expanduser("~/.cache/sklearn_ddchm")
+    yardstick = evaluation_data(None, mnist, 10_000, 5)
+    X_test = load_images(
+        argparse.Namespace(data=None, mnist_dir=None, cache=mnist, images=n_images)
+    )
+    rows = np.random.RandomState(seed).choice(
+        len(yardstick.X_train), n_steps * 100, replace=False
+    )
+    print(
+        f"floor MMD^2 {yardstick.floor:.3e}; {n_steps} steps of 100 training "
+        f"images at a constant step of {learning_rate:g}; AIS 4 x 100 on "
+        f"{len(X_test)} test images"
+    )
+    for path in paths:
+        start_model = pickle.load(open(os.path.join(path, "DDC-HM.pkl"), "rb"))
+        dtype = start_model.model_.layers[0].params["bias"].dtype
+        X_fit = yardstick.X_train[rows].astype(dtype)
+        runs = [("start", start_model, "")]
+        for n_draws in (None, *draws):
+            est = copy.deepcopy(start_model).set_params(batch_size=100)
+            per_step, ess = reweighted_finetune(est, X_fit, n_draws, learning_rate)
+            label = "DDC wake" if n_draws is None else f"reweighted, {n_draws} draws"
+            detail = f" ({per_step:.2f} s/step" + (
+                ")" if n_draws is None else f", ESS median {ess:.1f})"
+            )
+            runs.append((label, est, detail))
+        base = None
+        for label, est, detail in runs:
+            samples = [
+                np.asarray(est.sample(10_000, random_state=2 + k), dtype=np.float64)
+                for k in range(5)
+            ]
+            value, se = mean_mmd2(yardstick.X_eval, samples, yardstick.sigma)
+            ll = np.asarray(
+                log_likelihood(
+                    est,
+                    X_test.astype(dtype),
+                    n_samples=4,
+                    n_temperatures=100,
+                    random_state=0,
+                ).log_likelihood,
+                dtype=float,
+            )
+            base = ll if base is None else base
+            paired = ll - base
+            paired_se = paired.std(ddof=1) / np.sqrt(len(ll))
+            print(
+                f"{path} {label}{detail}: MMD^2 {value:.3e} +- {se:.1e} "
+                f"({value / yardstick.floor:.2f}x the floor), ink "
+                f"{np.mean([ink(x) for x in samples]):.2f}; log p(test) "
+                f"{ll.mean():.2f} ({paired.mean():+.2f} +- {paired_se:.2f} "
+                "against the start)",
+                flush=True,
+            )
 
 
 def patch_oracle(

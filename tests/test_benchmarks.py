@@ -1489,3 +1489,44 @@ def test_ais_benchmark_times_score_with_both_flip_forms(tmp_path, capsys):
         fresh = pickle.load(f)
     bench.print_flip_form_speed(fresh, X[:6])
     assert "flip_log_prob_changes" not in vars(fresh.model_.layers[0])
+
+
+def test_oracle_benchmark_reweighted_wake_matches_enumeration():
+    """--finetune-steps' reweighted wake phase: with many draws its gradient
+    is the exact one (enumeration) on a small SBN, the step also runs the
+    sleep phase (one more sleep phase counted), and the fine-tune trains
+    through it, one step per minibatch, then leaves fit's own step in place."""
+    import copy
+
+    from sklearn_ddchm.utils._exact import enumerated_posterior_gradient
+
+    bench = load_script("bench_oracle_gradient")
+    est, X = _small_fitted_sbn()
+    exact = enumerated_posterior_gradient(est.model_, X)
+    stepped = copy.deepcopy(est)
+    phases = stepped._n_sleep_phases
+    (grads, state, value), ess = bench.reweighted_wake_gradient(
+        stepped, X, 3000, np.random.RandomState(0)
+    )
+    assert stepped._n_sleep_phases == phases + 1 and state == {}
+    assert set(grads) == set(est.model_.trainable_parameters())
+    assert ess.shape == (X.shape[0],) and np.all(ess > 1)
+    for k, g in grads.items():
+        error = np.linalg.norm(g - exact[k])
+        assert error < 0.05 * np.linalg.norm(exact[k]), k
+    # the mean importance estimate of log p(x) against the exact one
+    from sklearn_ddchm.utils._exact import enumerated_log_likelihood
+
+    assert value == pytest.approx(
+        np.mean(enumerated_log_likelihood(est.model_, X)), abs=0.05
+    )
+    tuned = copy.deepcopy(est)
+    before = tuned._trained_parameters()
+    per_step, median_ess = bench.reweighted_finetune(tuned, X, 50, 1e-3)
+    assert per_step > 0 and median_ess >= 1
+    assert tuned.n_iter_ == est.n_iter_ + 1
+    assert "_gradient_step" not in vars(tuned)
+    after = tuned._trained_parameters()
+    assert any(not np.array_equal(before[k], after[k]) for k in before)
+    # the control (n_draws=None) is the DDC wake phase: no ESS
+    assert math.isnan(bench.reweighted_finetune(copy.deepcopy(est), X, None, 1e-3)[1])
