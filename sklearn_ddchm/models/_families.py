@@ -93,8 +93,10 @@ class _AffineLayer(Layer):
         ``log p(child | a + sign_k W[:, k]) - log p(child | a)`` for every
         parent coordinate ``k``: what toggling parent bit ``k`` (``sign_k =
         1 - 2 z_k``) does to the log-density, for a search over binary parents
-        one bit at a time (:func:`~sklearn_ddchm._binary_proposal.flip_log_odds`).
-        This form evaluates :meth:`log_prob_terms` at every toggled map.
+        one bit at a time (the scoring proposal of sigmoid belief networks
+        looks for a mode of ``z_1`` so). This form evaluates
+        :meth:`log_prob_terms` at every toggled map; a family may override it
+        with a closed form.
 
         Parameters
         ----------
@@ -723,19 +725,32 @@ class BernoulliLayer(_AffineLayer):
         return child * pre_activation - softplus(pre_activation)
 
     def flip_log_prob_changes(self, child, pre_activation, sign):
-        """:meth:`_AffineLayer.flip_log_prob_changes` in closed form.
+        """Change of ``log p(child | a)`` as ``a`` moves by one weight column.
 
-        With ``delta = sign_k W[:, k]``, ``log p(x | a + delta) - log p(x |
-        a) = x . delta - sum_i [softplus(a_i + delta_i) - softplus(a_i)]``
-        and ``softplus(a + delta) - softplus(a) = log(sigmoid(-a) +
-        sigmoid(a) exp(delta))``: the first sum is one product with ``W``,
-        the second needs one logarithm per entry and ``exp(+-W)`` once per
-        call, where evaluating the toggled log-densities costs a softplus
-        (an exponential and a logarithm) per entry. On 784-200 layers learnt
-        on MNIST the flip changes take a third to a fifth of the time, and
-        ``score`` of such an SBN about half (``benchmarks/bench_ais.py
-        score``). Weights so large that ``exp(W)`` could overflow take the
-        general form.
+        ``log p(child | a + sign_k W[:, k]) - log p(child | a)`` for every
+        parent coordinate ``k``, in closed form. With ``delta = sign_k W[:,
+        k]``, ``log p(x | a + delta) - log p(x | a) = x . delta - sum_i
+        [softplus(a_i + delta_i) - softplus(a_i)]`` and ``softplus(a +
+        delta) - softplus(a) = log(sigmoid(-a) + sigmoid(a) exp(delta))``:
+        the first sum is one product with ``W``, the second needs one
+        logarithm per entry and ``exp(+-W)`` once per call, where evaluating
+        the toggled log-densities costs a softplus (an exponential and a
+        logarithm) per entry: ``score`` of an SBN 784-200-200-200 learnt on
+        MNIST runs about twice as fast (``benchmarks/bench_ais.py score``).
+        Weights so large that ``exp(W)`` could overflow take the general
+        form.
+
+        Parameters
+        ----------
+        child : array of shape (n, n_features)
+        pre_activation : array of shape (n, n_features)
+            The logits ``a`` at the current parent.
+        sign : array of shape (n, n_parents)
+            +1 or -1 per parent coordinate.
+
+        Returns
+        -------
+        change : array of shape (n, n_parents)
         """
         xp = get_namespace(pre_activation)
         weights = self._weights()
