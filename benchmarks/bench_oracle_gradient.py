@@ -1216,6 +1216,18 @@ def print_gradients(result):
             f"   {radial(oracle[k], params[k]):+15.2f} {radial(ddc, params[k]):+6.2f}",
             flush=True,
         )
+    # A Bernoulli observation layer's bias gradient is E_q[x - sigmoid(a)]
+    # per pixel: summed, the images' ink minus the ink the posterior
+    # predicts for them.
+    key = "layer0.bias"
+    if key in oracle:
+        print(
+            "  observation biases' gradient summed over pixels (images' ink "
+            f"minus posterior-predicted ink): oracle {np.sum(oracle[key]):+.3f} "
+            f"(halves {np.sum(halves[0][key]):+.3f} / {np.sum(halves[1][key]):+.3f}),"
+            f" DDC {np.sum(result['ddc'][key]):+.3f}",
+            flush=True,
+        )
 
 
 def scale_check(est, X, result, scale):

@@ -1530,3 +1530,35 @@ def test_oracle_benchmark_reweighted_wake_matches_enumeration():
     assert any(not np.array_equal(before[k], after[k]) for k in before)
     # the control (n_draws=None) is the DDC wake phase: no ESS
     assert math.isnan(bench.reweighted_finetune(copy.deepcopy(est), X, None, 1e-3)[1])
+
+
+def test_oracle_benchmark_prints_ink_minus_posterior_predicted_ink(capsys):
+    """--mnist's summed observation-bias line: the oracle's figure against
+    the images' ink minus the ink their exact posterior predicts,
+    sum_z p(z | x) sum_i sigmoid(a_i(z_1)), by enumeration."""
+    from scipy.special import expit, logsumexp
+
+    from sklearn_ddchm.utils._exact import _binary_states
+
+    bench = load_script("bench_oracle_gradient")
+    est, X = _small_fitted_sbn()
+    result = bench.sbn_gradients(est, X, 32, 20, 100)
+    bench.print_gradients(result)
+    (row,) = [r for r in capsys.readouterr().out.splitlines() if "summed" in r]
+    printed = float(row.split("oracle")[1].split()[0])
+    model = est.model_
+    latents = _binary_states(model, 2**16)
+    weights, bias = model.layers[0].affine_parameters()
+    predicted = expit(latents[0] @ weights.T + bias).sum(axis=1)
+    gap = []
+    for x in X:
+        log_joint = model.log_joint(
+            np.broadcast_to(x, (len(predicted), x.size)), latents
+        )
+        posterior = np.exp(log_joint - logsumexp(log_joint))
+        gap.append(x.sum() - posterior @ predicted)
+    assert printed == pytest.approx(np.sum(result["oracle"]["layer0.bias"]), abs=1e-3)
+    # the Gibbs oracle within its Monte Carlo error of the exact figure
+    assert printed == pytest.approx(
+        np.mean(gap), abs=0.05 * np.mean(np.abs(gap)) + 0.02
+    )
