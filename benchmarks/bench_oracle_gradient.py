@@ -1398,7 +1398,7 @@ def mnist_finetunes(paths, n_steps, draws, n_images=100, learning_rate=1e-3, see
     samples' ink) and by AIS (4 chains x 100 temperatures from the scoring
     proposal) on ``bench_ais.py score``'s first ``n_images`` test images."""
     from bench_ais import load_images
-    from paper_mnist_sbn import evaluation_data, ink, mean_mmd2
+    from paper_mnist_sbn import _mmd_line, evaluation_data, sample_draws
 
     from sklearn_ddchm import log_likelihood
 
@@ -1430,11 +1430,7 @@ def mnist_finetunes(paths, n_steps, draws, n_images=100, learning_rate=1e-3, see
             runs.append((label, est, detail))
         base = None
         for label, est, detail in runs:
-            samples = [
-                np.asarray(est.sample(10_000, random_state=2 + k), dtype=np.float64)
-                for k in range(5)
-            ]
-            value, se = mean_mmd2(yardstick.X_eval, samples, yardstick.sigma)
+            samples = sample_draws(est, 10_000, 5)
             ll = np.asarray(
                 log_likelihood(
                     est,
@@ -1448,10 +1444,11 @@ def mnist_finetunes(paths, n_steps, draws, n_images=100, learning_rate=1e-3, see
             base = ll if base is None else base
             paired = ll - base
             paired_se = paired.std(ddof=1) / np.sqrt(len(ll))
+            mmd_line = _mmd_line(
+                yardstick.X_eval, samples, yardstick.sigma, yardstick.floor
+            )
             print(
-                f"{path} {label}{detail}: MMD^2 {value:.3e} +- {se:.1e} "
-                f"({value / yardstick.floor:.2f}x the floor), ink "
-                f"{np.mean([ink(x) for x in samples]):.2f}; log p(test) "
+                f"{path} {label}{detail}: {mmd_line}; log p(test) "
                 f"{ll.mean():.2f} ({paired.mean():+.2f} +- {paired_se:.2f} "
                 "against the start)",
                 flush=True,

@@ -371,10 +371,7 @@ def iterate_lines(est, iterates, X_eval, sigma, floor, n, n_draws):
     model = copy.deepcopy(est)
     for count, params in sorted(iterates):
         model._set_trained_parameters(params)
-        draws = [
-            np.asarray(model.sample(n, random_state=2 + k), dtype=np.float64)
-            for k in range(n_draws)
-        ]
+        draws = sample_draws(model, n, n_draws)
         per_iterate.append(draws)
         inks.append(np.mean([ink(D) for D in draws]))
         lines.append(
@@ -455,6 +452,16 @@ def mean_mmd2(X_eval, draws, sigma):
     values = np.array([mmd2(X_eval, D, bandwidth=sigma) for D in draws])
     se = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else math.nan
     return values.mean(), se
+
+
+def sample_draws(est, n, n_draws):
+    """``n_draws`` independent draws of ``n`` samples of ``est`` (seeds 2,
+    3, ...), as float64 arrays: the samples every MMD^2 of this benchmark
+    is taken on."""
+    return [
+        np.asarray(est.sample(n, random_state=2 + k), dtype=np.float64)
+        for k in range(n_draws)
+    ]
 
 
 def ink(X):
@@ -664,10 +671,7 @@ def main():
             os.makedirs(args.save, exist_ok=True)
             with open(os.path.join(args.save, f"{name}.pkl"), "wb") as f:
                 pickle.dump(est, f)
-        draws = [
-            np.asarray(est.sample(n, random_state=2 + k), dtype=np.float64)
-            for k in range(args.draws)
-        ]
+        draws = sample_draws(est, n, args.draws)
         samples[name] = draws[0]
         diverged = " (diverged)" if est.diverged_ else ""
         print(
