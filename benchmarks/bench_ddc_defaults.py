@@ -40,7 +40,10 @@ averaging: a ten times smaller final step) and ``early-stopping``
 validated epoch kept) and ``importance`` (``expectations="importance"``: the
 wake gradient by importance sampling, not the DDC one) and ``kernel-units``
 (``hidden_features="kernel"``: Gaussian-kernel recognition units centred on
-the sleep samples, the default for binary data only).
+the sleep samples, the default for binary data only) and ``statistic-units``
+(``hidden_features="statistic"``: the same units of the observation
+statistic ``t(x)``, the default only where ``x`` has more features than
+``z_1``, which it does not here).
 ``fan_in_scaling`` has no configuration: no layer here has more than 20
 parents, so it changes nothing.
 
@@ -163,6 +166,7 @@ CONFIGS = {
     "early-stopping": {"early_stopping": True},
     "importance": {"expectations": "importance"},
     "kernel-units": {"hidden_features": "kernel"},
+    "statistic-units": {"hidden_features": "statistic"},
 }
 
 

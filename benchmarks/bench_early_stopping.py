@@ -142,6 +142,7 @@ LEARNERS = {
     "IWAE-50": {},
     "DDC-HM (importance)": {"expectations": "importance"},
     "DDC-HM (no statistic)": {"recognition_statistic": False},
+    "DDC-HM (ReLU units)": {"hidden_features": "relu"},
 }
 
 

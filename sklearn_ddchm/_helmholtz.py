@@ -66,6 +66,16 @@ MIN_HIDDEN = 100
 #: 1.55x, 1.46x / 1.41x and 1.40x / 1.57x the floor after 6 epochs on fit
 #: seeds 0 / 1; ``benchmarks/README.md``)
 KERNEL_BANDWIDTH_FACTOR = 2.6
+#: ``hidden_features="statistic"``: the kernel's width as a multiple of the
+#: median distance between the standardised statistics ``t(x)`` of a sleep
+#: phase's samples (0.5 against 1.0 and 2.0 on scikit-learn's digits table:
+#: the preset's Laplace bias gradient at the true one's 0.22 / 0.10 / 0.04;
+#: held-out log p(x) over 3 fit seeds -76.0 / -76.4 with 0.5 / 1.0, cancer
+#: -20.1 / -23.2; ``benchmarks/README.md``) ...
+STATISTIC_BANDWIDTH_FACTOR = 0.5
+#: ... computed on this many of the phase's samples (the median of their
+#: pairwise distances is stable to a few percent there and costs ~1 ms)
+STATISTIC_BANDWIDTH_ROWS = 200
 
 
 #: The paper's algorithm (Vertes & Sahani 2018) as estimator parameters:
@@ -154,19 +164,31 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         The DDC expectations are regressions on these units, so too few
         leave them coarse, and more units than sleep samples leave the
         regressions under-determined (measured on MNIST: ``benchmarks/README.md``).
-    hidden_features : {"auto", "relu", "kernel"}, default="auto"
+    hidden_features : {"auto", "relu", "kernel", "statistic"}, default="auto"
         The recognition model's hidden layer ``h(x)``. ``"relu"``: the fixed
         random ReLU units above (Eq. 8). ``"kernel"``: Gaussian-kernel units
         ``exp(-||u - c_j||^2 / (2 s^2))`` of the standardised input ``u``,
         centred on ``n_hidden`` of each step's sleep samples (so they follow
         the model as it moves), of width ``s`` = 2.6 times the median
-        distance between training rows (``kernel_bandwidth_``); it needs
-        ``n_hidden < n_sleep_samples`` and ``sleep_decay=0`` (the features
-        change every step). ``"auto"``: ``"kernel"`` for binary data (every
-        value 0 or 1) where those conditions hold, else ``"relu"``: on
-        binarised MNIST kernel units learnt a model closer to the data
-        (``benchmarks/README.md``), on the paper's 2-D continuous model far
-        worse than ReLU units.
+        distance between training rows (``kernel_bandwidth_``).
+        ``"statistic"``: the same units of the observation layer's statistic
+        ``t(x)`` for ``z_1`` (see ``recognition_statistic``) instead of ``x``,
+        standardised and centred on each step's sleep samples, of width 0.5
+        times the median distance between their standardised statistics. The
+        posterior of every latent depends on ``x`` only through ``t(x)``, a
+        ``D_1``-dimensional vector, where the same number of units resolves
+        the posterior far more finely than in the ``D``-dimensional space of
+        ``x``. Both kernel kinds need ``n_hidden < n_sleep_samples`` and
+        ``sleep_decay=0`` (the features change every step). ``"auto"``:
+        ``"kernel"`` for binary data (every value 0 or 1), ``"statistic"``
+        for other data with more features than ``z_1`` and an observation
+        layer with a statistic (Gaussian), each where those conditions hold,
+        else ``"relu"``. Measured (``benchmarks/README.md``): on binarised
+        MNIST kernel units learnt a model closer to the data; on Table 1's
+        patch models and scikit-learn's tables statistic units brought the
+        Laplace layer's wake gradient closer to the true one and raised the
+        held-out likelihood; on the paper's 2-D model (as many features as
+        ``z_1``) kernel units were far worse than ReLU units.
     recognition_statistic : {"auto"} or bool, default="auto"
         Whether ``h(x)`` also holds the observation layer's statistic of
         ``x`` for ``z_1``, ``t(x)`` with ``log p(x | z_1) = t(x) . z_1 +
@@ -406,15 +428,19 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``n_units = n_hidden_``.
     recognition_bias_ : array of shape (n_units,)
         Biases of the recognition model's hidden layer.
-    hidden_features_ : {"relu", "kernel"}
-        ``hidden_features`` resolved. With ``"kernel"`` the ReLU layer's
+    hidden_features_ : {"relu", "kernel", "statistic"}
+        ``hidden_features`` resolved. With kernel units the ReLU layer's
         weights and biases above are drawn but unused.
     kernel_bandwidth_ : float or None
         Width ``s`` of the kernel units (None with ReLU units).
-    recognition_centres_ : array of shape (n_units, n_features) or None
+    recognition_centres_ : array of shape (n_units, n_features or D_1) or None
         Standardised centres of the kernel units: the last sleep phase's
-        samples, those the fitted ``recognition_coefs_`` were regressed on
-        (None with ReLU units).
+        samples (``"kernel"``) or their statistics ``t(x)``
+        (``"statistic"``), those the fitted ``recognition_coefs_`` were
+        regressed on (None with ReLU units).
+    statistic_units_mean_, statistic_units_scale_ : arrays of shape (D_1,) or None
+        Standardisation of ``t(x)`` for the statistic units, from the last
+        sleep phase's samples (None with other units).
     recognition_offset_ : array of shape (n_units,) or None
         Mean of each kernel unit over the last sleep phase's samples,
         subtracted from the units (None with ReLU units, with
@@ -515,7 +541,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         "observation_gradient": [StrOptions({"moments", "weights"})],
         "expectations": [StrOptions({"encodings", "embedding", "importance"})],
         "fan_in_scaling": ["boolean"],
-        "hidden_features": [StrOptions({"auto", "relu", "kernel"})],
+        "hidden_features": [StrOptions({"auto", "relu", "kernel", "statistic"})],
         "recognition_statistic": [StrOptions({"auto"}), "boolean"],
     }
 
@@ -701,12 +727,23 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     def _resolve_hidden_features(self, X, binary):
         """``hidden_features_``, ``kernel_bandwidth_`` and the first centres."""
         fits_kernel = self.n_hidden_ < self.n_sleep_samples and self.sleep_decay == 0
+        observation = self.model_.layers[0]
+        has_statistic = observation.parent_statistic(X[:1, ...]) is not None
         kind = self.hidden_features
         if kind == "auto":
-            kind = "kernel" if binary and fits_kernel else "relu"
-        elif kind == "kernel" and not fits_kernel:
+            if binary:
+                kind = "kernel" if fits_kernel else "relu"
+            else:
+                # t(x) compresses x only when x has more features than z_1
+                compresses = X.shape[1] > observation.n_parents
+                kind = (
+                    "statistic"
+                    if fits_kernel and has_statistic and compresses
+                    else "relu"
+                )
+        elif kind in ("kernel", "statistic") and not fits_kernel:
             raise ValueError(
-                "hidden_features='kernel' centres its n_hidden units on each "
+                f"hidden_features={kind!r} centres its n_hidden units on each "
                 "step's sleep samples, so it needs n_hidden < n_sleep_samples "
                 f"(got {self.n_hidden_} units, n_hidden={self.n_hidden!r}, and "
                 f"n_sleep_samples={self.n_sleep_samples}) and sleep_decay=0 (got "
@@ -714,9 +751,17 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
                 "different centres). Raise n_sleep_samples, lower n_hidden, "
                 "set sleep_decay=0 or use hidden_features='relu'."
             )
+        elif kind == "statistic" and not has_statistic:
+            raise ValueError(
+                "hidden_features='statistic' places its units on the observation "
+                "layer's statistic t(x) of x for z_1, which "
+                f"{type(observation).__name__} does not have (Gaussian and "
+                "Bernoulli layers do). Use hidden_features='relu' or 'kernel'."
+            )
         self.hidden_features_ = kind
         self.kernel_bandwidth_ = self.recognition_centres_ = None
         self.recognition_offset_ = None
+        self.statistic_units_mean_ = self.statistic_units_scale_ = None
         if kind == "kernel":
             U = (X - self.input_mean_) / self.input_scale_
             try:
@@ -750,9 +795,31 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.statistic_mean_ = self.statistic_scale_ = None
 
     def _kernel_units(self):
-        """Whether ``h(x)`` is kernel units (estimators pickled before
+        """Whether ``h(x)`` is kernel units of ``x`` (estimators pickled before
         ``hidden_features`` existed have ReLU units)."""
         return getattr(self, "hidden_features_", "relu") == "kernel"
+
+    def _place_statistic_units(self, S):
+        """Centre the statistic's kernel units on a sleep phase's ``t(x)``.
+
+        The statistic moves with the observation layer, so its
+        standardisation, the units' centres (the first ``n_hidden_`` samples)
+        and their width follow each sleep phase, as the kernel units of ``x``
+        follow its samples.
+        """
+        xp = get_namespace(S)
+        mean, scale = xp.mean(S, axis=0), xp.std(S, axis=0)
+        scale = xp.where(scale > 0, scale, xp.ones_like(scale))
+        U = (S - mean) / scale
+        try:
+            median = median_heuristic(
+                U[: min(STATISTIC_BANDWIDTH_ROWS, U.shape[0]), ...]
+            )
+        except ValueError:  # most samples share one statistic
+            median = math.sqrt(S.shape[1])
+        self.statistic_units_mean_, self.statistic_units_scale_ = mean, scale
+        self.recognition_centres_ = U[: self.n_hidden_, ...]
+        self.kernel_bandwidth_ = STATISTIC_BANDWIDTH_FACTOR * float(median)
 
     def _hidden(self, X, sleep_phase=False):
         """The recognition model's features ``h(x)`` of ``X``.
@@ -760,24 +827,39 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``sleep_phase=True`` marks a sleep phase's samples: the kernel units'
         offsets and the statistic's standardisation are taken from them first.
         """
-        H = self._hidden_units(X, sleep_phase)
-        if not getattr(self, "recognition_statistic_", False):
+        statistic_units = getattr(self, "hidden_features_", "relu") == "statistic"
+        with_statistic = getattr(self, "recognition_statistic_", False)
+        S = (
+            self.model_.layers[0].parent_statistic(X)
+            if statistic_units or with_statistic
+            else None
+        )
+        H = self._hidden_units(X, sleep_phase, statistic=S)
+        if not with_statistic:
             return H
         xp = get_namespace(H)
-        S = self.model_.layers[0].parent_statistic(X)
         if sleep_phase:
             self.statistic_mean_, self.statistic_scale_ = ws.match_scale(S, H)
         return xp.concat(
             [H, (S - self.statistic_mean_) / self.statistic_scale_], axis=1
         )
 
-    def _hidden_units(self, X, sleep_phase=False):
-        if self._kernel_units():
+    def _hidden_units(self, X, sleep_phase=False, statistic=None):
+        kind = getattr(self, "hidden_features_", "relu")
+        if kind in ("kernel", "statistic"):
+            if kind == "kernel":
+                inputs, mean, scale = X, self.input_mean_, self.input_scale_
+            else:
+                if sleep_phase:
+                    self._place_statistic_units(statistic)
+                inputs = statistic
+                mean = self.statistic_units_mean_
+                scale = self.statistic_units_scale_
             H = ws.kernel_features(
-                X,
+                inputs,
                 self.recognition_centres_,
-                self.input_mean_,
-                self.input_scale_,
+                mean,
+                scale,
                 self.kernel_bandwidth_,
                 # getattr: kernel-unit estimators pickled before the offset
                 # existed have uncentred units

@@ -500,15 +500,17 @@ def test_oracle_benchmark_projected_features_see_x_through_the_statistic(
     rng = np.random.RandomState(0)
     X = rng.laplace(size=(300, 8))
     hidden, sleep = DDCHelmholtzEstimator._hidden, DDCHelmholtzEstimator._sleep
-    # without the statistic: outside the context h(x) is the ReLU units alone,
-    # which the check below compares (its standardisation was never set, as
-    # the projected h replaced h in every sleep phase of the fit)
+    # without the statistic (in h or as its units): outside the context h(x)
+    # is the ReLU units alone, which the check below compares (its
+    # standardisation was never set, as the projected h replaced h in every
+    # sleep phase of the fit)
     est = DDCHelmholtzEstimator(
         latent_dims=(3, 2),
         n_hidden=40,
         n_sleep_samples=100,
         max_iter=1,
         recognition_statistic=False,
+        hidden_features="relu",
     )
     with bench.projected_features():
         est.set_params(random_state=0).fit(X)

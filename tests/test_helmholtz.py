@@ -628,7 +628,15 @@ def _binary(n=200, d=6, seed=0):
     "X, params, expected",
     [
         (_binary(), {}, "kernel"),  # binary data
-        (np.random.default_rng(0).standard_normal((200, 6)), {}, "relu"),
+        # continuous data with more features than z_1: units of t(x)
+        (np.random.default_rng(0).standard_normal((200, 6)), {}, "statistic"),
+        # ... and with as many, where t(x) is x in other coordinates
+        (np.random.default_rng(0).standard_normal((200, 3)), {}, "relu"),
+        (
+            np.random.default_rng(0).standard_normal((200, 6)),
+            {"sleep_decay": 0.5},
+            "relu",
+        ),
         (_binary(), {"sleep_decay": 0.5}, "relu"),  # accumulated statistics
         (_binary(), {"n_hidden": 60, "n_sleep_samples": 60}, "relu"),  # too few
         (_binary(), {"hidden_features": "relu"}, "relu"),
@@ -643,7 +651,9 @@ def test_auto_hidden_features_resolves_from_the_data(X, params, expected):
     if expected == "relu":
         assert est.kernel_bandwidth_ is None and est.recognition_centres_ is None
     else:
-        assert est.recognition_centres_.shape == (est.n_hidden_, X.shape[1])
+        # kernel units live in the space of x, statistic units in that of z_1
+        width = X.shape[1] if expected == "kernel" else 3
+        assert est.recognition_centres_.shape == (est.n_hidden_, width)
 
 
 @pytest.mark.parametrize(
@@ -727,6 +737,123 @@ def test_kernel_units_are_centred_on_the_last_sleep_samples():
     np.testing.assert_allclose(
         np.diag(raw_units(X_s[: est.n_hidden_])), 1.0, rtol=1e-12
     )
+
+
+def test_statistic_units_are_kernel_units_of_the_standardised_statistic():
+    """``hidden_features="statistic"``: Gaussian-kernel units of ``t(x) =
+    Lambda^T Psi^-1 x``, computed here from the layer's parameters, standardised
+    by the sleep phase's statistics and centred on its first ``n_hidden_``
+    samples, of width ``STATISTIC_BANDWIDTH_FACTOR`` times the median distance
+    between its first ``STATISTIC_BANDWIDTH_ROWS`` (scipy's pdist), minus the
+    units' mean over the phase; ``h(x)`` of any rows reads the same units."""
+    from scipy.spatial.distance import cdist, pdist
+
+    from sklearn_ddchm._helmholtz import (
+        STATISTIC_BANDWIDTH_FACTOR,
+        STATISTIC_BANDWIDTH_ROWS,
+    )
+
+    X = make_sparse_hierarchical(
+        n_samples=300, n_features=8, latent_dims=(3, 2), random_state=0
+    )[0]
+    est = DDCHelmholtzEstimator(
+        latent_dims=(3, 2),
+        n_hidden=30,
+        n_sleep_samples=400,
+        max_iter=2,
+        random_state=0,
+        recognition_statistic=False,
+    ).fit(X)
+    assert est.hidden_features_ == "statistic"
+    X_s, _ = est.model_.sample(400, random_state=np.random.RandomState(5))
+    est._sleep(400, np.random.RandomState(5))
+
+    layer = est.model_.get_parameters()
+
+    def statistic(rows):
+        return (rows / np.exp(layer["layer0.log_var"])) @ layer["layer0.weights"]
+
+    T = statistic(X_s)
+    U = (T - T.mean(axis=0)) / T.std(axis=0)
+    np.testing.assert_allclose(est.recognition_centres_, U[:30], rtol=1e-10, atol=1e-12)
+    width = STATISTIC_BANDWIDTH_FACTOR * np.median(pdist(U[:STATISTIC_BANDWIDTH_ROWS]))
+    assert est.kernel_bandwidth_ == pytest.approx(width, rel=1e-10)
+
+    def units(rows):
+        V = (statistic(rows) - T.mean(axis=0)) / T.std(axis=0)
+        return np.exp(-cdist(V, U[:30], "sqeuclidean") / (2 * width**2))
+
+    np.testing.assert_allclose(
+        est.recognition_offset_, units(X_s).mean(axis=0), rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        est._hidden(X[:7]),
+        units(X[:7]) - units(X_s).mean(axis=0),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    # x moved where Lambda^T Psi^-1 does not look: the same features
+    scaled = layer["layer0.weights"] / np.exp(layer["layer0.log_var"])[:, None]
+    null = np.linalg.svd(scaled.T)[2][3:]
+    moved = X[:7] + 2.0 * np.random.RandomState(1).normal(size=(7, 5)) @ null
+    np.testing.assert_allclose(est._hidden(moved), est._hidden(X[:7]), atol=1e-9)
+
+
+def test_statistic_units_reject_an_observation_layer_without_a_statistic():
+    from sklearn_ddchm.models import LaplaceLayer
+
+    model = DeepExponentialFamily([LaplaceLayer(4, 2), GaussianPrior(2)])
+    X = np.random.default_rng(0).laplace(size=(60, 4))
+    est = DDCHelmholtzEstimator(model=model, hidden_features="statistic", **SMALL)
+    with pytest.raises(ValueError, match="hidden_features='statistic'.*LaplaceLayer"):
+        est.fit(X)
+    # "auto" falls back to ReLU units there
+    est.set_params(hidden_features="auto").fit(X)
+    assert est.hidden_features_ == "relu"
+
+
+def test_statistic_units_bring_the_laplace_gradient_closer_to_the_true_one():
+    """The reason for the default: on a 12-feature sparse model fitted from a
+    random start, the DDC wake gradient of the Laplace layer's biases (which
+    set the latent scales) and of the loadings is closer to the true
+    gradient (self-normalised importance sampling, 2,000 draws per row from
+    the scoring proposal) with units of ``t(x)`` than with random ReLU units
+    of ``x``, at the same model, rows and sleep samples (two data seeds;
+    ``benchmarks/README.md`` has the sizes measured)."""
+    from sklearn_ddchm._importance import importance_gradient
+
+    def ddc_gradient(model, X_fit, rows, kind):
+        est = DDCHelmholtzEstimator(model=model, hidden_features=kind, random_state=0)
+        est._validate_params()
+        est._initialize(est._validate_X(X_fit, reset=True))
+        grads = [est._gradient_step(rows, est.random_state_)[0] for _ in range(5)]
+        return {k: np.mean([g[k] for g in grads], axis=0) for k in grads[0]}
+
+    for seed in (0, 2):
+        X = make_sparse_hierarchical(
+            n_samples=2300, n_features=12, latent_dims=(3, 2), random_state=seed
+        )[0]
+        X_fit, rows = X[:2000], X[2000:]
+        est = DDCHelmholtzEstimator(
+            latent_dims=(3, 2), max_iter=10, random_state=0, hidden_features="relu"
+        ).fit(X_fit)
+        true, ess, _ = importance_gradient(
+            est.model_,
+            rows,
+            est._scoring_proposal(rows),
+            2000,
+            np.random.RandomState(1),
+        )
+        assert np.median(ess) > 500
+        errors = {}
+        for kind in ("relu", "statistic"):
+            g = ddc_gradient(est.model_.copy(), X_fit, rows, kind)
+            errors[kind] = {
+                k: np.linalg.norm(g[k] - true[k]) / np.linalg.norm(true[k])
+                for k in ("layer1.bias", "layer0.weights")
+            }
+        for k in ("layer1.bias", "layer0.weights"):
+            assert errors["statistic"][k] < errors["relu"][k], (seed, k, errors)
 
 
 def test_constant_inputs_get_unit_scale():
