@@ -33,7 +33,9 @@ mean of 10 sleep phases) and the exact free-energy gradient on the training
 rows at the fitted model. Learners: DDC-HM with the defaults (with
 ``recognition_statistic="auto"`` the recognition features hold the
 observation layer's statistic ``Lambda^T Psi^-1 x``), the same without it
-(the defaults until 2026-12-03), and ``expectations="importance"`` (the exact
+(the defaults until 2026-12-03), the defaults with random ReLU units of
+``x`` instead of kernel units of that statistic (``hidden_features="relu"``,
+the defaults until 2026-12-05), and ``expectations="importance"`` (the exact
 gradient by importance sampling from the exact posterior: what the
 algorithm could reach in the same steps).
 
@@ -100,6 +102,7 @@ DATASETS = {"cancer": (load_breast_cancer, 5), "digits": (load_digits, 10)}
 LEARNERS = {
     "DDC-HM": {},
     "DDC-HM (no statistic)": {"recognition_statistic": False},
+    "DDC-HM (ReLU units)": {"hidden_features": "relu"},
     "DDC-HM (importance)": {"expectations": "importance"},
 }
 
@@ -171,11 +174,14 @@ def gaussian_mixture_by_bic(X, seed, max_components=8):
 #: importance draws per held-out row for the default preset's log p(x)
 N_IMPORTANCE = 5000
 
-#: the default preset as a user fits it, from the best of three starts
-#: (``n_init``; its time includes the comparison), and trained by the exact
-#: gradient (importance sampling): what its model family reaches by likelihood
+#: the default preset as a user fits it, with the recognition units of the
+#: defaults until 2026-12-05 (random ReLU units of x), from the best of three
+#: starts (``n_init``; its time includes the comparison), and trained by the
+#: exact gradient (importance sampling): what its model family reaches by
+#: likelihood
 PRESET_LEARNERS = {
     "DDC-HM, default preset ({d}, 2)": {},
+    "the same, ReLU units": {"hidden_features": "relu"},
     "the same, n_init=3": {"n_init": 3},
     "the same, exact gradient": {"expectations": "importance"},
 }

@@ -1152,6 +1152,7 @@ def test_tabular_benchmark_user_choices(capsys, monkeypatch):
     assert rows[0]["learner"] == f"GaussianMixture({int(np.argmin(bics)) + 1}), BIC"
     assert [r["learner"] for r in rows[1:]] == [
         "DDC-HM, default preset (2, 2)",
+        "the same, ReLU units",
         "the same, n_init=3",
         "the same, exact gradient",
     ]
