@@ -245,6 +245,8 @@ def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row):
 ORACLE_ROWS = 300
 #: importance draws per row of the oracle (``--oracle``)
 ORACLE_IMPORTANCE = 4000
+#: recognition units the DDC gradient is taken with (``--oracle``)
+ORACLE_UNITS = ("statistic", "relu")
 
 
 def preset_oracle(
@@ -262,7 +264,9 @@ def preset_oracle(
     with it block by block (cosine / relative error): the observation
     layer's weights, bias and log variance, the Laplace layer's weights and
     bias (:func:`bench_oracle_gradient.importance_oracle`, as on the
-    patches). Returns one dict per fit.
+    patches). The DDC gradient is taken at the same model with each kind of
+    recognition units of :data:`ORACLE_UNITS` (the defaults' first). Returns
+    one dict per fit, ``ddc`` keyed by the units' kind.
     """
     X_train, _, d = load(name)
     X_fit, rows = X_train[:-n_rows], X_train[-n_rows:]
@@ -277,7 +281,12 @@ def preset_oracle(
         oracle, ess = importance_oracle(
             est, rows, n_importance, np.random.RandomState(seed + 1)
         )
-        ddc = mean_ddc_gradient(est.model_.copy(), X_fit, rows)
+        ddc = {
+            kind: mean_ddc_gradient(
+                est.model_.copy(), X_fit, rows, hidden_features=kind
+            )
+            for kind in ORACLE_UNITS
+        }
         _, latents = est.model_.sample(4000, random_state=0)
         result = dict(
             dataset=name,
@@ -291,14 +300,19 @@ def preset_oracle(
         print(
             f"{name}, default preset ({d}, 2), {n_epochs} epochs: var z_1 "
             f"{result['var_z1']:.1f}; oracle median ESS {result['median_ess']:.0f} "
-            f"of {n_importance}\n  cosine/relative error per block "
-            f"{'  '.join(BLOCKS)}\n  {compare(ddc, oracle)}\n  d/d Laplace bias "
-            f"per unit {np.mean(ddc['layer1.bias']):+.4f} (oracle "
-            f"{np.mean(oracle['layer1.bias']):+.4f}); d/d log var per feature "
-            f"{np.mean(ddc['layer0.log_var']):+.4f} (oracle "
-            f"{np.mean(oracle['layer0.log_var']):+.4f})",
+            f"of {n_importance}; oracle d/d Laplace bias per unit "
+            f"{np.mean(oracle['layer1.bias']):+.4f}, d/d log var per feature "
+            f"{np.mean(oracle['layer0.log_var']):+.4f}\n  cosine/relative error "
+            f"per block {'  '.join(BLOCKS)}",
             flush=True,
         )
+        for kind, grad in ddc.items():
+            print(
+                f"  {kind:9s} units: {compare(grad, oracle)}  d/d Laplace bias "
+                f"{np.mean(grad['layer1.bias']):+.4f}, d/d log var "
+                f"{np.mean(grad['layer0.log_var']):+.4f}",
+                flush=True,
+            )
     return results
 
 

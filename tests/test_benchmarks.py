@@ -1217,17 +1217,23 @@ def test_tabular_benchmark_summary_over_seeds(capsys):
 
 
 def test_tabular_benchmark_preset_oracle(capsys):
-    """bench_tabular.preset_oracle: every compared block in both gradients,
-    shaped alike and finite; the oracle's median ESS within [1, draws]; the
-    printed line names the blocks."""
+    """bench_tabular.preset_oracle: every compared block in the oracle and in
+    the DDC gradient of each kind of units, shaped alike and finite, the two
+    kinds different; the oracle's median ESS within [1, draws]; the printed
+    lines name the blocks and the units."""
     bench = load_script("bench_tabular")
     (result,) = bench.preset_oracle("cancer", [1], n_rows=20, n_importance=50)
+    assert tuple(result["ddc"]) == bench.ORACLE_UNITS == ("statistic", "relu")
     for block in bench.BLOCKS:
-        assert result["ddc"][block].shape == result["oracle"][block].shape
-        assert np.all(np.isfinite(result["ddc"][block]))
         assert np.all(np.isfinite(result["oracle"][block]))
+        for grad in result["ddc"].values():
+            assert grad[block].shape == result["oracle"][block].shape
+            assert np.all(np.isfinite(grad[block]))
+    ddc = result["ddc"]
+    assert not np.allclose(ddc["statistic"]["layer1.bias"], ddc["relu"]["layer1.bias"])
     assert 1 <= result["median_ess"] <= 50 and result["var_z1"] > 0
-    assert "layer1.bias" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "layer1.bias" in out and "relu      units" in out
 
 
 def test_mixture_draws_take_an_equal_block_of_each_component():
