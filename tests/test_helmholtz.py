@@ -637,6 +637,12 @@ def _binary(n=200, d=6, seed=0):
             {"sleep_decay": 0.5},
             "relu",
         ),
+        # ... and without t(x) itself beside them
+        (
+            np.random.default_rng(0).standard_normal((200, 6)),
+            {"recognition_statistic": False},
+            "relu",
+        ),
         (_binary(), {"sleep_decay": 0.5}, "relu"),  # accumulated statistics
         (_binary(), {"n_hidden": 60, "n_sleep_samples": 60}, "relu"),  # too few
         (_binary(), {"hidden_features": "relu"}, "relu"),
@@ -763,6 +769,7 @@ def test_statistic_units_are_kernel_units_of_the_standardised_statistic():
         max_iter=2,
         random_state=0,
         recognition_statistic=False,
+        hidden_features="statistic",
     ).fit(X)
     assert est.hidden_features_ == "statistic"
     X_s, _ = est.model_.sample(400, random_state=np.random.RandomState(5))
@@ -813,13 +820,14 @@ def test_statistic_units_reject_an_observation_layer_without_a_statistic():
 
 
 def test_statistic_units_bring_the_laplace_gradient_closer_to_the_true_one():
-    """The reason for the default: on a 12-feature sparse model fitted from a
-    random start, the DDC wake gradient of the Laplace layer's biases (which
-    set the latent scales) and of the loadings is closer to the true
-    gradient (self-normalised importance sampling, 2,000 draws per row from
-    the scoring proposal) with units of ``t(x)`` than with random ReLU units
-    of ``x``, at the same model, rows and sleep samples (two data seeds;
-    ``benchmarks/README.md`` has the sizes measured)."""
+    """What the units were tried for: on a 12-feature sparse model fitted
+    from a random start with ReLU units, the DDC wake gradient of the
+    Laplace layer's biases (which set the latent scales) and of the loadings
+    is closer to the true gradient (self-normalised importance sampling,
+    2,000 draws per row from the scoring proposal) with units of ``t(x)``
+    than with random ReLU units of ``x``, at the same model, rows and sleep
+    samples (two data seeds; ``benchmarks/README.md`` has the sizes
+    measured, and where the Laplace gradient stays wrong with either)."""
     from sklearn_ddchm._importance import importance_gradient
 
     def ddc_gradient(model, X_fit, rows, kind):
