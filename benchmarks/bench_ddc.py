@@ -144,6 +144,19 @@ CONFIGS = {
             batch_size=100,
         ),
     ),
+    # the defaults until 2026-12-05 (random ReLU units of x instead of kernel
+    # units of the observation statistic)
+    "patch-relu-units": dict(
+        data=dict(n_features=256, latent_dims=(100, 10)),
+        est=dict(
+            latent_dims=(100, 10),
+            n_encoding=(500, 100),
+            n_hidden=500,
+            n_sleep_samples=1000,
+            batch_size=100,
+            hidden_features="relu",
+        ),
+    ),
 }
 
 PHASES = {

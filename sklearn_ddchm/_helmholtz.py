@@ -135,8 +135,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     to the features' variance (``ridge_reference``), the gradient of a
     Gaussian observation layer is computed from posterior moments
     (``observation_gradient``), latent conditionals use one consistent
-    regression (``gradient_split="child"``) and the observation layer starts
-    from the data (``init``). The paper's algorithm is
+    regression (``gradient_split="child"``), the observation layer starts
+    from the data (``init``) and the recognition units follow the model's
+    samples (``hidden_features``, ``recognition_statistic``). The paper's algorithm is
     ``encoding_refresh=None, recognition="predicted", ridge_reference="trace",
     observation_gradient="weights", gradient_split="paper", init="random"``.
 
@@ -186,12 +187,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         linear part of the posterior means to it), each where those
         conditions hold, else ``"relu"``. Measured
         (``benchmarks/README.md``): on binarised MNIST kernel units learnt a
-        model closer to the data; on Table 1's
-        patch models statistic units learnt models closer to held-out
-        patches by likelihood and by MMD^2, on scikit-learn's tables by
-        likelihood, with the observation layer's wake gradient closer to the
-        true one; on the paper's 2-D model (as many features as ``z_1``)
-        either kind of kernel units was worse than ReLU units.
+        model closer to the data; on Table 1's patch models statistic units
+        learnt models closer to held-out patches by likelihood and by MMD^2,
+        on scikit-learn's tables by likelihood, with the observation layer's
+        wake gradient closer to the true one; on the paper's 2-D model (as
+        many features as ``z_1``) either kind of kernel units was worse than
+        ReLU units.
     recognition_statistic : {"auto"} or bool, default="auto"
         Whether ``h(x)`` also holds the observation layer's statistic of
         ``x`` for ``z_1``, ``t(x)`` with ``log p(x | z_1) = t(x) . z_1 +
