@@ -102,6 +102,22 @@ from threadpoolctl import threadpool_limits
 from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm.datasets import make_sparse_hierarchical
 
+
+def _patch(**params):
+    """The patch-sized model (Table 1's (100, 10) settings), ``params`` changed."""
+    return dict(
+        data=dict(n_features=256, latent_dims=(100, 10)),
+        est=dict(
+            latent_dims=(100, 10),
+            n_encoding=(500, 100),
+            n_hidden=500,
+            n_sleep_samples=1000,
+            batch_size=100,
+            **params,
+        ),
+    )
+
+
 CONFIGS = {
     "synthetic": dict(
         data=dict(n_features=2, latent_dims=(2, 1)),
@@ -123,40 +139,11 @@ CONFIGS = {
             batch_size=100,
         ),
     ),
-    "patch-sampled-recognition": dict(
-        data=dict(n_features=256, latent_dims=(100, 10)),
-        est=dict(
-            latent_dims=(100, 10),
-            n_encoding=(500, 100),
-            n_hidden=500,
-            n_sleep_samples=1000,
-            batch_size=100,
-            recognition="sampled",
-        ),
-    ),
-    "patch": dict(
-        data=dict(n_features=256, latent_dims=(100, 10)),
-        est=dict(
-            latent_dims=(100, 10),
-            n_encoding=(500, 100),
-            n_hidden=500,
-            n_sleep_samples=1000,
-            batch_size=100,
-        ),
-    ),
+    "patch-sampled-recognition": _patch(recognition="sampled"),
+    "patch": _patch(),
     # the defaults until 2026-12-05 (random ReLU units of x instead of kernel
     # units of the observation statistic)
-    "patch-relu-units": dict(
-        data=dict(n_features=256, latent_dims=(100, 10)),
-        est=dict(
-            latent_dims=(100, 10),
-            n_encoding=(500, 100),
-            n_hidden=500,
-            n_sleep_samples=1000,
-            batch_size=100,
-            hidden_features="relu",
-        ),
-    ),
+    "patch-relu-units": _patch(hidden_features="relu"),
 }
 
 PHASES = {
