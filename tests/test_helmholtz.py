@@ -984,8 +984,10 @@ def test_recognition_statistic_holds_the_linear_gaussian_posterior_mean():
         if use:
             est_on = est
     assert errors[True] < 0.06 and errors[False] > 0.15
-    # t's columns are standardised on a sleep phase's samples to
-    # STATISTIC_SCALE times the units' spread there
+    # t's columns are whitened on a sleep phase's samples, u = (t - centre) W
+    # with W W^T the inverse of their covariance (np.linalg.inv here, no
+    # eigendecomposition), then standardised to STATISTIC_SCALE times the
+    # units' spread there
     X_s = model.sample(1000, random_state=5)[0]
     H = est_on._hidden(X_s, sleep_phase=True)
     units, stat = H[:, : est_on.n_hidden_], H[:, est_on.n_hidden_ :]
@@ -993,11 +995,73 @@ def test_recognition_statistic_holds_the_linear_gaussian_posterior_mean():
     np.testing.assert_allclose(
         stat.var(axis=0), ws.STATISTIC_SCALE**2 * np.mean(units.var(axis=0)), rtol=1e-8
     )
+    t = (X_s / v) @ W
+    whitening = est_on.statistic_whitening_
+    np.testing.assert_allclose(
+        whitening @ whitening.T, np.linalg.inv(np.cov(t, rowvar=False)), rtol=1e-8
+    )
+    np.testing.assert_allclose(est_on.statistic_centre_, t.mean(axis=0), rtol=1e-10)
     np.testing.assert_allclose(
         stat * est_on.statistic_scale_ + est_on.statistic_mean_,
-        (X_s / v) @ W,
+        (t - t.mean(axis=0)) @ whitening,
         rtol=1e-8,
+        atol=1e-10,
     )
+    np.testing.assert_allclose(
+        np.cov(stat * est_on.statistic_scale_, rowvar=False), np.eye(d), atol=1e-10
+    )
+
+
+def test_whitened_statistic_holds_an_ill_conditioned_posterior_mean():
+    """Two latents with nearly parallel loadings make ``t(x)``'s columns
+    nearly collinear (``Lambda^T Psi^-1 Lambda`` has eigenvalues 2.5, 36 and
+    8e4). The recognition's regression of ``z_1`` on the whitened statistic
+    holds the closed-form posterior mean (0.02-0.04 of its spread); the same
+    ridge regression on the statistic only standardised per column, the
+    design before the whitening, built here from the same units, shrinks
+    the directions in which ``t`` varies little and misses it by 0.22."""
+    rng = np.random.RandomState(0)
+    D, d = 12, 3
+    base = rng.randn(D, 1)
+    W = np.concatenate(
+        [
+            30 * base + 0.3 * rng.randn(D, 1),
+            30 * base + 0.3 * rng.randn(D, 1),
+            rng.randn(D, 1),
+        ],
+        axis=1,
+    )
+    v = rng.uniform(0.2, 1.0, D)
+    model = DeepExponentialFamily(
+        [
+            GaussianLayer(D, d, weights=W, bias=np.zeros(D), log_var=np.log(v)),
+            GaussianPrior(d, mean=np.zeros(d), log_var=np.zeros(d)),
+        ]
+    )
+    X, _ = model.sample(400, random_state=1)
+    X_test = model.sample(300, random_state=8)[0]
+    post_cov = np.linalg.inv(np.eye(d) + W.T @ (W / v[:, None]))
+    post_mean = (X_test / v) @ W @ post_cov
+
+    def error(got):
+        return np.sqrt(np.mean((got - post_mean) ** 2, axis=0)) / np.std(
+            post_mean, axis=0
+        )
+
+    est = fitted_at(model, X, latent_dims=(d,), n_hidden=20)
+    phase = est._sleep(1000, np.random.RandomState(3), means=True)
+    assert np.all(error(ws.augment(est._hidden(X_test)) @ phase.mean_coefs) < 0.06)
+
+    X_s, latents = model.sample(1000, random_state=3)
+    units = est._hidden(X_s, sleep_phase=True)[:, : est.n_hidden_]
+    units_test = est._hidden(X_test)[:, : est.n_hidden_]
+    mean, scale = ws.match_scale((X_s / v) @ W, units)
+    standardised = [
+        np.concatenate([H, ((rows / v) @ W - mean) / scale], axis=1)
+        for H, rows in ((units, X_s), (units_test, X_test))
+    ]
+    coefs = ws.ridge_fit(ws.augment(standardised[0]), latents[0], est.ridge)
+    assert np.max(error(ws.augment(standardised[1]) @ coefs)) > 0.15
 
 
 def test_recognition_statistic_auto_and_its_requirements():

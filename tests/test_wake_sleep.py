@@ -742,3 +742,41 @@ def test_oracle_gradient_obeys_fishers_identity_and_finite_differences():
             values.append(np.mean(sparse_quadrature_log_likelihood(model, rows)))
         numeric.append((values[0] - values[1]) / 2e-4)
     np.testing.assert_allclose(grad, numeric, rtol=0.05, atol=0.02)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_whitening_gives_identity_covariance_and_spares_flat_directions(dtype):
+    """``(S - centre) @ W`` has identity covariance (np.cov, no
+    eigendecomposition) and ``W W^T`` is the inverse covariance
+    (np.linalg.inv) for correlated columns whose covariance has eigenvalues
+    1e-5 (float32: 1e-3) apart; a column that copies another (covariance of
+    rank 2 in 3 columns) keeps its degenerate direction at 1% of unit
+    variance or less instead of blowing rounding up to it, and a constant S
+    is left at unit scale."""
+    rng = np.random.RandomState(0)
+    # covariance eigenvalues down to 1e-5 (float64) or 1e-3 (float32) of the
+    # largest, in rotated coordinates
+    flat = 1e-5 if dtype == np.float64 else 1e-3
+    rotation = np.linalg.qr(rng.randn(3, 3))[0]
+    scales = np.sqrt([1.0, 1e-2, flat])
+    S = (rng.randn(4000, 3) * scales @ rotation + [3.0, -1.0, 2.0]).astype(dtype)
+    centre, W = ws.whitening(S)
+    assert centre.dtype == W.dtype == dtype
+    U = ((S - centre) @ W).astype(np.float64)
+    tol = 1e-8 if dtype == np.float64 else 2e-2
+    np.testing.assert_allclose(np.cov(U, rowvar=False), np.eye(3), atol=tol)
+    cov = np.cov(S.astype(np.float64), rowvar=False)
+    if dtype == np.float64:
+        np.testing.assert_allclose(W @ W.T, np.linalg.inv(cov), rtol=1e-8)
+    np.testing.assert_allclose(centre, S.astype(np.float64).mean(axis=0), rtol=1e-5)
+
+    rank2 = np.concatenate([S[:, :2], S[:, :1]], axis=1).astype(np.float64)
+    centre, W = ws.whitening(rank2)
+    variances = np.var((rank2 - centre) @ W, axis=0, ddof=1)
+    assert np.all(np.isfinite(W))
+    np.testing.assert_allclose(np.sort(variances)[1:], 1.0, rtol=1e-8)
+    assert np.sort(variances)[0] < 1e-2
+
+    centre, W = ws.whitening(np.full((50, 2), 4.0))
+    np.testing.assert_allclose(centre, 4.0)
+    np.testing.assert_allclose(np.abs(np.linalg.det(W)), 1.0)
