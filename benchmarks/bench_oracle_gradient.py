@@ -506,6 +506,10 @@ CONFIGS = {
     # the defaults with the Laplace (z_1 -> z_2) layer's step ten times
     # smaller (patch_fits only); see slow_latent_layer
     "slow-laplace": {"laplace_step": 0.1},
+    # the observation statistic's columns in h(x) standardised per column,
+    # not whitened (the defaults before 2026-12-05); see
+    # standardised_statistic
+    "standardised-statistic": {"standardised_statistic": True},
 }
 #: configuration keys that change training, not one gradient (patch_fits
 #: only), and those that only make sense for one gradient (not patch_fits)
@@ -867,6 +871,30 @@ def projected_features(active=True):
         DDCHelmholtzEstimator._sleep = sleep
 
 
+@contextlib.contextmanager
+def standardised_statistic(active=True):
+    """The observation statistic's columns in ``h(x)`` only standardised.
+
+    Inside, :func:`sklearn_ddchm._wake_sleep.whitening` returns the identity
+    (the centre stays), so the columns ``t(x)`` enter ``h(x)`` standardised
+    per column, as before 2026-12-05: the design whose relative ridge
+    penalty shrinks the directions in which ``t(x)`` varies little. Not an
+    option of the estimator.
+    """
+    original = ws.whitening
+    if active:
+
+        def identity(S):
+            centre, W = original(S)
+            return centre, np.eye(W.shape[0], dtype=W.dtype)
+
+        ws.whitening = identity
+    try:
+        yield
+    finally:
+        ws.whitening = original
+
+
 #: configuration keys that are not estimator parameters: the context manager
 #: each one's value is passed to (False or None: off)
 SWITCHES = {
@@ -876,6 +904,7 @@ SWITCHES = {
     "pooled_z2": pooled_parent_gradient,
     "gauge": fixed_latent_scale,
     "laplace_step": slow_latent_layer,
+    "standardised_statistic": standardised_statistic,
 }
 
 
@@ -1702,13 +1731,20 @@ def exact_observation_gradient(model, X):
     linear-Gaussian model under its exact posterior ``N(m(x), C)``, ``C =
     (P^-1 + Lambda^T Psi^-1 Lambda)^-1`` and ``m(x) = mu + C Lambda^T Psi^-1
     (x - b - Lambda mu)`` for the prior ``N(mu, P)``; batch means by name."""
+    M, C = exact_posterior(model, X)
+    return ws.observation_gradient_moments(model.layers[0], X, M, C)
+
+
+def exact_posterior(model, X):
+    """The exact posterior ``N(m(x), C)`` of a one-layer linear-Gaussian model
+    (see :func:`exact_observation_gradient`): the means, shape (n, D_1), and
+    the covariance, shape (D_1, D_1)."""
     obs, prior = model.layers
     W, b = obs.affine_parameters()
     v = np.exp(obs.params["log_var"])
     mu, p = prior.params["mean"], np.exp(prior.params["log_var"])
     C = np.linalg.inv(np.diag(1.0 / p) + W.T @ (W / v[:, None]))
-    M = mu + (X - b - mu @ W.T) @ (W / v[:, None]) @ C
-    return ws.observation_gradient_moments(obs, X, M, C)
+    return mu + (X - b - mu @ W.T) @ (W / v[:, None]) @ C, C
 
 
 def exact_noise_gradient(model, X):

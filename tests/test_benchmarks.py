@@ -1571,3 +1571,44 @@ def test_oracle_benchmark_prints_ink_minus_posterior_predicted_ink(capsys):
     assert printed == pytest.approx(
         np.mean(gap), abs=0.05 * np.mean(np.abs(gap)) + 0.02
     )
+
+
+def test_tabular_benchmark_exact_posterior_matches_gaussian_conditioning():
+    """bench_oracle_gradient's exact posterior of a factor model (information
+    form) equals the conditional of the joint Gaussian of ``(z, x)``
+    (covariance form: ``m = mu + P L^T S^-1 (x - L mu - b)``, ``C = P - P L^T
+    S^-1 L P`` with ``S = L P L^T + Psi``)."""
+    from sklearn_ddchm.models import DeepExponentialFamily, GaussianLayer, GaussianPrior
+
+    bench = load_script("bench_oracle_gradient")
+    rng = np.random.RandomState(1)
+    L, b, log_var = rng.randn(6, 3), rng.randn(6), 0.4 * rng.randn(6)
+    mu, log_p = rng.randn(3), 0.3 * rng.randn(3)
+    model = DeepExponentialFamily(
+        [
+            GaussianLayer(6, 3, weights=L, bias=b, log_var=log_var),
+            GaussianPrior(3, mean=mu, log_var=log_p),
+        ]
+    )
+    X = rng.randn(20, 6)
+    M, C = bench.exact_posterior(model, X)
+    P = np.diag(np.exp(log_p))
+    S = L @ P @ L.T + np.diag(np.exp(log_var))
+    gain = P @ L.T @ np.linalg.inv(S)
+    np.testing.assert_allclose(M, mu + (X - L @ mu - b) @ gain.T, rtol=1e-10)
+    np.testing.assert_allclose(C, P - gain @ L @ P, rtol=1e-10, atol=1e-12)
+
+
+def test_standardised_statistic_switch_restores_the_whitening():
+    """The benchmark switch makes ``_wake_sleep.whitening`` return the
+    identity (the centre kept) inside, and the whitening again after."""
+    from sklearn_ddchm import _wake_sleep as ws
+
+    bench = load_script("bench_oracle_gradient")
+    S = np.random.RandomState(0).randn(50, 3) @ np.diag([1.0, 5.0, 0.1])
+    with bench.standardised_statistic():
+        centre, W = ws.whitening(S)
+        np.testing.assert_allclose(W, np.eye(3))
+        np.testing.assert_allclose(centre, S.mean(axis=0))
+    _, W = ws.whitening(S)
+    np.testing.assert_allclose(W @ W.T, np.linalg.inv(np.cov(S, rowvar=False)))
