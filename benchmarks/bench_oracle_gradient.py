@@ -1604,7 +1604,7 @@ def patch_training(
     for gradient in ("DDC", "oracle"):
         est = copy.deepcopy(start)
         rng = np.random.RandomState(seed + 1)
-        optimizer = Adam(est.learning_rate)
+        optimizer = Adam(est.learning_rate_)
         seconds = 0.0
         print(f"\n{latent_dims} trained with the {gradient} gradient:", flush=True)
         for t in range(n_steps + 1):

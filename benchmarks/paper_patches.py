@@ -517,7 +517,12 @@ def train_for_budget(
         if at >= n:
             order, at = rng.permutation(n), 0
         seen = int(est.n_samples_seen_)
-        step_size = _step_size(est.get_params(), seen)
+        # the step the estimator resolved (DDC-HM's "auto": partial_fit's 1e-2)
+        params = est.get_params()
+        params["learning_rate"] = getattr(est, "learning_rate_", None) or params.get(
+            "learning_rate"
+        )
+        step_size = _step_size(params, seen)
         if schedule:
             # stretch the estimator's own decay over the projected budget
             horizon = seen * seconds / spent if spent > 0 else seen

@@ -593,7 +593,8 @@ class BaseDeepGenerativeEstimator(
         if self._starts_from_data(X):
             self.model_.initialize_from_data(X, self.random_state_)
         self._initialize_algorithm(X, self.random_state_)
-        self.optimizer_ = Adam(self.learning_rate)
+        self.learning_rate_ = self._initial_learning_rate(None)
+        self.optimizer_ = Adam(self.learning_rate_)
         self.n_iter_ = 0
         self.n_samples_seen_ = 0
         self.training_curve_ = []
@@ -630,12 +631,19 @@ class BaseDeepGenerativeEstimator(
             return X.shape[1] > self.model_.latent_dims[0]
         return self.init == "data"
 
+    def _initial_learning_rate(self, n_steps):
+        """The first step size of a run of ``n_steps`` steps (None for
+        ``partial_fit``, whose run has no known length): ``learning_rate``
+        (a subclass may resolve an ``"auto"`` from the run's length)."""
+        return self.learning_rate
+
     def _step_size(self, step, total_steps, scheduled):
         """Step size of minibatch step ``step`` (0-based) of a run.
 
-        ``learning_rate * learning_rate_decay ** (progress **
-        learning_rate_decay_power)``, a decay from ``learning_rate`` to
-        ``learning_rate * learning_rate_decay`` (geometric for a power of 1):
+        ``learning_rate_ * learning_rate_decay ** (progress **
+        learning_rate_decay_power)``, a decay from ``learning_rate_`` (the
+        run's resolved ``learning_rate``) to ``learning_rate_ *
+        learning_rate_decay`` (geometric for a power of 1):
 
         - ``fit`` (``scheduled``): ``progress = step / total_steps`` over the
           run's ``total_steps + 1`` steps, so the last step is at the floor;
@@ -651,7 +659,7 @@ class BaseDeepGenerativeEstimator(
         else:
             progress = min(1.0, self.n_samples_seen_ / self.learning_rate_decay_samples)
         exponent = progress**self.learning_rate_decay_power
-        return self.learning_rate * self.learning_rate_decay**exponent
+        return self.learning_rate_ * self.learning_rate_decay**exponent
 
     def _run(self, X, n_epochs, scheduled, noise=None, X_val=None):
         """Adam on minibatches for ``n_epochs`` passes, at the step sizes of
@@ -670,6 +678,9 @@ class BaseDeepGenerativeEstimator(
         batch_size = min(self.batch_size, n)
         n_batches = math.ceil(n / batch_size)
         total_steps = max(n_epochs * n_batches - 1, 1)
+        self.learning_rate_ = self._initial_learning_rate(
+            n_epochs * n_batches if scheduled else None
+        )
         step = 0
         best, no_improvement = -math.inf, 0
         self.converged_ = False

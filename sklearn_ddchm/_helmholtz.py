@@ -33,6 +33,20 @@ from .utils._validation import IntInterval
 #: move slowly with the model, and each costs a solve with n_hidden + 1
 #: right-hand sides
 DOF_EVERY_STEPS = 10
+#: ``learning_rate="auto"``: the first step size of a run of many steps ...
+AUTO_LEARNING_RATE = 1e-2
+#: ... and of a ``fit`` of ``n_steps`` steps, ``AUTO_LEARNING_RATE *
+#: min(AUTO_LEARNING_RATE_MAX_FACTOR, max(1, AUTO_LEARNING_RATE_STEPS /
+#: n_steps))``: Adam moves a weight by about the step size per step, so a
+#: short fit at 1e-2 cannot travel as far as its parameters need to go (a
+#: factor model of scikit-learn's breast-cancer table, 400 steps, stopped
+#: 1.15 nats per held-out row short of the maximum-likelihood fit at 1e-2,
+#: 0.04 at 2.5e-2, as far as 1,600 steps at 1e-2 got;
+#: benchmarks/bench_tabular.py) ...
+AUTO_LEARNING_RATE_STEPS = 1000
+#: ... up to this factor (5e-2: 124 rows of the wine table, 200 steps,
+#: measured as good as 1e-2 and 3e-2)
+AUTO_LEARNING_RATE_MAX_FACTOR = 5.0
 #: relative penalty of the encoding regressions when ``ridge="gcv"``
 ENCODING_RIDGE = 1e-3
 #: sleep samples drawn once after training for the final recognition model and
@@ -216,11 +230,19 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Joint samples from the model drawn every step; every regression is
         solved afresh on them (the paper's synthetic run used 200; 1000 gave
         half the MMD^2 from the true parameters, ``benchmarks/bench_sleep_options.py``).
-    learning_rate : float, default=1e-2
+    learning_rate : float or "auto", default="auto"
         Initial Adam step size. Starting at good parameters (the paper's
         protocol) calls for a smaller step, e.g. 1e-4 to 1e-3. With
         ``fan_in_scaling`` the weights of units with many parents take a
-        smaller step.
+        smaller step. ``"auto"``: 1e-2 for :meth:`fit` runs of 1,000 steps
+        or more (``max_iter`` times the minibatches per epoch) and for
+        :meth:`partial_fit`; a shorter ``fit`` starts larger, at ``1e-2 *
+        1000 / n_steps`` up to 5e-2. Adam moves each weight by about the
+        step size per step, and at 1e-2 a few hundred steps do not carry the
+        parameters as far as they need to go: on small tables (a few hundred
+        rows, 100 epochs of 4 minibatches) the defaults otherwise stopped
+        short of the maximum-likelihood fit by about a nat per row
+        (``benchmarks/README.md``). The value used is ``learning_rate_``.
     learning_rate_decay : float in (0, 1], default=0.1
         Ratio of the final to the initial step size, decayed every step (at the
         pace of ``learning_rate_decay_power``): over the ``max_iter`` epochs of
@@ -488,6 +510,8 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Samples processed by training steps since initialisation (by
         :meth:`fit` and :meth:`partial_fit`); the clock of the
         :meth:`partial_fit` schedule (``learning_rate_decay_samples``).
+    learning_rate_ : float
+        The first step size of the last run (``learning_rate`` resolved).
     training_curve_ : list of float
         Per-epoch mean of the DDC estimate of ``E_q[log p(x, z)]`` per datum,
         over the epoch's minibatches; an epoch of more than 100 minibatches
@@ -542,6 +566,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             "array-like",
             IntInterval(1, None, closed="left"),
         ],
+        "learning_rate": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
         "n_hidden": [IntInterval(1, None, closed="left"), StrOptions({"auto"})],
         "n_sleep_samples": [IntInterval(2, None, closed="left")],
         "ridge": [
@@ -572,7 +600,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         hidden_features="auto",
         recognition_statistic="auto",
         n_sleep_samples=1000,
-        learning_rate=1e-2,
+        learning_rate="auto",
         learning_rate_decay=0.1,
         learning_rate_decay_samples=None,
         learning_rate_decay_power=2.0,
@@ -816,6 +844,20 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.recognition_statistic_ = bool(use)
         self.statistic_mean_ = self.statistic_scale_ = None
         self.statistic_centre_ = self.statistic_whitening_ = None
+
+    def _initial_learning_rate(self, n_steps):
+        """``learning_rate``, or its ``"auto"`` value for a run of ``n_steps``.
+
+        A ``fit`` of few steps starts with a larger step (see
+        ``AUTO_LEARNING_RATE_STEPS``); ``partial_fit`` (``n_steps`` None), a
+        stream of unknown length, at ``AUTO_LEARNING_RATE``.
+        """
+        if self.learning_rate != "auto":
+            return self.learning_rate
+        if n_steps is None:
+            return AUTO_LEARNING_RATE
+        factor = max(1.0, AUTO_LEARNING_RATE_STEPS / n_steps)
+        return AUTO_LEARNING_RATE * min(AUTO_LEARNING_RATE_MAX_FACTOR, factor)
 
     def _kernel_units(self):
         """Whether ``h(x)`` is kernel units of ``x`` (estimators pickled before

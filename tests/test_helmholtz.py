@@ -1080,3 +1080,55 @@ def test_recognition_statistic_auto_and_its_requirements():
     assert not DDCHelmholtzEstimator(**sbn).fit(B).recognition_statistic_
     on = DDCHelmholtzEstimator(recognition_statistic=True, **sbn).fit(B)
     assert on._hidden(B[:2]).shape == (2, on.n_hidden_ + 3)
+
+
+def test_auto_learning_rate_follows_the_run_length():
+    """``learning_rate="auto"``: ``fit`` of ``n_steps = max_iter *
+    ceil(n / batch_size)`` steps starts at ``1e-2 * min(5, max(1, 1000 /
+    n_steps))``; ``partial_fit`` at 1e-2; a number is used as given. The
+    step sizes actually taken are the schedule's from that start."""
+    X, _, _ = make_sparse_hierarchical(250, random_state=0)
+    small = dict(n_encoding=20, n_hidden=30, n_sleep_samples=100, random_state=0)
+    for max_iter, batch_size, want in [
+        (100, 100, 1e-2 * 1000 / 300),  # 300 steps
+        (400, 100, 1e-2),  # 1,200 steps
+        (20, 100, 5e-2),  # 60 steps: the cap
+        (50, 25, 2e-2),  # 500 steps
+    ]:
+        est = DDCHelmholtzEstimator(
+            max_iter=max_iter, batch_size=batch_size, **small
+        ).fit(X)
+        assert est.learning_rate_ == pytest.approx(want, rel=1e-12)
+    est = DDCHelmholtzEstimator(max_iter=1, **small).partial_fit(X)
+    assert est.learning_rate_ == 1e-2
+    est = DDCHelmholtzEstimator(learning_rate=3e-3, max_iter=2, **small).fit(X)
+    assert est.learning_rate_ == 3e-3
+    with pytest.raises(ValueError, match="learning_rate"):
+        DDCHelmholtzEstimator(learning_rate="fast", **small).fit(X)
+
+
+def test_defaults_reach_factor_analysis_on_a_real_table():
+    """From a random start with the defaults, a one-layer factor model of
+    scikit-learn's breast-cancer table (70% of its rows, standardised) ends
+    within 0.1 nat per held-out row of ``FactorAnalysis``, the same model by
+    maximum likelihood (exact log-likelihoods). At the former step, 1e-2
+    for its 400 steps (now 2.5e-2), it stopped 1.15 nats short, 1.18 with
+    the statistic's columns only standardised as well."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.decomposition import FactorAnalysis
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
+
+    X_train, X_test = train_test_split(
+        load_breast_cancer().data, test_size=0.3, random_state=0
+    )
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    fa = FactorAnalysis(5, random_state=0).fit(X_train)
+    est = DDCHelmholtzEstimator(model="gaussian", latent_dims=(5,), random_state=0)
+    est.fit(X_train)
+    assert est.learning_rate_ == pytest.approx(2.5e-2)
+    got = np.mean(linear_gaussian_log_likelihood(est.model_, X_test))
+    assert got > fa.score(X_test) - 0.1

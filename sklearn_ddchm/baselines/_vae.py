@@ -475,6 +475,8 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         Samples processed by training steps since initialisation (by
         :meth:`fit` and :meth:`partial_fit`); the clock of the
         :meth:`partial_fit` schedule (``learning_rate_decay_samples``).
+    learning_rate_ : float
+        The first step size of the last run (``learning_rate``).
     training_curve_ : list of float
         Per-epoch mean of the training bound per datum.
     converged_ : bool
@@ -744,6 +746,8 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         Samples processed by training steps since initialisation (by
         :meth:`fit` and :meth:`partial_fit`); the clock of the
         :meth:`partial_fit` schedule (``learning_rate_decay_samples``).
+    learning_rate_ : float
+        The first step size of the last run (``learning_rate``).
     training_curve_ : list of float
         Per-epoch mean of the training bound per datum.
     converged_ : bool

@@ -485,6 +485,8 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         Samples processed by training steps since initialisation (by
         :meth:`fit` and :meth:`partial_fit`); the clock of the
         :meth:`partial_fit` schedule (``learning_rate_decay_samples``).
+    learning_rate_ : float
+        The first step size of the last run (``learning_rate``).
     training_curve_ : list of float
         Per-epoch mean of the training bound per datum.
     converged_ : bool
