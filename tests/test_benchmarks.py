@@ -1155,6 +1155,7 @@ def test_tabular_benchmark_user_choices(capsys, monkeypatch):
         "the same, ReLU units",
         "the same, n_init=3",
         "the same, exact gradient",
+        "the same, step 1e-2",
     ]
     for row in rows[1:]:
         assert np.isfinite(row["score_varying"]) and 1 <= row["median_ess"] <= 50
