@@ -40,9 +40,9 @@ AUTO_LEARNING_RATE = 1e-2
 #: n_steps))``: Adam moves a weight by about the step size per step, so a
 #: short fit at 1e-2 cannot travel as far as its parameters need to go (a
 #: factor model of scikit-learn's breast-cancer table, 400 steps, stopped
-#: 1.15 nats per held-out row short of the maximum-likelihood fit at 1e-2,
-#: 0.04 at 2.5e-2, as far as 1,600 steps at 1e-2 got;
-#: benchmarks/bench_tabular.py) ...
+#: 1.14-1.17 nats per held-out row short of the maximum-likelihood fit at
+#: 1e-2, 0.02-0.05 at 2.5e-2 over five seeds, where 1,600 steps at 1e-2
+#: got to 0.07; benchmarks/bench_tabular.py) ...
 AUTO_LEARNING_RATE_STEPS = 1000
 #: ... up to this factor (5e-2: 124 rows of the wine table, 200 steps,
 #: measured as good as 1e-2 and 3e-2)
