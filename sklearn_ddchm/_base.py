@@ -677,9 +677,10 @@ class BaseDeepGenerativeEstimator(
         n = X.shape[0]
         batch_size = min(self.batch_size, n)
         n_batches = math.ceil(n / batch_size)
-        total_steps = max(n_epochs * n_batches - 1, 1)
+        n_steps = n_epochs * n_batches
+        total_steps = max(n_steps - 1, 1)
         self.learning_rate_ = self._initial_learning_rate(
-            n_epochs * n_batches if scheduled else None
+            n_steps if scheduled else None
         )
         step = 0
         best, no_improvement = -math.inf, 0
@@ -700,7 +701,6 @@ class BaseDeepGenerativeEstimator(
         # step size that has not decayed yet (MNIST, benchmarks/README.md:
         # the epoch kept was 9.2x the MMD^2 floor as its last iterate, 2.1x
         # as the mean of its last tenth, 4.2x as the mean of all of it).
-        n_steps = n_epochs * n_batches
         if not scheduled:
             first_averaged, per_epoch = n_steps, False
         elif X_val is None:
