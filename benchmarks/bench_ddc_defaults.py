@@ -158,6 +158,10 @@ CONFIGS = {
     "data-init": {"init": "data"},
     "encodings": {"expectations": "encodings"},
     "gcv-ridge": {"ridge": "gcv"},
+    # the default penalty is 1e-3 (re-measured 2026-12-05: benchmarks/README.md)
+    "ridge-3e-4": {"ridge": 3e-4},
+    "ridge-1e-4": {"ridge": 1e-4},
+    "ridge-3e-5": {"ridge": 3e-5},
     "small-step": {"learning_rate": 3e-3},
     "large-step": {"learning_rate": 2e-2},
     "geometric-decay": {"learning_rate_decay_power": 1.0},

@@ -99,7 +99,9 @@ sampling). ``--architectures 50x10 --max-iter 10 --learners DDC-HM "DDC-HM
 (the 10 x 10 and 100 x 10 rows by ``--architectures 10x10`` and ``100x10``,
 side by side).
 
-``--fit-only`` skips the early-stopped fits. Each row ends with the
+``--fit-only`` skips the early-stopped fits; ``--ddc-param NAME=VALUE``
+(repeatable, VALUE read as JSON) changes a parameter of every DDC-HM
+learner. Each row ends with the
 smallest pixel noise variance and the held-out log p(x) of the lower and the
 upper half of the scored patches by norm. ``--architectures 100x10
 --max-iter 30 --learners "DDC-HM (importance)" --fit-only``, 2026-12-02,
@@ -117,6 +119,7 @@ the upper half (-379.5 -> -352.5); most of it on nearly flat patches
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -197,11 +200,23 @@ def main(argv=None):
         "--learners", nargs="+", default=["DDC-HM", "IWAE-50"], choices=LEARNERS
     )
     parser.add_argument(
+        "--ddc-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="parameter of every DDC-HM learner to change (VALUE read as "
+        "JSON), e.g. ridge=1e-4; repeatable",
+    )
+    parser.add_argument(
         "--fit-only",
         action="store_true",
         help="only the plain fit of each learner (no early-stopped fit)",
     )
     args = parser.parse_args(argv)
+    ddc_params = dict(
+        (key, json.loads(value))
+        for key, value in (item.split("=", 1) for item in args.ddc_param)
+    )
     data, source = load_data(None, args.n_train, args.n_test, args.seed)
     X, X_test = data.X_train, data.X_test
     sigma = median_heuristic(X_test)
@@ -220,6 +235,8 @@ def main(argv=None):
                 est.set_params(
                     max_iter=args.max_iter, early_stopping=early, **LEARNERS[name]
                 )
+                if name.startswith("DDC-HM"):
+                    est.set_params(**ddc_params)
                 n_iter, kept, score, mmd, seconds, details = fit_once(
                     est, X, X_test, sigma
                 )

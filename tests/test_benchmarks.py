@@ -1613,3 +1613,100 @@ def test_standardised_statistic_switch_restores_the_whitening():
         np.testing.assert_allclose(centre, S.mean(axis=0))
     _, W = ws.whitening(S)
     np.testing.assert_allclose(W @ W.T, np.linalg.inv(np.cov(S, rowvar=False)))
+
+
+def test_tabular_benchmark_factor_model_covariance_is_the_marginal():
+    """bench_tabular.factor_model_covariance against the sample covariance
+    of 200,000 draws of the same one-layer model (a high-sample oracle), and
+    its Gaussian density against linear_gaussian_log_likelihood."""
+    from scipy.stats import multivariate_normal
+
+    from sklearn_ddchm.models import (
+        DeepExponentialFamily,
+        GaussianLayer,
+        GaussianPrior,
+    )
+    from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
+
+    bench = load_script("bench_tabular")
+    rng = np.random.default_rng(3)
+    model = DeepExponentialFamily(
+        [
+            GaussianLayer(
+                4,
+                2,
+                weights=rng.standard_normal((4, 2)),
+                bias=rng.standard_normal(4),
+                log_var=np.log([0.1, 0.5, 1.0, 2.0]),
+            ),
+            GaussianPrior(2, mean=np.zeros(2), log_var=np.log([0.5, 2.0])),
+        ]
+    )
+    cov = bench.factor_model_covariance(model)
+    X, _ = model.sample(200_000, random_state=4)
+    X = np.asarray(X)
+    assert np.allclose(np.cov(X.T), cov, atol=0.03 * np.abs(cov).max())
+    mean = np.asarray(model.layers[0].params["bias"])
+    assert multivariate_normal(mean, cov).logpdf(X[:50]) == pytest.approx(
+        linear_gaussian_log_likelihood(model, X[:50]), rel=1e-10
+    )
+
+
+def test_tabular_benchmark_principal_variance_ratio():
+    """bench_tabular.principal_variance_ratio: 1 for the reference itself,
+    the scale for a multiple of it, and for a diagonal reference the ratio
+    of the two largest diagonal entries, written out."""
+    bench = load_script("bench_tabular")
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((6, 6))
+    reference = A @ A.T + np.eye(6)
+    assert bench.principal_variance_ratio(reference, reference) == pytest.approx(1.0)
+    assert bench.principal_variance_ratio(2.5 * reference, reference) == pytest.approx(
+        2.5
+    )
+    ref = np.diag([1.0, 9.0, 4.0, 0.5])
+    cov = np.diag([3.0, 18.0, 4.0, 7.0])
+    # leading directions of ref: coordinates 1 (9) and 2 (4)
+    assert bench.principal_variance_ratio(cov, ref) == pytest.approx(
+        (18.0 / 9.0 + 4.0 / 4.0) / 2
+    )
+
+
+def test_tabular_benchmark_ridge_study(capsys):
+    bench = load_script("bench_tabular")
+    bench.N_IMPORTANCE = 50
+    rows = bench.ridge_study(
+        ["wine"], ridges=[1e-3, 1e-4], seeds=[0, 1], epochs=1, n_samples=200
+    )
+    assert len(rows) == 2 * 2 * 2  # seeds x penalties x learners
+    assert {r["ridge"] for r in rows} == {1e-3, 1e-4}
+    for r in rows:
+        assert np.isfinite(r["vs_fa"]) and np.isfinite(r["mmd2_ratio"])
+        assert np.isfinite(r["spread"]) == (r["learner"] == "one layer")
+    out = capsys.readouterr().out
+    # the reference penalty's paired difference from itself is exactly 0
+    (line,) = [
+        x
+        for x in out.splitlines()
+        if x.strip().startswith("wine     one layer") and "1e-03" in x
+    ]
+    assert line.count("(+0.000 +- 0.000)") == 3
+
+
+def test_early_stopping_benchmark_ddc_param_reaches_only_ddc_learners(monkeypatch):
+    bench = load_script("bench_early_stopping")
+    seen = {}
+
+    def record(est, X, X_test, sigma):
+        seen[type(est).__name__] = est.get_params()
+        return 1, 1, 0.0, 0.0, 0.0, None
+
+    monkeypatch.setattr(bench, "fit_once", record)
+    bench.main(
+        ["--architectures", "3x2", "--max-iter", "1", "--n-train", "100"]
+        + ["--n-test", "30", "--fit-only", "--ddc-param", "ridge=1e-4"]
+        + ["--ddc-param", 'hidden_features="relu"']
+    )
+    ddc = seen["DDCHelmholtzEstimator"]
+    assert ddc["ridge"] == 1e-4 and ddc["hidden_features"] == "relu"
+    assert "ridge" not in seen["IWAEEstimator"]
