@@ -58,7 +58,9 @@ printed; on cancer AIS with 500 temperatures agreed to 0.05 nat), and
 by BIC on the training rows from 1 to 8 (exact held-out log-likelihood).
 Their figures sit beside factor analysis's on the same varying features.
 
-``--no-one-layer`` leaves out the one-layer DDC-HM learners (factor
+``--ddc-param NAME=VALUE`` (repeatable, VALUE read as JSON) changes a
+parameter of every DDC-HM learner of the main run. ``--no-one-layer``
+leaves out the one-layer DDC-HM learners (factor
 analysis stays, as the yardstick). With several ``--seeds`` (the split
 stays; the seeds vary the fits and the sample draws) a summary follows: per
 dataset and learner, the mean and range over seeds (:func:`summarise`).
@@ -85,6 +87,7 @@ see ``benchmarks/README.md``, "Real tabular data".
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -219,7 +222,7 @@ PRESET_LEARNERS = {
 }
 
 
-def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row):
+def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row, ddc_params=None):
     """Rows for the default preset and ``GaussianMixture`` by BIC, both on the
     features that vary in ``X_train``, with ``fa_row``'s factor analysis on
     the same features as the yardstick."""
@@ -242,7 +245,7 @@ def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row):
     for label, params in PRESET_LEARNERS.items():
         est = DDCHelmholtzEstimator(
             latent_dims=(d, 2), max_iter=epochs, random_state=seed, **params
-        )
+        ).set_params(**(ddc_params or {}))
         seconds, n_warnings = timed_fit(est, X_fit)
         result = log_likelihood(
             est, X_eval, method="importance", n_samples=N_IMPORTANCE, random_state=seed
@@ -577,7 +580,15 @@ def ridge_study(datasets, ridges, seeds, epochs, n_samples=4000):
     return rows
 
 
-def run(datasets, epochs, seeds, n_samples=4000, user=True, one_layer=True):
+def run(
+    datasets,
+    epochs,
+    seeds,
+    n_samples=4000,
+    user=True,
+    one_layer=True,
+    ddc_params=None,
+):
     rows = []
     for name in datasets:
         X_train, X_test, d = load(name)
@@ -619,7 +630,7 @@ def run(datasets, epochs, seeds, n_samples=4000, user=True, one_layer=True):
                     max_iter=epochs,
                     random_state=seed,
                     **params,
-                )
+                ).set_params(**(ddc_params or {}))
                 seconds, n_warnings = timed_fit(est, X_train)
                 value = mmd2(
                     X_test, np.asarray(est.sample(n_samples, random_state=seed + 1))
@@ -664,7 +675,16 @@ def run(datasets, epochs, seeds, n_samples=4000, user=True, one_layer=True):
                 )
             if user:
                 rows.extend(
-                    user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row)
+                    user_choices(
+                        X_train,
+                        X_test,
+                        d,
+                        epochs,
+                        seed,
+                        n_samples,
+                        fa_row,
+                        ddc_params,
+                    )
                 )
     return rows
 
@@ -747,6 +767,14 @@ def main(argv=None):
         "maximum-likelihood factor model, with the statistic whitened and not",
     )
     parser.add_argument(
+        "--ddc-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="parameter of every DDC-HM learner to change (VALUE read as "
+        "JSON), e.g. sleep_decay=0.9; repeatable",
+    )
+    parser.add_argument(
         "--ridges",
         type=float,
         nargs="+",
@@ -773,6 +801,10 @@ def main(argv=None):
         args.seeds,
         user=not args.no_user_choices,
         one_layer=not args.no_one_layer,
+        ddc_params=dict(
+            (key, json.loads(value))
+            for key, value in (item.split("=", 1) for item in args.ddc_param)
+        ),
     )
     summarise(rows)
 

@@ -1710,3 +1710,43 @@ def test_early_stopping_benchmark_ddc_param_reaches_only_ddc_learners(monkeypatc
     ddc = seen["DDCHelmholtzEstimator"]
     assert ddc["ridge"] == 1e-4 and ddc["hidden_features"] == "relu"
     assert "ridge" not in seen["IWAEEstimator"]
+
+
+def test_tabular_benchmark_ddc_param_reaches_every_ddc_learner(monkeypatch):
+    bench = load_script("bench_tabular")
+    seen = []
+
+    def record(est, X):
+        seen.append(est.get_params())
+        raise _Stop  # only the parameters it was given matter here
+
+    monkeypatch.setattr(bench, "timed_fit", record)
+    # the run's parameters override a learner's own
+    monkeypatch.setattr(bench, "LEARNERS", {"step 1e-2": {"learning_rate": 1e-2}})
+    monkeypatch.setattr(bench, "PRESET_LEARNERS", {"preset": {}})
+    with pytest.raises(_Stop):
+        bench.run(
+            ["wine"],
+            1,
+            [0],
+            n_samples=50,
+            ddc_params={"sleep_decay": 0.5, "learning_rate": 2e-3},
+        )
+    assert [(p["sleep_decay"], p["learning_rate"]) for p in seen] == [(0.5, 2e-3)]
+    seen.clear()
+    monkeypatch.setattr(bench, "LEARNERS", {})
+    with pytest.raises(_Stop):
+        bench.user_choices(
+            *bench.load("wine")[:2],
+            3,
+            1,
+            0,
+            50,
+            {"mmd2_varying": 1.0},
+            {"learning_rate": 1e-3},
+        )
+    assert [p["learning_rate"] for p in seen] == [1e-3]
+
+
+class _Stop(Exception):
+    pass
