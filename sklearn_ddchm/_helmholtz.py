@@ -314,7 +314,12 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``"gcv"`` chooses the recognition regressions' penalty by generalised
         cross-validation on the sleep samples at every ``encoding_refresh``
         (the encoding regressions keep 1e-3): smoother recognition maps,
-        which learnt more slowly on image patches.
+        which learnt more slowly on image patches. Smaller penalties fit
+        the posterior more closely and larger ones steady the fit; measured
+        from 1e-3 down (``benchmarks/README.md``), 1e-4 fitted the
+        one-layer models of scikit-learn's tables and the synthetic model's
+        noise variance better but Table 1's patch models worse, and 3e-5
+        failed three of five synthetic fits from a random start.
     ridge_reference : {"variance", "trace"}, default="variance"
         What ``ridge`` is relative to: the features' variance, or their
         uncentred second moment ``trace(F^T F) / (n K)`` (the original rule,
@@ -330,8 +335,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         0`` the ``"auto"`` recognition features fall back to random ReLU
         units of ``x`` without the statistic (``hidden_features``,
         ``recognition_statistic``): on breast cancer's one-layer factor
-        model that fit ended 5.7 nats per held-out row behind the
-        defaults' (``benchmarks/README.md``).
+        model, ``d=0.9`` ended 2.9-8.5 nats per held-out row behind
+        ``FactorAnalysis`` over five seeds, where the defaults end 0.02-0.05
+        behind (``benchmarks/README.md``).
     recognition : {"hidden", "predicted", "sampled"}, default="hidden"
         How the recognition maps of layers above the first are fitted:
         ``"hidden"`` regresses ``T_l(z_l^s)`` on the hidden features
