@@ -243,6 +243,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         rows, 100 epochs of 4 minibatches) the defaults otherwise stopped
         short of the maximum-likelihood fit by about a nat per row
         (``benchmarks/README.md``). The value used is ``learning_rate_``.
+        A search over ``max_iter`` (successive halving on it, say) thus
+        compares runs started at different steps; give a number to compare
+        budgets alone.
     learning_rate_decay : float in (0, 1], default=0.1
         Ratio of the final to the initial step size, decayed every step (at the
         pace of ``learning_rate_decay_power``): over the ``max_iter`` epochs of
