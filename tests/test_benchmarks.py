@@ -1750,3 +1750,21 @@ def test_tabular_benchmark_ddc_param_reaches_every_ddc_learner(monkeypatch):
 
 class _Stop(Exception):
     pass
+
+
+def test_ddc_param_option_reads_json_values():
+    import argparse
+
+    options = load_script("_options")
+    parser = argparse.ArgumentParser()
+    options.add_ddc_param(parser)
+    args = parser.parse_args(
+        ["--ddc-param", "ridge=1e-4", "--ddc-param", 'hidden_features="relu"']
+        + ["--ddc-param", "latent_dims=[5, 2]", "--ddc-param", "ridge=3e-4"]
+    )
+    assert options.ddc_params(args.ddc_param) == {
+        "ridge": 3e-4,  # a later item for the same name wins
+        "hidden_features": "relu",
+        "latent_dims": [5, 2],
+    }
+    assert options.ddc_params([]) == {}
