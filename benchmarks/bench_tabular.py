@@ -71,7 +71,8 @@ gradient with the closed-form ones at the maximum-likelihood factor model
 and only standardised.
 
 ``--ridges 1e-3 3e-4 1e-4`` instead fits the one-layer model and the
-default preset at each relative ridge penalty (everything else default)
+default preset at each relative ridge penalty (a number, or ``gcv``;
+everything else default)
 on the varying features, and prints each fit's held-out log p(x) and
 MMD^2 against factor analysis, the one layer's spread along the data's
 two leading principal directions against factor analysis's, and the mean
@@ -449,6 +450,15 @@ def at_optimum(name, epochs=OPTIMUM_EPOCHS, seed=0, n_phases=10):
 STUDY_RIDGES = (1e-3, 3e-4, 1e-4)
 
 
+def penalty(text):
+    """A ``--ridges`` value: a number, or "gcv"."""
+    return text if text == "gcv" else float(text)
+
+
+def penalty_label(ridge):
+    return ridge if isinstance(ridge, str) else f"{ridge:.0e}"
+
+
 def factor_model_covariance(model):
     """The marginal covariance ``W diag(prior var) W^T + diag(noise var)`` of
     a one-layer linear-Gaussian model."""
@@ -532,7 +542,7 @@ def ridge_study(datasets, ridges, seeds, epochs, n_samples=4000):
                     )
                     rows.append(row)
                     print(
-                        f"  {learner:15s} ridge {ridge:7.0e}: log p(x) "
+                        f"  {learner:15s} ridge {penalty_label(ridge):>7s}: log p(x) "
                         f"{row['vs_fa']:+7.3f} vs FA  MMD^2 "
                         f"{row['mmd2_ratio']:6.2f}x FA's"
                         + (
@@ -544,7 +554,7 @@ def ridge_study(datasets, ridges, seeds, epochs, n_samples=4000):
                     )
     print(
         "\nover seeds: mean [smallest, largest]; paired difference from ridge "
-        f"{ridges[0]:.0e}, mean +- standard error"
+        f"{penalty_label(ridges[0])}, mean +- standard error"
     )
     for name in datasets:
         for learner in ("one layer", "default preset"):
@@ -576,7 +586,10 @@ def ridge_study(datasets, ridges, seeds, epochs, n_samples=4000):
                         f"{label} {values.mean():+.3f} [{values.min():+.3f}, "
                         f"{values.max():+.3f}] ({diff.mean():+.3f} +- {se:.3f})"
                     )
-                print(f"  {name:8s} {learner:15s} {ridge:7.0e}  " + "  ".join(parts))
+                print(
+                    f"  {name:8s} {learner:15s} {penalty_label(ridge):>7s}  "
+                    + "  ".join(parts)
+                )
     return rows
 
 
@@ -769,11 +782,11 @@ def main(argv=None):
     add_ddc_param(parser, "sleep_decay=0.9")
     parser.add_argument(
         "--ridges",
-        type=float,
+        type=penalty,
         nargs="+",
         metavar="RIDGE",
         help="instead, the one-layer model and the default preset at each of "
-        f"these ridge penalties (the first is the reference), e.g. "
+        "these ridge penalties (numbers or gcv; the first is the reference), e.g. "
         f"{' '.join(f'{r:g}' for r in STUDY_RIDGES)}",
     )
     args = parser.parse_args(argv)

@@ -1675,11 +1675,11 @@ def test_tabular_benchmark_principal_variance_ratio():
 def test_tabular_benchmark_ridge_study(capsys):
     bench = load_script("bench_tabular")
     bench.N_IMPORTANCE = 50
-    rows = bench.ridge_study(
-        ["wine"], ridges=[1e-3, 1e-4], seeds=[0, 1], epochs=1, n_samples=200
-    )
+    ridges = [bench.penalty("1e-3"), bench.penalty("gcv")]
+    assert ridges == [1e-3, "gcv"]
+    rows = bench.ridge_study(["wine"], ridges, seeds=[0, 1], epochs=1, n_samples=200)
     assert len(rows) == 2 * 2 * 2  # seeds x penalties x learners
-    assert {r["ridge"] for r in rows} == {1e-3, 1e-4}
+    assert {r["ridge"] for r in rows} == {1e-3, "gcv"}
     for r in rows:
         assert np.isfinite(r["vs_fa"]) and np.isfinite(r["mmd2_ratio"])
         assert np.isfinite(r["spread"]) == (r["learner"] == "one layer")
@@ -1691,6 +1691,10 @@ def test_tabular_benchmark_ridge_study(capsys):
         if x.strip().startswith("wine     one layer") and "1e-03" in x
     ]
     assert line.count("(+0.000 +- 0.000)") == 3
+    assert any(
+        x.strip().startswith("wine     one layer") and "gcv" in x
+        for x in out.splitlines()
+    )
 
 
 def test_early_stopping_benchmark_ddc_param_reaches_only_ddc_learners(monkeypatch):
