@@ -109,7 +109,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
 from sklearn_ddchm import _wake_sleep as ws
 from sklearn_ddchm.metrics import mmd2
-from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
+from sklearn_ddchm.utils._exact import (
+    linear_gaussian_log_likelihood,
+    linear_gaussian_marginal,
+)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _options import add_ddc_param, ddc_params  # noqa: E402
@@ -459,15 +462,6 @@ def penalty_label(ridge):
     return ridge if isinstance(ridge, str) else f"{ridge:.0e}"
 
 
-def factor_model_covariance(model):
-    """The marginal covariance ``W diag(prior var) W^T + diag(noise var)`` of
-    a one-layer linear-Gaussian model."""
-    layer, prior = model.layers[0], model.layers[-1]
-    W = np.asarray(layer.params["weights"])
-    prior_var = np.exp(np.asarray(prior.params["log_var"]))
-    return (W * prior_var) @ W.T + np.diag(np.exp(np.asarray(layer.params["log_var"])))
-
-
 def principal_variance_ratio(cov, reference, k=2):
     """Mean over the ``k`` leading eigenvectors ``u`` of ``reference`` of
     ``u^T cov u / u^T reference u``: how much wider (> 1) a model spreads
@@ -517,7 +511,7 @@ def ridge_study(datasets, ridges, seeds, epochs, n_samples=4000):
                             linear_gaussian_log_likelihood(est.model_, X_test)
                         )
                         spread = principal_variance_ratio(
-                            factor_model_covariance(est.model_), fa.get_covariance()
+                            linear_gaussian_marginal(est.model_)[1], fa.get_covariance()
                         )
                     else:
                         score = np.mean(

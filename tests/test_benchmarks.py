@@ -1615,43 +1615,6 @@ def test_standardised_statistic_switch_restores_the_whitening():
     np.testing.assert_allclose(W @ W.T, np.linalg.inv(np.cov(S, rowvar=False)))
 
 
-def test_tabular_benchmark_factor_model_covariance_is_the_marginal():
-    """bench_tabular.factor_model_covariance against the sample covariance
-    of 200,000 draws of the same one-layer model (a high-sample oracle), and
-    its Gaussian density against linear_gaussian_log_likelihood."""
-    from scipy.stats import multivariate_normal
-
-    from sklearn_ddchm.models import (
-        DeepExponentialFamily,
-        GaussianLayer,
-        GaussianPrior,
-    )
-    from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
-
-    bench = load_script("bench_tabular")
-    rng = np.random.default_rng(3)
-    model = DeepExponentialFamily(
-        [
-            GaussianLayer(
-                4,
-                2,
-                weights=rng.standard_normal((4, 2)),
-                bias=rng.standard_normal(4),
-                log_var=np.log([0.1, 0.5, 1.0, 2.0]),
-            ),
-            GaussianPrior(2, mean=np.zeros(2), log_var=np.log([0.5, 2.0])),
-        ]
-    )
-    cov = bench.factor_model_covariance(model)
-    X, _ = model.sample(200_000, random_state=4)
-    X = np.asarray(X)
-    assert np.allclose(np.cov(X.T), cov, atol=0.03 * np.abs(cov).max())
-    mean = np.asarray(model.layers[0].params["bias"])
-    assert multivariate_normal(mean, cov).logpdf(X[:50]) == pytest.approx(
-        linear_gaussian_log_likelihood(model, X[:50]), rel=1e-10
-    )
-
-
 def test_tabular_benchmark_principal_variance_ratio():
     """bench_tabular.principal_variance_ratio: 1 for the reference itself,
     the scale for a multiple of it, and for a diagonal reference the ratio

@@ -48,6 +48,7 @@ from sklearn_ddchm.models import (
 from sklearn_ddchm.utils._array_api import to_numpy
 from sklearn_ddchm.utils._exact import (
     linear_gaussian_log_likelihood,
+    linear_gaussian_marginal,
     sparse_posterior_gradient,
     sparse_quadrature_log_likelihood,
 )
@@ -277,6 +278,25 @@ def test_scores_of_linear_gaussian_chains_match_the_closed_form(dims):
     assert_gradient_matches_finite_differences(est._scoring_proposal(X[:3]), latents)
     result = log_likelihood(est, X, n_samples=16, n_temperatures=200, random_state=0)
     assert_matches(result, exact)
+
+
+@pytest.mark.parametrize("latent_dims", [(2,), (3, 2)])
+def test_linear_gaussian_marginal_matches_many_draws(latent_dims):
+    """The marginal's mean and covariance against the sample moments of
+    200,000 draws of the same chain (a high-sample oracle; the prior's mean
+    and variances not 0 and 1), and the log-likelihood against SciPy's
+    Gaussian density with them."""
+    model = gaussian_model(3, n_features=4, latent_dims=latent_dims)
+    mean, cov = linear_gaussian_marginal(model)
+    X, _ = model.sample(200_000, random_state=4)
+    X = np.asarray(X)
+    np.testing.assert_allclose(X.mean(axis=0), mean, atol=0.02 * np.sqrt(cov.max()))
+    assert np.allclose(np.cov(X.T), cov, atol=0.03 * np.abs(cov).max())
+    np.testing.assert_allclose(
+        linear_gaussian_log_likelihood(model, X[:50]),
+        stats.multivariate_normal(mean, cov).logpdf(X[:50]),
+        rtol=1e-10,
+    )
 
 
 def test_linear_gaussian_log_likelihood_of_a_subset_of_features():

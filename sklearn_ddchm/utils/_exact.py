@@ -40,12 +40,41 @@ def _np(a):
     return np.asarray(to_numpy(a), dtype=np.float64)
 
 
-def linear_gaussian_log_likelihood(model, X, features=None):
-    """log p(x) of a chain of :class:`GaussianLayer` under a :class:`GaussianPrior`.
+def linear_gaussian_marginal(model):
+    """Mean and covariance of ``x`` under a chain of :class:`GaussianLayer`
+    under a :class:`GaussianPrior`.
 
     The marginal of every layer is Gaussian: ``z_L ~ N(m_L, C_L)`` and
     ``z_l = W_l z_{l+1} + b_l + noise`` give ``m_l = W_l m_{l+1} + b_l``,
     ``C_l = W_l C_{l+1} W_l^T + diag(v_l)``.
+
+    Parameters
+    ----------
+    model : DeepExponentialFamily
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,)
+    cov : ndarray of shape (n_features, n_features)
+    """
+    prior = model.layers[-1]
+    if not isinstance(prior, GaussianPrior) or not all(
+        type(layer) is GaussianLayer for layer in model.layers[:-1]
+    ):
+        raise ValueError("the model must be GaussianLayers under a GaussianPrior.")
+    mean = _np(prior.params["mean"])
+    cov = np.diag(np.exp(_np(prior.params["log_var"])))
+    for layer in reversed(model.layers[:-1]):
+        W = _np(layer.params["weights"])
+        mean = W @ mean + _np(layer.params["bias"])
+        cov = W @ cov @ W.T + np.diag(np.exp(_np(layer.params["log_var"])))
+    return mean, cov
+
+
+def linear_gaussian_log_likelihood(model, X, features=None):
+    """log p(x) of a chain of :class:`GaussianLayer` under a :class:`GaussianPrior`.
+
+    The Gaussian of :func:`linear_gaussian_marginal`.
 
     Parameters
     ----------
@@ -59,17 +88,7 @@ def linear_gaussian_log_likelihood(model, X, features=None):
     -------
     log_px : ndarray of shape (n,)
     """
-    prior = model.layers[-1]
-    if not isinstance(prior, GaussianPrior) or not all(
-        type(layer) is GaussianLayer for layer in model.layers[:-1]
-    ):
-        raise ValueError("the model must be GaussianLayers under a GaussianPrior.")
-    mean = _np(prior.params["mean"])
-    cov = np.diag(np.exp(_np(prior.params["log_var"])))
-    for layer in reversed(model.layers[:-1]):
-        W = _np(layer.params["weights"])
-        mean = W @ mean + _np(layer.params["bias"])
-        cov = W @ cov @ W.T + np.diag(np.exp(_np(layer.params["log_var"])))
+    mean, cov = linear_gaussian_marginal(model)
     X = _np(X)
     if features is not None:
         features = np.asarray(features)
