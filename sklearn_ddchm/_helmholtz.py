@@ -537,9 +537,11 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         Whether the last :meth:`fit` or :meth:`partial_fit` stopped at a
         divergence check (non-finite numbers, a parameter beyond 1e4 times its
         starting scale, samples spread beyond 1e3 times the data's, or a
-        training criterion no sane model reaches). A ``ConvergenceWarning``
-        says which, and the parameters are those of the last check that
-        passed.
+        training criterion no sane model reaches: the parameters are then
+        those of the last check that passed) or because it collapsed (its
+        latents came to explain less than 1% of the model's variance, after
+        ten times more earlier in the same run: it stops where it is). A
+        ``ConvergenceWarning`` says which.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -859,6 +861,15 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         self.recognition_statistic_ = bool(use)
         self.statistic_mean_ = self.statistic_scale_ = None
         self.statistic_centre_ = self.statistic_whitening_ = None
+
+    def _collapse_advice(self):
+        # the paper's synthetic model: 3 collapses of 5 fits at ridge=3e-5,
+        # none at 1e-4 or above (benchmarks/README.md)
+        return (
+            f"A larger ridge (it was {self.ridge!r}), a smaller learning_rate or "
+            "another random_state (n_init > 1 keeps the best of several starts) "
+            "may avoid it."
+        )
 
     def _initial_learning_rate(self, n_steps):
         """``learning_rate``, or its ``"auto"`` value for a run of ``n_steps``.

@@ -14,12 +14,15 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ddchm import DDCHelmholtzEstimator, UnreliableScoreWarning
 from sklearn_ddchm._guard import (
+    COLLAPSED_SHARE,
     PARAMETER_GROWTH_LIMIT,
     SAMPLE_SCALE_LIMIT,
     DivergenceGuard,
+    latent_variance_share,
 )
 from sklearn_ddchm.baselines import IWAEEstimator, VIMCOEstimator
 from sklearn_ddchm.datasets import make_sparse_hierarchical
+from sklearn_ddchm.models import BernoulliLayer, GaussianLayer
 
 
 @pytest.fixture(scope="module")
@@ -155,9 +158,9 @@ def test_windows_without_a_criterion_are_still_checked(sparse_data, monkeypatch)
     seen, saved = [], []
     check, save = DivergenceGuard.check, DivergenceGuard.save
 
-    def recording_check(self, criterion=None):
+    def recording_check(self, criterion=None, step=None):
         seen.append(criterion)
-        return check(self, criterion)
+        return check(self, criterion, step)
 
     def recording_save(self, step):
         saved.append(step)
@@ -173,3 +176,112 @@ def test_windows_without_a_criterion_are_still_checked(sparse_data, monkeypatch)
     assert saved == [0, 5, 10, 15, 20]  # the start, then every check
     assert seen[0] is not None and np.isfinite(seen[0])
     assert seen[1:] == [None, None, None]
+
+
+# --------------------------------------------------------------------------
+# a collapse: finite, within every scale, and useless
+
+
+def test_latent_variance_share_matches_the_linear_gaussian_closed_form():
+    # x | z ~ N(L z + b, diag(psi)), z ~ N(0, S): the latents explain
+    # tr(L S L^T) of the total tr(L S L^T) + sum(psi)
+    rng = np.random.RandomState(0)
+    loadings = rng.randn(4, 2)
+    psi = np.array([0.1, 0.5, 1.0, 2.0])
+    S = np.array([[1.0, 0.6], [0.6, 4.0]])
+    layer = GaussianLayer(
+        4, 2, weights=loadings, bias=rng.randn(4), log_var=np.log(psi)
+    )
+    z = rng.multivariate_normal(np.zeros(2), S, size=200_000)
+    explained = np.trace(loadings @ S @ loadings.T)
+    expected = explained / (explained + psi.sum())
+    assert latent_variance_share(layer, z) == pytest.approx(expected, rel=5e-3)
+    ignored = GaussianLayer(
+        4, 2, weights=0 * loadings, bias=rng.randn(4), log_var=np.log(psi)
+    )
+    assert latent_variance_share(ignored, z) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_latent_variance_share_of_bernoulli_pixels_by_enumeration():
+    # z uniform over the 8 states of 3 bits: the outer moments are sums over
+    # the states, Var E[x|z] = mean (p - mean p)^2 and E Var = mean p (1 - p)
+    rng = np.random.RandomState(1)
+    weights, bias = 2 * rng.randn(5, 3), rng.randn(5)
+    layer = BernoulliLayer(5, 3, weights=weights, bias=bias)
+    states = np.array([[(k >> j) & 1 for j in range(3)] for k in range(8)], float)
+    p = 1 / (1 + np.exp(-(states @ weights.T + bias)))
+    explained = np.sum(np.mean((p - p.mean(axis=0)) ** 2, axis=0))
+    residual = np.sum(np.mean(p * (1 - p), axis=0))
+    assert latent_variance_share(layer, states) == pytest.approx(
+        explained / (explained + residual), rel=1e-12
+    )
+
+
+def test_guard_names_a_collapse_but_not_a_model_that_never_used_its_latents(
+    sparse_data,
+):
+    est, _ = _guarded(sparse_data)
+    est._largest_latent_share = None  # a new fit's first run, as fit starts it
+    guard = DivergenceGuard(est, sparse_data)
+    assert guard.check(step=5) is None and not guard.collapsed
+    weights = est.model_.get_parameters()["layer0.weights"]
+    est.model_.set_parameters({"layer0.weights": weights * 1e-3})
+    reason = guard.check(step=7)
+    assert guard.collapsed
+    assert "latent layers explain" in reason and "the start of this run" in reason
+    # a guard that starts at that model saw no larger share: nothing fell
+    est._largest_latent_share = None
+    fresh = DivergenceGuard(est, sparse_data)
+    assert fresh.check(step=1) is None and not fresh.collapsed
+
+
+def _collapse_data():
+    # the paper's synthetic model, seed 2, as bench_ddc_defaults.py draws it
+    X, _, _ = make_sparse_hierarchical(8000, random_state=2)
+    return X[:4000]
+
+
+def test_a_collapsing_fit_stops_with_one_warning_and_scores_without_one():
+    # At ridge=3e-5 this fit's latent share fell from 0.86 to 0.006 and it
+    # ended 2 nats per point below the truth with no warning at all.
+    X = _collapse_data()
+    est = DDCHelmholtzEstimator(max_iter=30, ridge=3e-5, random_state=2)
+    caught = _fit_recording(est, X)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "collapsed" in message and "ridge" in message
+    assert est.diverged_ and est.n_iter_ < 30
+    params = est.model_.get_parameters()
+    assert all(np.all(np.isfinite(v)) for v in params.values())
+    samples, latents = est.model_.sample(2000, random_state=0)
+    assert latent_variance_share(est.model_.layers[0], latents[0]) < COLLAPSED_SHARE
+    # the estimate of a collapsed model's likelihood is as good as any
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableScoreWarning)
+        assert np.isfinite(est.score(X[:50]))
+
+
+def test_the_same_fit_at_the_default_ridge_is_not_flagged():
+    est = DDCHelmholtzEstimator(max_iter=30, random_state=2)
+    assert _fit_recording(est, _collapse_data()) == []
+    assert not est.diverged_
+
+
+def test_the_collapse_reference_spans_partial_fit_calls_and_resets_with_fit(
+    sparse_data,
+):
+    # each partial_fit call is a run of its own; the largest share is the
+    # fit's, so a model that collapsed between calls is caught at the next
+    est = DDCHelmholtzEstimator(n_sleep_samples=200, random_state=0)
+    est.partial_fit(sparse_data)
+    largest = est._largest_latent_share
+    assert largest > 0.9
+    weights = est.model_.get_parameters()["layer0.weights"]
+    est.model_.set_parameters({"layer0.weights": weights * 1e-3})
+    guard = DivergenceGuard(est, sparse_data)  # as the next call makes it
+    assert guard.largest_share == largest
+    assert "an earlier run of this fit" in guard.check(step=3)
+    # fit starts a new reference (no share exceeds 1)
+    est._largest_latent_share = 2.0
+    est.set_params(max_iter=1).fit(sparse_data)
+    assert est._largest_latent_share <= 1.0

@@ -494,9 +494,11 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         Whether the last :meth:`fit` or :meth:`partial_fit` stopped at a
         divergence check (non-finite numbers, a parameter beyond 1e4 times its
         starting scale, samples spread beyond 1e3 times the data's, or a
-        training criterion no sane model reaches). A ``ConvergenceWarning``
-        says which, and the parameters are those of the last check that
-        passed.
+        training criterion no sane model reaches: the parameters are then
+        those of the last check that passed) or because it collapsed (its
+        latents came to explain less than 1% of the model's variance, after
+        ten times more earlier in the same run: it stops where it is). A
+        ``ConvergenceWarning`` says which.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
