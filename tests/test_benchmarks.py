@@ -1735,3 +1735,28 @@ def test_ddc_param_option_reads_json_values():
         "latent_dims": [5, 2],
     }
     assert options.ddc_params([]) == {}
+
+
+def test_bench_collapse_records_one_share_per_check_and_unpatches():
+    from sklearn_ddchm import DDCHelmholtzEstimator, _guard
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    bench = load_script("bench_collapse")
+    X, _, _ = make_sparse_hierarchical(400, random_state=0)
+    est = DDCHelmholtzEstimator(
+        n_encoding=10, n_hidden=10, n_sleep_samples=50, max_iter=2, random_state=0
+    )
+    sample = _guard.DivergenceGuard._sample
+    shares, messages = bench.shares_of_fit(est, X)
+    assert _guard.DivergenceGuard._sample is sample
+    # the guard's start, then the end of each of the 2 epochs of 4 steps
+    assert len(shares) == 3 and messages == []
+    assert np.all((shares >= 0) & (shares <= 1))
+    s = bench.summary(np.array([0.2, 0.9, 0.3, 0.6]))
+    assert (s["start"], s["largest"], s["smallest_after"], s["end"]) == (
+        0.2,
+        0.9,
+        0.3,
+        0.6,
+    )
+    assert s["fall"] == pytest.approx(1 / 3)
