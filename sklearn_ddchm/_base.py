@@ -475,8 +475,9 @@ class BaseDeepGenerativeEstimator(
         the others with seeds drawn from it. The best has the highest mean
         log-likelihood, ``score``'s estimate with the same noise for every
         fit, on the same training rows (``N_INIT_SCORE_ROWS`` at most); a fit
-        that diverged ranks below every fit that did not. Its fitted
-        attributes become this estimator's, and only its warnings are raised.
+        that diverged or collapsed ranks below every fit that did not. Its
+        fitted attributes become this estimator's, and only its warnings are
+        raised.
         Nothing changes if a fit raises.
         """
         name = type(self).__name__

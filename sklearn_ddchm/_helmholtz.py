@@ -435,9 +435,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         (:meth:`score`'s estimate, with the same noise for every fit, on at
         most 2,000 rows), as ``GaussianMixture`` keeps its best start, at
         ``n_init`` times the cost. The first start is the one ``n_init=1``
-        makes; a fit that diverged is kept only if every fit did, and only
-        the kept fit's warnings are raised. Ignored when ``warm_start``
-        continues a fitted model, and by :meth:`partial_fit`.
+        makes; a fit that diverged or collapsed (``diverged_``) is kept only
+        if every fit did, and only the kept fit's warnings are raised.
+        Ignored when ``warm_start`` continues a fitted model, and by
+        :meth:`partial_fit`.
     device_random : bool, default=False
         Draw the training noise with CuPy's own generator when ``X`` is a
         CuPy array, instead of drawing it on the host with ``random_state``

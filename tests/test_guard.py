@@ -285,3 +285,15 @@ def test_the_collapse_reference_spans_partial_fit_calls_and_resets_with_fit(
     est._largest_latent_share = 2.0
     est.set_params(max_iter=1).fit(sparse_data)
     assert est._largest_latent_share <= 1.0
+
+
+def test_n_init_keeps_a_start_that_did_not_collapse():
+    # the warning's advice: the first start is the collapsing fit above, the
+    # second (a seed drawn from random_state=2) is not, and it is kept
+    # without the first's warning
+    X = _collapse_data()
+    est = DDCHelmholtzEstimator(max_iter=30, ridge=3e-5, random_state=2, n_init=2)
+    assert _fit_recording(est, X) == []
+    assert not est.diverged_
+    samples, latents = est.model_.sample(2000, random_state=0)
+    assert latent_variance_share(est.model_.layers[0], latents[0]) > 0.9

@@ -438,9 +438,10 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         (:meth:`score`'s estimate, with the same noise for every fit, on at
         most 2,000 rows), as ``GaussianMixture`` keeps its best start, at
         ``n_init`` times the cost. The first start is the one ``n_init=1``
-        makes; a fit that diverged is kept only if every fit did, and only
-        the kept fit's warnings are raised. Ignored when ``warm_start``
-        continues a fitted model, and by :meth:`partial_fit`.
+        makes; a fit that diverged or collapsed (``diverged_``) is kept only
+        if every fit did, and only the kept fit's warnings are raised.
+        Ignored when ``warm_start`` continues a fitted model, and by
+        :meth:`partial_fit`.
     n_jobs : int or None, default=None
         Threads computing each minibatch's gradient, each on a slice of the
         minibatch (NumPy inputs only; other array namespaces compute it in
