@@ -663,6 +663,52 @@ def test_auto_hidden_features_resolves_from_the_data(X, params, expected):
 
 
 @pytest.mark.parametrize(
+    "X, model, named",
+    [
+        (
+            np.random.default_rng(0).standard_normal((200, 6)),
+            "gaussian",
+            ["recognition_statistic", "'statistic' units", "breast cancer"],
+        ),
+        (_binary(), "sbn", ["'kernel' units", "MNIST"]),
+    ],
+)
+def test_sleep_decay_says_once_what_auto_gave_up(X, model, named):
+    est = DDCHelmholtzEstimator(
+        model=model, latent_dims=(3,), sleep_decay=0.5, **{**SMALL, "max_iter": 1}
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X)
+    messages = [str(w.message) for w in caught if w.category is UserWarning]
+    assert len(messages) == 1
+    assert "sleep_decay=0.5" in messages[0]
+    assert all(name in messages[0] for name in named)
+    assert est.hidden_features_ == "relu" and not est.recognition_statistic_
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        # the paper's 2-D model: as many features as z_1, where the
+        # statistic changed nothing measurable
+        {},
+        # the fallback chosen on purpose
+        {"hidden_features": "relu", "recognition_statistic": False},
+    ],
+)
+def test_sleep_decay_is_quiet_where_nothing_measured_is_lost(params):
+    X, _, _ = make_sparse_hierarchical(200, random_state=0)
+    if params:
+        X = np.random.default_rng(0).standard_normal((200, 6))
+        params = {"model": "gaussian", "latent_dims": (3,), **params}
+    est = DDCHelmholtzEstimator(sleep_decay=0.5, **{**SMALL, "max_iter": 1, **params})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.fit(X)
+
+
+@pytest.mark.parametrize(
     "params, match",
     [
         ({"sleep_decay": 0.5}, "sleep_decay=0"),
