@@ -1097,8 +1097,9 @@ class BaseDeepGenerativeEstimator(
     def _collapse_advice(self):
         """What may avoid a collapse (the divergence guard's), for its warning."""
         return (
-            "A smaller learning_rate or another random_state (n_init > 1 keeps the "
-            "best of several starts) may avoid it."
+            "A smaller learning_rate, another random_state (n_init > 1 keeps the "
+            "best of several starts) or early_stopping=True (keeps the best "
+            "validated epoch) may avoid it."
         )
 
     def _estimate_log_likelihood(

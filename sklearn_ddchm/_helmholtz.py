@@ -544,7 +544,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         starting scale, samples spread beyond 1e3 times the data's, or a
         training criterion no sane model reaches: the parameters are then
         those of the last check that passed) or because it collapsed (its
-        latents came to explain less than 1% of the model's variance, after
+        latents came to explain less than 10% of the model's variance, after
         ten times more earlier in the same run: it stops where it is). A
         ``ConvergenceWarning`` says which.
     n_features_in_ : int
@@ -926,9 +926,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         # the paper's synthetic model: 3 collapses of 5 fits at ridge=3e-5,
         # none at 1e-4 or above (benchmarks/README.md)
         return (
-            f"A larger ridge (it was {self.ridge!r}), a smaller learning_rate or "
+            f"A larger ridge (it was {self.ridge!r}), a smaller learning_rate, "
             "another random_state (n_init > 1 keeps the best of several starts) "
-            "may avoid it."
+            "or early_stopping=True (keeps the best validated epoch) may avoid "
+            "it."
         )
 
     def _initial_learning_rate(self, n_steps):
