@@ -497,9 +497,9 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         starting scale, samples spread beyond 1e3 times the data's, or a
         training criterion no sane model reaches: the parameters are then
         those of the last check that passed) or because it collapsed (its
-        latents came to explain less than 10% of the model's variance, after
-        ten times more earlier in the same run: it stops where it is). A
-        ``ConvergenceWarning`` says which.
+        latents came to explain less than 5% of the model's variance and
+        less than a tenth of their largest share in the same fit: it stops
+        where it is). A ``ConvergenceWarning`` says which.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
