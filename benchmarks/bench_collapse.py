@@ -191,7 +191,7 @@ def tables():
 
 
 def patches():
-    from paper_patches import load_data
+    from paper_patches import load_data, make_estimators
 
     rows = []
     # Table 1's settings; (50, 2) on seed 1's patches for 40 epochs is the
@@ -199,15 +199,7 @@ def patches():
     # one of 40, with no warning before the check
     for dims, seed, epochs in (((10, 10), 0, 10), ((50, 10), 0, 10), ((50, 2), 1, 40)):
         data, _ = load_data(None, 10_000, 5_000, seed)
-        est = DDCHelmholtzEstimator(
-            model="sparse",
-            latent_dims=dims,
-            n_encoding=(500, 100),
-            n_hidden=500,
-            n_sleep_samples=1000,
-            max_iter=epochs,
-            random_state=seed,
-        )
+        est = make_estimators(dims, seed)["DDC-HM"].set_params(max_iter=epochs)
         shares, messages = shares_of_fit(est, data.X_train)
         score = est.score(data.X_test[:N_SCORE_PATCHES])
         label = f"patches {dims[0]}x{dims[1]}, seed {seed}"
