@@ -833,8 +833,10 @@ class BaseDeepGenerativeEstimator(
             )
 
     def _stop_diverged(self, guard, reason, epoch, step, learning_rate):
-        """End a run that failed a divergence check: restore the last sane
-        parameters and warn once, saying what happened and what to change."""
+        """End a run that failed a divergence check and warn once, saying
+        what happened and what to change: a run that ran away is put back to
+        the parameters of the last check that passed, one that collapsed
+        stays where it is (``guard.collapsed``)."""
         self.diverged_ = True
         name = type(self).__name__
         if guard.collapsed:

@@ -28,10 +28,10 @@ of their largest share (the synthetic model, scikit-learn's tables, Table
 1's patches, MNIST: ``benchmarks/bench_collapse.py``). The guard treats a
 share below ``COLLAPSED_SHARE`` and below ``1 / COLLAPSE_FALL`` of the
 largest of the same fit, if that reached ``EXPLAINING_SHARE``, as a failed
-check; the fit stops there,
-without restoring an earlier check's parameters (a collapse is gradual: on
-the synthetic seed 2 they were a half-collapsed iterate, held-out log p(x)
--4.66 per point against -4.42 where it stopped).
+check; the fit stops there, without restoring an earlier check's parameters:
+a collapse is gradual, and when an earlier form of this check stopped the
+synthetic seed 2, the parameters of the check before gave a held-out log
+p(x) of -4.66 per point, those where it stopped -4.42.
 """
 
 from __future__ import annotations
