@@ -796,7 +796,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         """``hidden_features_``, ``kernel_bandwidth_`` and the first centres."""
         fits_kernel = self.n_hidden_ < self.n_sleep_samples and self.sleep_decay == 0
         observation = self.model_.layers[0]
-        has_statistic = observation.parent_statistic(X[:1, ...]) is not None
+        has_statistic = self._has_statistic(X)
         kind = self.hidden_features
         if kind == "auto":
             kind = self._auto_hidden_features(
@@ -833,6 +833,11 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             # until the first sleep phase places them: training rows
             self.recognition_centres_ = U[: self.n_hidden_, ...]
 
+    def _has_statistic(self, X):
+        """Whether the observation layer meets ``z_1`` through a statistic of
+        ``x`` (Gaussian and Bernoulli layers do)."""
+        return self.model_.layers[0].parent_statistic(X[:1, ...]) is not None
+
     def _auto_hidden_features(self, X, binary, with_statistic, sleep_decay):
         """What ``hidden_features="auto"`` means here, at ``sleep_decay``."""
         fits_kernel = self.n_hidden_ < self.n_sleep_samples and sleep_decay == 0
@@ -843,20 +848,20 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         # of every posterior mean (without it, breast cancer's factor model:
         # held-out log p(x) -45.1 per row against -18.9 with it, -19.0 with
         # ReLU units and t(x))
-        observation = self.model_.layers[0]
-        has_statistic = observation.parent_statistic(X[:1, ...]) is not None
-        compresses = X.shape[1] > observation.n_parents
+        compresses = X.shape[1] > self.model_.layers[0].n_parents
         return (
             "statistic"
-            if fits_kernel and has_statistic and compresses and with_statistic
+            if fits_kernel and self._has_statistic(X) and compresses and with_statistic
             else "relu"
         )
 
     def _auto_recognition_statistic(self, X, sleep_decay):
         """What ``recognition_statistic="auto"`` means here, at ``sleep_decay``."""
-        observation = self.model_.layers[0]
-        has_statistic = observation.parent_statistic(X[:1, ...]) is not None
-        return has_statistic and not observation.is_binary and sleep_decay == 0
+        return (
+            self._has_statistic(X)
+            and not self.model_.layers[0].is_binary
+            and sleep_decay == 0
+        )
 
     def _warn_accumulation_fallback(self, X, binary):
         """One UserWarning when ``sleep_decay > 0`` made an ``"auto"``
@@ -905,7 +910,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
 
     def _resolve_recognition_statistic(self, X):
         """``recognition_statistic_``; the standardisation waits for a sleep phase."""
-        has_statistic = self.model_.layers[0].parent_statistic(X[:1, ...]) is not None
+        has_statistic = self._has_statistic(X)
         use = self.recognition_statistic
         if use == "auto":
             use = self._auto_recognition_statistic(X, self.sleep_decay)
