@@ -1760,3 +1760,7 @@ def test_bench_collapse_records_one_share_per_check_and_unpatches():
         0.6,
     )
     assert s["fall"] == pytest.approx(1 / 3)
+    # without averaging the model returned is the one of the last check
+    est.set_params(average_fraction=0.0)
+    shares, _ = bench.shares_of_fit(est, X)
+    assert bench.kept_share(est) == shares[-1]

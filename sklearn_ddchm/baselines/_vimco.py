@@ -498,8 +498,10 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         training criterion no sane model reaches: the parameters are then
         those of the last check that passed) or because it collapsed (its
         latents came to explain less than 5% of the model's variance and
-        less than a tenth of their largest share in the same fit: it stops
-        where it is). A ``ConvergenceWarning`` says which.
+        less than a tenth of their largest share in the same fit: the
+        parameters are then those of its last check at which they still
+        explained at least 80% of that share). A ``ConvergenceWarning`` says
+        which.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
