@@ -61,7 +61,13 @@ training budget (``--minutes`` per fit):
   from the model's linear-Gaussian posterior, not the paper's DDC wake
   phase), with its own relative tests against IWAE-50 and GMM-20;
 - a fit "diverged" when it raised a ``ConvergenceWarning`` (the estimators'
-  guard) or its samples were not finite; the warnings are recorded.
+  guard) or its samples were not finite; the warnings are recorded. A
+  learner whose guard stopped a call (``diverged_``: it ran away and was put
+  back to its last sane parameters, or it collapsed and was put back to its
+  last healthy check) trains no further, as ``fit`` stops there, and is
+  compared as it was left; ``--train-past-divergence`` goes on calling
+  ``partial_fit`` until the budget is spent instead (the protocol before
+  2026-12-05).
 
 Data: ``--images DIR``, a folder of van Hateren ``.iml`` files
 (:func:`sklearn_ddchm.datasets.load_van_hateren_patches`); by default the two
@@ -467,8 +473,11 @@ def train_for_budget(
     log=None,
     bandwidth="median",
     curve_score=0,
+    stop_when_diverged=True,
 ):
-    """``partial_fit`` on blocks of shuffled passes until ``seconds`` are spent.
+    """``partial_fit`` on blocks of shuffled passes until ``seconds`` are spent,
+    or, with ``stop_when_diverged``, until the estimator's divergence guard
+    stopped a call (its ``diverged_``), as it would stop ``fit``.
 
     Each pass over ``X`` (in a fresh random order) is cut into
     ``blocks_per_epoch`` blocks, one ``partial_fit`` call each; a block that
@@ -548,6 +557,10 @@ def train_for_budget(
                 + (f", score {score:.1f}" if curve_score else "")
                 + (f"  ({len(messages)} ConvergenceWarning)" if messages else "")
             )
+        if stop_when_diverged and getattr(est, "diverged_", False):
+            if log is not None:
+                log("    stopped: its divergence guard stopped the last call")
+            return curve, messages, spent
         if spent >= seconds:
             return curve, messages, spent
 
@@ -606,6 +619,7 @@ def run(
     verbose=True,
     importance=False,
     curve_score=500,
+    stop_when_diverged=True,
 ):
     """Run the comparison; return the table, one dict per architecture.
 
@@ -655,6 +669,10 @@ def run(
         at the same budget, with its own relative tests against IWAE-50 and
         GMM-20 (keys ``mmd2_ddchmimportance``,
         ``log10p_ddcimportance_vs_iwae50``, ...).
+    stop_when_diverged : bool, default=True
+        A learner whose divergence guard stopped a ``partial_fit`` call
+        trains no further (see :func:`train_for_budget`); False spends the
+        whole budget regardless.
 
     Returns
     -------
@@ -776,6 +794,7 @@ def run(
                 curve_score=curve_score,
                 log=log,
                 bandwidth=sigma,
+                stop_when_diverged=stop_when_diverged,
             )
             if save is not None:
                 with open(
@@ -1040,6 +1059,12 @@ def main(argv=None):
         help="fit nothing: re-evaluate the estimators an earlier --save wrote "
         "into DIR (MMD^2, both relative tests, held-out score, noise)",
     )
+    parser.add_argument(
+        "--train-past-divergence",
+        action="store_true",
+        help="keep calling partial_fit after a learner's divergence guard "
+        "stopped a call (by default it trains no further, as fit would)",
+    )
     args = parser.parse_args(argv)
     if args.rescore is not None:
         rescore(args.rescore, seed=args.seed)
@@ -1061,6 +1086,7 @@ def main(argv=None):
         save=args.save,
         importance=args.importance,
         curve_score=args.curve_score,
+        stop_when_diverged=not args.train_past_divergence,
     )
 
 

@@ -299,6 +299,34 @@ def test_train_for_budget_spends_the_budget_in_whole_passes(monkeypatch):
     assert [len(rows) for rows in est.calls] == [250] and len(curve) == 1
 
 
+class StoppingStub(StubEstimator):
+    """Its guard stops its second call, as a collapse does (``diverged_``)."""
+
+    def partial_fit(self, X):
+        super().partial_fit(X)
+        self.diverged_ = len(self.calls) == 2
+        return self
+
+
+def test_train_for_budget_stops_a_learner_its_guard_stopped(monkeypatch):
+    module = load_script()
+    clock = FakeClock()
+    monkeypatch.setattr(module, "time", clock)
+    X = np.column_stack([np.arange(1000.0), np.zeros(1000)])
+    X_curve = np.random.RandomState(0).normal(size=(50, 2))
+    est = StoppingStub(clock)
+    curve, messages, spent = module.train_for_budget(est, X, X_curve, 5.0)
+    # as fit would, it trains no further than the call that was stopped
+    assert len(est.calls) == 2 and len(curve) == 2
+    assert messages == ["blew up"] and spent == pytest.approx(2.0)
+    # the protocol before: the whole budget
+    est = StoppingStub(clock)
+    curve, _, spent = module.train_for_budget(
+        est, X, X_curve, 5.0, stop_when_diverged=False
+    )
+    assert len(est.calls) == 5 and spent == pytest.approx(5.0)
+
+
 def test_oracle_benchmark_exact_noise_gradient_matches_finite_differences():
     """bench_oracle_gradient's closed-form noise gradient, E_{p(z|x)} of
     d log p(x | z) / d log sigma^2, equals d mean log p(x) / d log sigma^2
