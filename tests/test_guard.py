@@ -221,14 +221,21 @@ def test_latent_variance_share_of_bernoulli_pixels_by_enumeration():
     )
 
 
+def _first_run_guard(X):
+    """A fitted estimator and a guard of a new fit's first run (as ``fit``
+    starts it: no earlier share), the share at its start, the loadings."""
+    est, _ = _guarded(X)
+    est._largest_latent_share = est._healthy_snapshot = None
+    guard = DivergenceGuard(est, X)
+    weights = est.model_.get_parameters()["layer0.weights"]
+    return est, guard, guard.largest_share, weights
+
+
 def test_guard_names_a_collapse_but_not_a_model_that_never_used_its_latents(
     sparse_data,
 ):
-    est, _ = _guarded(sparse_data)
-    est._largest_latent_share = None  # a new fit's first run, as fit starts it
-    guard = DivergenceGuard(est, sparse_data)
+    est, guard, _, weights = _first_run_guard(sparse_data)
     assert guard.check(step=5) is None and not guard.collapsed
-    weights = est.model_.get_parameters()["layer0.weights"]
     est.model_.set_parameters({"layer0.weights": weights * 1e-3})
     reason = guard.check(step=7)
     assert guard.collapsed
@@ -248,11 +255,7 @@ def _guard_share(est):
 
 
 def test_a_collapse_goes_back_to_the_last_healthy_check(sparse_data):
-    est, _ = _guarded(sparse_data)
-    est._largest_latent_share = None
-    guard = DivergenceGuard(est, sparse_data)
-    start = guard.largest_share
-    weights = est.model_.get_parameters()["layer0.weights"]
+    est, guard, start, weights = _first_run_guard(sparse_data)
     # a healthy check, then one on the way down (passed, not healthy)
     est.model_.set_parameters({"layer0.weights": weights * 0.99})
     assert guard.check(step=10) is None
@@ -405,11 +408,7 @@ def test_white_noise_is_not_a_collapse():
 
 
 def test_a_share_that_fell_less_than_tenfold_is_not_a_collapse(sparse_data):
-    est, _ = _guarded(sparse_data)
-    est._largest_latent_share = None
-    guard = DivergenceGuard(est, sparse_data)
-    start = guard.largest_share
-    weights = est.model_.get_parameters()["layer0.weights"]
+    est, guard, start, weights = _first_run_guard(sparse_data)
     # loadings at half their size: the share falls, but by far less than
     # COLLAPSE_FALL
     est.model_.set_parameters({"layer0.weights": weights * 0.5})
