@@ -849,7 +849,7 @@ class BaseDeepGenerativeEstimator(
         if guard.collapsed:
             # the last check that passed is already far down a gradual
             # collapse (the paper's synthetic model at ridge=3e-5, seed 2:
-            # 2.76 nats per point below the truth there, 1.29 at the last
+            # 2.76 nats per point below the truth there, 1.35 at the last
             # healthy check; _guard.py)
             guard.restore(healthy=True)
             if guard.healthy_step is None:

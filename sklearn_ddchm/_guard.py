@@ -199,7 +199,7 @@ class DivergenceGuard:
         ):
             self._healthy = self._snapshot
             self.healthy_step, self.healthy_share = step, self.share
-            # for the next partial_fit call or warm start (see __init__)
+            # for the next partial_fit call (see __init__; fit drops it)
             self.estimator._healthy_snapshot = (self._snapshot, self.share)
 
     def restore(self, healthy=False):
