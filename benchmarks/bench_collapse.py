@@ -121,10 +121,7 @@ def shares_of_fit(est, X):
 def kept_share(est):
     """The latents' share of the model ``fit`` returned, by the guard's own
     draws (after a collapse, the model it went back to)."""
-    samples, latents = est.model_.sample(
-        _guard.GUARD_SAMPLES, random_state=np.random.RandomState(0)
-    )
-    return _guard.latent_variance_share(est.model_.layers[0], latents[0])
+    return _guard.guard_draws(est.model_)[1]
 
 
 def summary(shares):

@@ -111,6 +111,18 @@ def latent_variance_share(layer, parent):
     return explained / total if total > 0 else math.nan
 
 
+def guard_draws(model):
+    """The guard's ``GUARD_SAMPLES`` samples of ``model`` (a fixed seed, so
+    every check sees the same draws) and the latents' share of the model's
+    variance over them (:func:`latent_variance_share`)."""
+    with np.errstate(all="ignore"):
+        samples, latents = model.sample(
+            GUARD_SAMPLES, random_state=np.random.RandomState(0)
+        )
+        share = latent_variance_share(model.layers[0], latents[0])
+    return samples, share
+
+
 class DivergenceGuard:
     """Sanity checks of a running fit, and the parameters of the last that passed.
 
@@ -225,12 +237,7 @@ class DivergenceGuard:
         """``GUARD_SAMPLES`` model samples (fixed seed), their spread, and
         the latents' share of the model's variance (recorded if the largest
         of the run so far)."""
-        model = self.estimator.model_
-        with np.errstate(all="ignore"):
-            samples, latents = model.sample(
-                GUARD_SAMPLES, random_state=np.random.RandomState(0)
-            )
-            share = latent_variance_share(model.layers[0], latents[0])
+        samples, share = guard_draws(self.estimator.model_)
         xp = get_namespace(samples)
         spread = float(xp.sqrt(xp.mean(xp.var(samples, axis=0))))
         if share > self.largest_share:

@@ -16,11 +16,11 @@ from sklearn_ddchm import DDCHelmholtzEstimator, UnreliableScoreWarning
 from sklearn_ddchm._guard import (
     COLLAPSE_FALL,
     EXPLAINING_SHARE,
-    GUARD_SAMPLES,
     HEALTHY_SHARE_FRACTION,
     PARAMETER_GROWTH_LIMIT,
     SAMPLE_SCALE_LIMIT,
     DivergenceGuard,
+    guard_draws,
     latent_variance_share,
 )
 from sklearn_ddchm.baselines import IWAEEstimator, VIMCOEstimator
@@ -248,10 +248,7 @@ def test_guard_names_a_collapse_but_not_a_model_that_never_used_its_latents(
 
 def _guard_share(est):
     # the share by the guard's own draws (fixed seed)
-    samples, latents = est.model_.sample(
-        GUARD_SAMPLES, random_state=np.random.RandomState(0)
-    )
-    return latent_variance_share(est.model_.layers[0], latents[0])
+    return guard_draws(est.model_)[1]
 
 
 def test_a_collapse_goes_back_to_the_last_healthy_check(sparse_data):
