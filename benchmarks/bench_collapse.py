@@ -137,9 +137,9 @@ def summary(shares):
     )
 
 
-def line(task, est, shares, messages, extra=""):
+def line(task, est, shares, messages, extra="", kept=None):
     s = summary(shares)
-    s["kept"] = kept_share(est)
+    s["kept"] = kept_share(est) if kept is None else kept
     print(
         f"  {task:34s} {s['start']:6.3f} {s['largest']:7.3f} "
         f"{s['smallest_after']:8.4f} {s['fall']:6.3f} {s['end']:7.4f} "
@@ -224,6 +224,66 @@ def patches():
     return rows
 
 
+def fit_keeping_the_end(est, X):
+    """:func:`shares_of_fit`, and the parameters the fit ended at if its
+    latents' share fell enough for the fit to compare them with its last
+    healthy check (``DRIFT_FRACTION``; None otherwise)."""
+    settle = DDCHelmholtzEstimator._settle_drift
+    ends = []
+
+    def recording(self, *args, **kwargs):
+        ends.append(dict(self._trained_parameters()))
+        return settle(self, *args, **kwargs)
+
+    DDCHelmholtzEstimator._settle_drift = recording
+    try:
+        shares, messages = shares_of_fit(est, X)
+    finally:
+        DDCHelmholtzEstimator._settle_drift = settle
+    return shares, messages, (ends[0] if ends else None)
+
+
+def drift(seeds, epochs, architectures=None):
+    """Table 1's five architectures, ``epochs`` of ``fit`` on each seed's
+    patches: the held-out log p(x) of the model returned and, where the fit
+    compared its end with its last healthy check, of its end."""
+    from paper_patches import TABLE1, load_data, make_estimators
+
+    rows = []
+    for seed in seeds:
+        data, _ = load_data(None, 10_000, 5_000, seed)
+        X_score = data.X_test[:N_SCORE_PATCHES]
+        for dims in architectures or TABLE1:
+            est = make_estimators(dims, seed)["DDC-HM"].set_params(max_iter=epochs)
+            start = time.perf_counter()
+            shares, messages, end = fit_keeping_the_end(est, data.X_train)
+            seconds = time.perf_counter() - start
+            kept = est.score(X_score)
+            share = kept_share(est)
+            extra = f"held-out log p(x) {kept:.1f}"
+            ended = None
+            if end is not None:
+                est._set_trained_parameters(end)
+                est._finalize_fit(data.X_train, est._noise_source(data.X_train))
+                ended = est.score(X_score)
+                extra += f", its end {ended:.1f}"
+            label = f"patches {dims[0]}x{dims[1]}, seed {seed}, {epochs} ep."
+            summary_row = line(
+                label, est, shares, messages, f"{extra}, {seconds:.0f} s", share
+            )
+            rows.append(
+                dict(
+                    summary_row,
+                    task=label,
+                    warnings=messages,
+                    held_out=kept,
+                    held_out_end=ended,
+                    seconds=seconds,
+                )
+            )
+    return rows
+
+
 def mnist(folder, cache):
     from paper_mnist_sbn import fetch_mnist_dir
 
@@ -254,7 +314,17 @@ def main(argv=None):
         "--tasks",
         nargs="+",
         default=["synthetic", "tables", "patches"],
-        choices=["synthetic", "tables", "patches", "mnist"],
+        choices=["synthetic", "tables", "patches", "mnist", "drift"],
+    )
+    parser.add_argument(
+        "--drift-seeds", type=int, nargs="+", default=[0, 1], help="patch draws"
+    )
+    parser.add_argument("--drift-epochs", type=int, default=30)
+    parser.add_argument(
+        "--drift-architectures",
+        nargs="+",
+        default=None,
+        help="D1xD2 of Table 1 (default: all five)",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--mnist", default=None, help="folder of MNIST's IDX files")
@@ -278,6 +348,12 @@ def main(argv=None):
             rows += tables()
         elif task == "patches":
             rows += patches()
+        elif task == "drift":
+            architectures = [
+                tuple(int(v) for v in a.split("x"))
+                for a in args.drift_architectures or ()
+            ]
+            rows += drift(args.drift_seeds, args.drift_epochs, architectures)
         else:
             rows += mnist(args.mnist, args.cache)
     healthy = [

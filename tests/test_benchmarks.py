@@ -1792,3 +1792,26 @@ def test_bench_collapse_records_one_share_per_check_and_unpatches():
     est.set_params(average_fraction=0.0)
     shares, _ = bench.shares_of_fit(est, X)
     assert bench.kept_share(est) == shares[-1]
+
+
+def test_bench_collapse_keeps_the_end_of_a_fit_that_compared_it(monkeypatch):
+    from sklearn_ddchm import DDCHelmholtzEstimator, _guard
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+
+    bench = load_script("bench_collapse")
+    X, _, _ = make_sparse_hierarchical(400, random_state=0)
+    est = DDCHelmholtzEstimator(
+        n_encoding=10, n_hidden=10, n_sleep_samples=50, max_iter=2, random_state=0
+    )
+    settle = DDCHelmholtzEstimator._settle_drift
+    shares, messages, end = bench.fit_keeping_the_end(est, X)
+    assert end is None and DDCHelmholtzEstimator._settle_drift is settle
+    # every fit compares its end when any share counts as a drift
+    monkeypatch.setattr(_guard, "DRIFT_FRACTION", 2.0)
+    shares, messages, end = bench.fit_keeping_the_end(est, X)
+    assert DDCHelmholtzEstimator._settle_drift is settle
+    assert set(end) == set(est._trained_parameters())
+    # here the end was the likelier (no warning): it is the model returned
+    assert messages == []
+    for name, value in est._trained_parameters().items():
+        np.testing.assert_array_equal(value, end[name])

@@ -5,6 +5,7 @@ network at ``learning_rate=1e6`` and continuous models at 10-100 ran away
 without any warning, because only non-finite numbers were checked.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -15,6 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_ddchm import DDCHelmholtzEstimator, UnreliableScoreWarning
 from sklearn_ddchm._guard import (
     COLLAPSE_FALL,
+    DRIFT_FRACTION,
+    DRIFT_ROWS,
     EXPLAINING_SHARE,
     HEALTHY_SHARE_FRACTION,
     PARAMETER_GROWTH_LIMIT,
@@ -413,3 +416,106 @@ def test_a_share_that_fell_less_than_tenfold_is_not_a_collapse(sparse_data):
     samples, latents = est.model_.sample(256, random_state=0)
     share = latent_variance_share(est.model_.layers[0], latents[0])
     assert start / COLLAPSE_FALL < share < start
+
+
+def test_guard_calls_a_share_fallen_below_the_drift_fraction_drifted(sparse_data):
+    est, guard, start, weights = _first_run_guard(sparse_data)
+    assert guard.check(step=1) is None and not guard.drifted()
+    # loadings at 0.02 of their size: below DRIFT_FRACTION of the start's
+    # share, far above a collapse
+    est.model_.set_parameters({"layer0.weights": weights * 0.02})
+    assert guard.check(step=2) is None
+    assert guard.share < DRIFT_FRACTION * start and guard.drifted()
+    # a model that never explained much has nothing to drift from
+    est._largest_latent_share = None
+    est.model_.set_parameters({"layer0.weights": weights * 0.01})
+    fresh = DivergenceGuard(est, sparse_data)
+    est.model_.set_parameters({"layer0.weights": weights * 0.005})
+    assert fresh.check(step=1) is None
+    assert fresh.share < DRIFT_FRACTION * fresh.largest_share
+    assert fresh.largest_share < EXPLAINING_SHARE and not fresh.drifted()
+
+
+def _drifting_fit(X, monkeypatch, scales):
+    """A fit at a step too small to move the model, whose loadings are
+    multiplied by ``scales[k]`` just before its step ``k`` (0-based): a drift
+    (or a move) made on purpose, for the fit's end to judge. 1,000 rows in
+    minibatches of 100 and 3 epochs: checks after steps 10, 20 and 30."""
+    est = DDCHelmholtzEstimator(
+        max_iter=3, learning_rate=1e-7, n_sleep_samples=200, random_state=0
+    )
+    step = DDCHelmholtzEstimator._step
+    calls = []
+
+    def moved_step(self, *args, **kwargs):
+        if len(calls) in scales:
+            weights = self.model_.get_parameters()["layer0.weights"]
+            self.model_.set_parameters({"layer0.weights": weights * scales[len(calls)]})
+        calls.append(1)
+        return step(self, *args, **kwargs)
+
+    settle = DDCHelmholtzEstimator._settle_drift
+    settled = []
+
+    def recorded_settle(self, *args, **kwargs):
+        settled.append(1)
+        return settle(self, *args, **kwargs)
+
+    monkeypatch.setattr(DDCHelmholtzEstimator, "_step", moved_step)
+    monkeypatch.setattr(DDCHelmholtzEstimator, "_settle_drift", recorded_settle)
+    caught = _fit_recording(est, X)
+    monkeypatch.undo()
+    return est, caught, len(settled)
+
+
+def _quoted_scores(message):
+    # "... ended at <end>, below the <healthy> of ..."
+    found = re.search(r"ended at (\S+), below the (\S+) of", message)
+    return float(found.group(1)), float(found.group(2))
+
+
+def test_a_drifted_fit_keeps_its_last_healthy_check_with_one_warning(
+    sparse_data, monkeypatch
+):
+    # the loadings shrink to 2% before step 15: step 10 is the last
+    # healthy check, and the end (the same model, shrunk) is far worse
+    est, caught, settled = _drifting_fit(sparse_data, monkeypatch, {15: 0.02})
+    assert settled == 1 and len(caught) == 1
+    message = str(caught[0].message)
+    assert "drifted away from the data" in message
+    assert "the parameters after step 10" in message and "early_stopping" in message
+    assert not est.diverged_ and est.n_iter_ == 3
+    # it is the model of the same fit undisturbed (a step of 1e-7 moves none)
+    undisturbed, quiet, settled = _drifting_fit(sparse_data, monkeypatch, {})
+    assert quiet == [] and settled == 0
+    np.testing.assert_allclose(
+        est.model_.get_parameters()["layer0.weights"],
+        undisturbed.model_.get_parameters()["layer0.weights"],
+        rtol=1e-4,
+    )
+    end, healthy = _quoted_scores(message)
+    assert healthy > end + 1
+    # the warning's figure is the kept model's estimate on the same rows (up
+    # to the recognition model, which the fit's end refits on new samples)
+    rows = sparse_data[np.random.RandomState(0).permutation(1000)[:DRIFT_ROWS]]
+    assert est._mean_log_likelihood(rows, random_state=0) == pytest.approx(
+        healthy, abs=0.05
+    )
+
+
+def test_a_share_that_fell_with_a_better_model_keeps_the_fit_s_end(monkeypatch):
+    # weak signal in noise: the data-based start explains a fifth of it.
+    # Inflated tenfold before step 0 (a share near 1, a poor model) and put
+    # back before step 15, the share falls below DRIFT_FRACTION of its
+    # largest, but the end is the better model: kept, with no warning
+    rng = np.random.RandomState(0)
+    X = rng.laplace(size=(1000, 1)) @ rng.randn(1, 20) * 0.2 + rng.randn(1000, 20)
+    est, caught, settled = _drifting_fit(X, monkeypatch, {0: 10.0, 15: 0.1})
+    assert settled == 1 and caught == []
+    assert _guard_share(est) < DRIFT_FRACTION * est._largest_latent_share
+    undisturbed, _, _ = _drifting_fit(X, monkeypatch, {})
+    np.testing.assert_allclose(
+        est.model_.get_parameters()["layer0.weights"],
+        undisturbed.model_.get_parameters()["layer0.weights"],
+        rtol=1e-4,
+    )
