@@ -38,6 +38,13 @@ warnings raised (the first 60 characters of each). Tasks:
   warning before the check; with ``score`` on 1,000 held-out patches.
 - ``mnist``: the SBN 200-200-200 of ``paper_mnist_sbn.py`` (float32), 3
   epochs (``--mnist DIR`` or the cache that script fills).
+- ``drift``: Table 1's five architectures (``--drift-architectures``) with
+  its settings, ``--drift-epochs`` (30) of ``fit`` on the patches of each of
+  ``--drift-seeds`` (0 1): a fit whose share ends below ``DRIFT_FRACTION``
+  (0.5) of its largest compares its end with its last healthy check on
+  training rows and keeps the likelier; printed is the held-out log p(x) of
+  the model returned and, where the fit compared, of its end, the fit's
+  seconds and every warning in full.
 
 Measured 2026-12-05 (``--tasks synthetic patches``, 477 s, beside one
 single-threaded scratch script; ``tables`` and ``mnist`` from the run of
@@ -75,6 +82,28 @@ models they go back to are 1.4, 0.7 and 61 nats better. No other fit came
 within a factor 8 of the check (the smallest share after the largest: 0.85
 of it, on the (10, 10) patch model), and those fits return the same models
 as before the check existed.
+
+``--tasks drift`` (2026-12-05, thirty-third session, 1,528 s alone; the
+kept shares and steps of the drifted fits from ``--drift-architectures
+100x2 100x10``, which reprinted every other figure to the digit; the last
+column the held-out log p(x) per patch returned, and where the fit compared
+its end with its healthy check, the end's; d: drifted, kept the check)::
+
+  fit                    start largest smallest /larg.    end   kept held-out
+  10x10, seed 0          0.474  0.625  0.4951  0.792 0.5236 0.5268 -280.0
+  50x2, seed 0           0.655  0.722  0.5720  0.793 0.5952 0.5912 -254.5
+  50x10, seed 0          0.660  0.823  0.6498  0.789 0.6591 0.6453 -249.9
+  100x2, seed 0          0.756  0.756  0.0740  0.098 0.0740 0.6047 -245.2 (-278.4) d
+  100x10, seed 0         0.768  0.873  0.3610  0.414 0.3610 0.7508 -242.6 (-250.5) d
+  10x10, seed 1          0.424  0.659  0.5248  0.796 0.5414 0.5358 -331.5
+  50x2, seed 1           0.642  0.731  0.0490  0.067 0.0490 0.6194 -288.2 (c, ep. 18)
+  50x10, seed 1          0.633  0.835  0.5433  0.651 0.5433 0.5409 -281.3
+  100x2, seed 1          0.746  0.746  0.0874  0.117 0.1212 0.6356 -274.8 (-327.4) d
+  100x10, seed 1         0.732  0.876  0.5853  0.668 0.5853 0.6186 -265.2
+
+``PCA(D1)`` on the same 1,000 held-out patches: -287.2 / -277.2 / -275.4
+(seed 0; D1 = 10 / 50 / 100), -338.1 / -304.8 / -300.1 (seed 1). The two
+(100, 2) fits had ended below it; all ten fits return models above it.
 """
 
 import argparse
@@ -271,6 +300,9 @@ def drift(seeds, epochs, architectures=None):
             summary_row = line(
                 label, est, shares, messages, f"{extra}, {seconds:.0f} s", share
             )
+            for message in messages:
+                # which check a rescued fit went back to, and its figures
+                print(f"    {message}", flush=True)
             rows.append(
                 dict(
                     summary_row,
