@@ -473,8 +473,8 @@ def _drifting_fit(X, monkeypatch, scales, make=None):
 
 
 def _quoted_scores(message):
-    # "... ended at <end>, below the <healthy> of ..."
-    found = re.search(r"ended at (\S+), below the (\S+) of", message)
+    # "... ended at <end>, below the <healthy> (+- <error>) of ..."
+    found = re.search(r"ended at (\S+), below the (\S+) \(\+- (\S+)\) of", message)
     return float(found.group(1)), float(found.group(2))
 
 
@@ -546,4 +546,48 @@ def test_a_baseline_s_drifted_fit_keeps_its_last_healthy_check(
         est.model_.get_parameters()["layer0.weights"],
         undisturbed.model_.get_parameters()["layer0.weights"],
         rtol=1e-4,
+    )
+
+
+def test_paired_gain_is_the_paired_t_statistic_s_parts():
+    from scipy.stats import ttest_rel
+
+    from sklearn_ddchm._base import _paired_gain
+
+    rng = np.random.RandomState(0)
+    worse = rng.randn(500) * 10 - 300
+    better = worse + 0.5 + rng.randn(500)
+    gain, error = _paired_gain(better, worse)
+    assert gain == pytest.approx(np.mean(better - worse))
+    assert gain / error == pytest.approx(ttest_rel(better, worse).statistic)
+    # a model that fails on a row loses to one that does not
+    broken = better.copy()
+    broken[3] = -np.inf
+    assert _paired_gain(broken, worse)[0] == -np.inf
+    assert _paired_gain(better, broken)[0] == np.inf
+
+
+def test_a_comparison_within_its_noise_keeps_the_fit_s_end(sparse_data, monkeypatch):
+    # the check "likelier" by 0.01 nat per row with paired differences of
+    # standard deviation 1 on 1,000 rows (standard error 0.03): within the
+    # comparison's noise, so the fit keeps its end and says nothing
+    rng = np.random.RandomState(0)
+    end_rows = rng.randn(DRIFT_ROWS) - 5.0
+    noise = rng.randn(DRIFT_ROWS)
+    healthy_rows = end_rows + 0.01 + noise - noise.mean()
+    answers = iter([end_rows, healthy_rows])
+    monkeypatch.setattr(
+        DDCHelmholtzEstimator,
+        "_row_log_likelihoods",
+        lambda self, X, random_state=None: next(answers),
+    )
+    est, caught, settled = _drifting_fit(sparse_data, monkeypatch, {15: 0.02})
+    assert settled == 1 and caught == []
+    shrunk = est.model_.get_parameters()["layer0.weights"]
+    undisturbed = _drifting_fit(sparse_data, monkeypatch, {})[0]
+    # the end kept: the loadings shrunk before step 15
+    np.testing.assert_allclose(
+        shrunk,
+        0.02 * undisturbed.model_.get_parameters()["layer0.weights"],
+        rtol=1e-3,
     )
