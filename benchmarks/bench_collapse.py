@@ -42,7 +42,8 @@ warnings raised (the first 60 characters of each). Tasks:
   its settings, ``--drift-epochs`` (30) of ``fit`` on the patches of each of
   ``--drift-seeds`` (0 1): a fit whose share ends below ``DRIFT_FRACTION``
   (0.5) of its largest compares its end with its last healthy check on
-  training rows and keeps the likelier; printed is the held-out log p(x) of
+  training rows and keeps the check if clearly the likelier (more than
+  ``DRIFT_STANDARD_ERRORS`` standard errors); printed is the held-out log p(x) of
   the model returned and, where the fit compared, of its end, the fit's
   seconds and every warning in full. ``--drift-learner IWAE-50`` fits the
   baseline instead (the comparison is in the driver every estimator shares).

@@ -437,9 +437,10 @@ class BaseDeepGenerativeEstimator(
             when the divergence guard stops the fit, because it ran away or
             collapsed (``diverged_``); and when the fit drifted: its latents'
             share of the model's variance ended below half of its largest,
-            and an earlier check of the fit, which it then keeps, had the
-            higher likelihood on 1,000 of the training rows (the User Guide,
-            "Steps that cannot run away unnoticed").
+            and an earlier check of the fit, which it then keeps, had a
+            higher likelihood on 1,000 of the training rows by more than two
+            standard errors (the User Guide, "Steps that cannot run away
+            unnoticed").
         """
         warm = self.warm_start and hasattr(self, "model_")
         if self.n_init > 1 and not warm:

@@ -50,7 +50,8 @@ also fall where it should (data that are mostly noise, whose data-based
 start overstates the latents), so this is no failed check: a fit whose share
 ends below ``DRIFT_FRACTION`` of its largest compares, at its end, the model
 it ended at with its last healthy check by their likelihood on
-``DRIFT_ROWS`` training rows, and keeps the likelier
+``DRIFT_ROWS`` training rows, and keeps the check if it is the likelier by
+more than ``DRIFT_STANDARD_ERRORS`` standard errors
 (``DivergenceGuard.drifted``; ``_base``).
 """
 
