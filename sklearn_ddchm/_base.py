@@ -230,25 +230,6 @@ def _call_in_worker(config, func, *args):
         return func(*args)
 
 
-def _healthy_check(guard, event):
-    """The guard's last healthy check (``healthy_step``), in words for a
-    warning: its parameters and the latents' share there, before ``event``."""
-    if guard.healthy_step is None:
-        return (
-            f"the parameters of an earlier call's last check before {event} "
-            f"(its latents explained {guard.healthy_share:.1%})"
-        )
-    if guard.healthy_step:
-        return (
-            f"the parameters after step {guard.healthy_step}, the last check "
-            f"before {event} (its latents explained {guard.healthy_share:.1%})"
-        )
-    return (
-        "the parameters this run started from (their latents explained "
-        f"{guard.healthy_share:.1%})"
-    )
-
-
 def _paired_gain(better, worse):
     """Mean of ``better - worse`` over rows and its standard error (host
     arrays of per-row log-likelihoods under the same noise); a gain of inf
@@ -919,7 +900,7 @@ class BaseDeepGenerativeEstimator(
             self._set_trained_parameters(end)
             opt.first_moment, opt.second_moment, opt.n_steps = end_moments
             return
-        kept = _healthy_check(guard, "the fall")
+        kept = guard.healthy_description("the fall")
         end_score, healthy_score = np.mean(end_rows), np.mean(healthy_rows)
         warnings.warn(
             f"{type(self).__name__} drifted away from the data: its latent "
@@ -949,7 +930,7 @@ class BaseDeepGenerativeEstimator(
             # 2.76 nats per point below the truth there, 1.35 at the last
             # healthy check; _guard.py)
             guard.restore(healthy=True)
-            kept = _healthy_check(guard, "the collapse")
+            kept = guard.healthy_description("the collapse")
             where = (
                 f"in epoch {self.n_iter_ + 1} (step {step + 1} of this run): "
                 f"{reason}. Stopped, and restored {kept}."

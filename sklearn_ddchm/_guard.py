@@ -265,6 +265,24 @@ class DivergenceGuard:
             and self.share < DRIFT_FRACTION * self.largest_share
         )
 
+    def healthy_description(self, event):
+        """The last healthy check (``healthy_step``) in words for a warning:
+        its parameters and the latents' share there, before ``event``."""
+        if self.healthy_step is None:
+            return (
+                f"the parameters of an earlier call's last check before {event} "
+                f"(its latents explained {self.healthy_share:.1%})"
+            )
+        if self.healthy_step:
+            return (
+                f"the parameters after step {self.healthy_step}, the last check "
+                f"before {event} (its latents explained {self.healthy_share:.1%})"
+            )
+        return (
+            "the parameters this run started from (their latents explained "
+            f"{self.healthy_share:.1%})"
+        )
+
     def restore(self, healthy=False):
         """Put back the parameters of the last check that passed, or with
         ``healthy`` those of the last check before a collapse began
