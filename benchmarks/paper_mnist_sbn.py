@@ -228,7 +228,6 @@ import zipfile
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import clone
 from sklearn.neural_network import BernoulliRBM
 from sklearn.utils import Bunch
 
@@ -239,6 +238,7 @@ from sklearn_ddchm.datasets import binarize, load_mnist
 from sklearn_ddchm.metrics import median_heuristic, mmd2, relative_mmd_test
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _budget import PROBE_STEPS, fit_epochs, fit_within  # noqa: E402, F401
 from _options import add_ddc_param, ddc_params  # noqa: E402
 
 
@@ -281,58 +281,6 @@ def _idx_folder(folder):
         if any(n.startswith("t10k-labels") for n in names):
             return root
     raise FileNotFoundError(f"no MNIST IDX files under {folder}")
-
-
-def fit_within(est, X, minutes, rng):
-    """``fit`` with the estimator's own defaults and schedule, ``max_iter``
-    chosen so that training takes about ``minutes``.
-
-    The time per step is measured first on clones, in the process's CPU
-    time: a wall-clock probe taken while another job loads the machine
-    under-counts the steps that fit (a DDC-HM fit once used 13 of its 20
-    minutes that way). It is the difference between a fit of
-    ``PROBE_STEPS[1]`` steps and one of ``PROBE_STEPS[0]`` steps on a subset,
-    over the difference in steps: one probe's own time per step also counts
-    the fit's fixed costs (set-up, the final sleep phase), which for DDC-HM
-    on MNIST made a step look 30% dearer than in the real fit (14 epochs in
-    14.7 of 20 minutes). ``max_iter`` is the number of whole epochs that fit
-    the budget at that speed (at least 1). Returns ``(steps, seconds)`` of
-    the real fit, in wall-clock seconds.
-    """
-    batch = est.batch_size
-    steps_per_epoch = math.ceil(len(X) / batch)
-    # The real fit evaluates its training criterion on every k-th step of its
-    # long epochs; the probes are made to skip as many, or they would
-    # over-count the time per step (by ~20% for DDC-HM on MNIST).
-    every = max(1, steps_per_epoch // _base.CRITERION_BATCHES_PER_EPOCH)
-    saved = _base.CRITERION_BATCHES_PER_EPOCH
-    seconds = []
-    try:
-        for n_steps in PROBE_STEPS:
-            probe = clone(est).set_params(max_iter=1, verbose=0)
-            subset = X[rng.choice(len(X), size=n_steps * batch, replace=False)]
-            _base.CRITERION_BATCHES_PER_EPOCH = max(1, n_steps // every)
-            start = time.process_time()
-            probe.fit(subset)
-            seconds.append(time.process_time() - start)
-    finally:
-        _base.CRITERION_BATCHES_PER_EPOCH = saved
-    per_step = max(seconds[1] - seconds[0], 1e-9) / (PROBE_STEPS[1] - PROBE_STEPS[0])
-    epochs = max(1, int(60 * minutes / (per_step * steps_per_epoch)))
-    return fit_epochs(est, X, epochs)
-
-
-#: the two probes of :func:`fit_within`, in steps
-PROBE_STEPS = (10, 60)
-
-
-def fit_epochs(est, X, epochs):
-    """``fit`` for ``epochs`` epochs; returns ``(steps, wall-clock seconds)``."""
-    est.set_params(max_iter=epochs)
-    start = time.perf_counter()
-    est.fit(X)
-    seconds = time.perf_counter() - start
-    return est.n_iter_ * math.ceil(len(X) / est.batch_size), seconds
 
 
 @contextlib.contextmanager

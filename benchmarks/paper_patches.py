@@ -7,6 +7,7 @@ Usage::
     SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --quick      # seconds
     SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --importance  # 3 learners
     SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --rescore DIR  # a --save DIR
+    SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --protocol fit  # by fit
 
 The paper (Vertes & Sahani 2018, Section 7, Table 1) fits the sparse model of
 its Eq. 13 to 16 x 16 patches of the van Hateren natural images, for five
@@ -49,6 +50,13 @@ training budget (``--minutes`` per fit):
   is significantly closer to the data) and against ``GaussianMixture(20)``;
 - each learner's held-out ``score`` (mean log p(x) per patch by importance
   sampling, on the first 2,000 held-out patches; not charged to the budget);
+- ``--protocol fit`` trains each learner by one ``fit`` instead
+  (:func:`train_by_fit`), with ``max_iter`` the whole epochs that fill the
+  budget at the time per step of two short probes (CPU time, as in
+  ``paper_mnist_sbn.py``): what a user with a time budget runs. Its model
+  is ``fit``'s end (the step decayed over the run, the average of its
+  last tenth, the drift check), which a ``partial_fit`` stream does not
+  have; there are no time-to-quality curves (one point each);
 - the baselines a user might pick instead, fitted once:
   ``sklearn.mixture.GaussianMixture(n_components=20, covariance_type="full")``
   and a single full-covariance Gaussian, and per ``D1``
@@ -228,6 +236,7 @@ import os
 import pickle
 import platform
 import re
+import sys
 import time
 import warnings
 
@@ -243,6 +252,9 @@ from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm.baselines import IWAEEstimator
 from sklearn_ddchm.datasets import load_sample_image_patches, load_van_hateren_patches
 from sklearn_ddchm.metrics import median_heuristic, mmd2, relative_mmd_test
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _budget import fit_within  # noqa: E402
 
 #: the latent sizes (D_1, D_2) of the paper's Table 1
 TABLE1 = ((10, 10), (50, 2), (50, 10), (100, 2), (100, 10))
@@ -565,6 +577,59 @@ def train_for_budget(
             return curve, messages, spent
 
 
+def train_by_fit(
+    est,
+    X,
+    X_curve,
+    minutes,
+    *,
+    seed=0,
+    curve_seed=1,
+    log=None,
+    bandwidth="median",
+    curve_score=0,
+):
+    """``fit`` with ``max_iter`` chosen to fill ``minutes`` (the ``"fit"``
+    protocol): what a user with a time budget runs.
+
+    ``max_iter`` comes from two short probes of the time per step
+    (:func:`_budget.fit_within`, as in ``paper_mnist_sbn.py``), so the fit
+    gets everything ``fit`` adds to its steps: the step size decayed over
+    the run, the average of its last steps (``average_fraction``) and the
+    drift check at its end, which no ``partial_fit`` stream has. Returns
+    the same as :func:`train_for_budget`, with a curve of one point, the
+    fitted model (no time-to-quality curve: ``fit`` has no intermediate
+    models to compare), and the fit's wall-clock seconds.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, spent = fit_within(est, X, minutes, np.random.RandomState(seed))
+    messages = []
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            messages.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    S = _sample(est, len(X_curve), curve_seed)
+    value = mmd2(X_curve, S, bandwidth=bandwidth) if _finite(S) else float("nan")
+    score = _held_out_score(est, X_curve, curve_score) if curve_score else float("nan")
+    point = {
+        "seconds": round(spent, 3),
+        "epochs": float(est.n_iter_),
+        "mmd2": value,
+        "score": score,
+        "step_size": float("nan"),
+        "criterion": _last(getattr(est, "training_curve_", [])),
+    }
+    if log is not None:
+        log(
+            f"    {spent:7.1f} s, {est.n_iter_} epochs (fit): MMD^2 {value:.3e}"
+            + (f", score {score:.1f}" if curve_score else "")
+            + "".join(f"\n    ConvergenceWarning: {m}" for m in messages)
+        )
+    return [point], messages, spent
+
+
 def _step_size(params, seen):
     """The estimator's ``partial_fit`` step size after ``seen`` samples."""
     if not isinstance(params.get("learning_rate"), float | int):
@@ -620,6 +685,7 @@ def run(
     importance=False,
     curve_score=500,
     stop_when_diverged=True,
+    protocol="stream",
 ):
     """Run the comparison; return the table, one dict per architecture.
 
@@ -673,6 +739,16 @@ def run(
         A learner whose divergence guard stopped a ``partial_fit`` call
         trains no further (see :func:`train_for_budget`); False spends the
         whole budget regardless.
+    protocol : {"stream", "fit"}, default="stream"
+        How a learner spends its budget: ``"stream"``, ``partial_fit`` calls
+        with a curve point after each (:func:`train_for_budget`, the
+        time-to-quality curves); ``"fit"``, one ``fit`` whose ``max_iter``
+        fills the budget at the speed of two probes (:func:`train_by_fit`):
+        its end is ``fit``'s (the average of the last steps, the drift
+        check), its curve one point. Under ``"fit"`` a fit diverged when its
+        guard stopped it (``diverged_``) or its samples are not finite, and
+        ``drift_<learner>`` says whether the drift check kept an earlier
+        check (a ``ConvergenceWarning`` too, recorded with the others).
 
     Returns
     -------
@@ -783,19 +859,32 @@ def run(
             settings[name] = _jsonable(est.get_params())
             if log:
                 log(f"{name} {dims}:")
-            curve, messages, spent = train_for_budget(
-                est,
-                X,
-                X_curve,
-                60.0 * minutes,
-                blocks_per_epoch=blocks_per_epoch,
-                seed=seed,
-                curve_seed=seed + 2,
-                curve_score=curve_score,
-                log=log,
-                bandwidth=sigma,
-                stop_when_diverged=stop_when_diverged,
-            )
+            if protocol == "fit":
+                curve, messages, spent = train_by_fit(
+                    est,
+                    X,
+                    X_curve,
+                    minutes,
+                    seed=seed + 5,
+                    curve_seed=seed + 2,
+                    curve_score=curve_score,
+                    log=log,
+                    bandwidth=sigma,
+                )
+            else:
+                curve, messages, spent = train_for_budget(
+                    est,
+                    X,
+                    X_curve,
+                    60.0 * minutes,
+                    blocks_per_epoch=blocks_per_epoch,
+                    seed=seed,
+                    curve_seed=seed + 2,
+                    curve_score=curve_score,
+                    log=log,
+                    bandwidth=sigma,
+                    stop_when_diverged=stop_when_diverged,
+                )
             if save is not None:
                 with open(
                     os.path.join(save, f"{name}-{dims[0]}x{dims[1]}.pkl"), "wb"
@@ -812,7 +901,14 @@ def run(
             row[f"score_{key}"] = _held_out_score(est, X_test)
             row[f"epochs_{key}"] = curve[-1]["epochs"]
             row[f"seconds_{key}"] = round(spent, 1)
-            row[f"diverged_{key}"] = bool(messages) or not finite
+            drift = any("drifted away" in m for m in messages)
+            if protocol == "fit":
+                # a kept earlier check warns too, and is not a divergence
+                stopped = bool(getattr(est, "diverged_", False))
+                row[f"diverged_{key}"] = stopped or not finite
+            else:
+                row[f"diverged_{key}"] = bool(messages) or not finite
+            row[f"drift_{key}"] = drift
             row[f"warnings_{key}"] = len(messages)
             row[f"warning_{key}"] = messages[0] if messages else ""
         others = {"iwae50": samples["IWAE-50"], "gmm20": baselines["GMM-20"]["samples"]}
@@ -840,6 +936,7 @@ def run(
             "n_curve": n_curve,
             "curve_score": curve_score,
             "minutes_per_fit": minutes,
+            "protocol": protocol,
             "blocks_per_epoch": blocks_per_epoch,
             "seed": seed,
             "scale": data.scale,
@@ -884,10 +981,7 @@ COLUMNS = (
     ("s DDC/IWAE", lambda r: f"{r['seconds_ddchm']:.0f}/{r['seconds_iwae50']:.0f}"),
     (
         "diverged DDC/IWAE",
-        lambda r: (
-            f"{'yes' if r['diverged_ddchm'] else 'no'}/"
-            f"{'yes' if r['diverged_iwae50'] else 'no'}"
-        ),
+        lambda r: f"{_diverged(r, 'ddchm')}/{_diverged(r, 'iwae50')}",
     ),
     (
         "paper DDC/IWAE",
@@ -898,6 +992,12 @@ COLUMNS = (
         ),
     ),
 )
+
+
+def _diverged(row, key):
+    """``yes``/``no``, ``+drift`` where the drift check kept an earlier check."""
+    text = "yes" if row[f"diverged_{key}"] else "no"
+    return text + ("+drift" if row.get(f"drift_{key}") else "")
 
 
 #: the columns a run with ``importance=True`` adds
@@ -911,7 +1011,7 @@ IMPORTANCE_COLUMNS = (
     ),
     ("imp. score", lambda r: f"{r['score_ddchmimportance']:.1f}"),
     ("imp. epochs", lambda r: f"{r['epochs_ddchmimportance']:.1f}"),
-    ("imp. diverged", lambda r: "yes" if r["diverged_ddchmimportance"] else "no"),
+    ("imp. diverged", lambda r: _diverged(r, "ddchmimportance")),
 )
 
 
@@ -1065,6 +1165,14 @@ def main(argv=None):
         help="keep calling partial_fit after a learner's divergence guard "
         "stopped a call (by default it trains no further, as fit would)",
     )
+    parser.add_argument(
+        "--protocol",
+        choices=("stream", "fit"),
+        default="stream",
+        help="stream: partial_fit calls with time-to-quality curves; fit: one "
+        "fit per learner, max_iter filling the budget at the speed of two "
+        "probes (fit's averaging and drift check at its end)",
+    )
     args = parser.parse_args(argv)
     if args.rescore is not None:
         rescore(args.rescore, seed=args.seed)
@@ -1087,6 +1195,7 @@ def main(argv=None):
         importance=args.importance,
         curve_score=args.curve_score,
         stop_when_diverged=not args.train_past_divergence,
+        protocol=args.protocol,
     )
 
 

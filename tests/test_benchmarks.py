@@ -327,6 +327,116 @@ def test_train_for_budget_stops_a_learner_its_guard_stopped(monkeypatch):
     assert len(est.calls) == 5 and spent == pytest.approx(5.0)
 
 
+def test_paper_patches_fit_protocol_trains_each_learner_by_one_fit(monkeypatch):
+    """--protocol fit: one fit per learner, max_iter from the probes; the
+    row's epochs are the fitted estimator's n_iter_, its curve one point."""
+    bench = load_script()
+    use_fake_patches(monkeypatch, bench, 300, 120)
+    fitted, budgets = {}, []
+    make, fit_within = bench.make_estimators, bench.fit_within
+
+    def recording(*args, **kwargs):
+        fitted.update(make(*args, **kwargs))
+        return fitted
+
+    def probed(est, X, minutes, rng):
+        budgets.append(minutes)
+        return fit_within(est, X, minutes, rng)
+
+    monkeypatch.setattr(bench, "make_estimators", recording)
+    monkeypatch.setattr(bench, "fit_within", probed)
+    monkeypatch.setattr(
+        bench, "train_for_budget", lambda *a, **k: pytest.fail("streamed")
+    )
+    (row,) = bench.run(
+        architectures=((3, 2),),
+        minutes=0.002,
+        n_test=120,
+        n_curve=60,
+        verbose=False,
+        protocol="fit",
+    )
+    assert budgets == [0.002, 0.002]
+    for name, key in (("DDC-HM", "ddchm"), ("IWAE-50", "iwae50")):
+        est = fitted[name]
+        assert row[f"epochs_{key}"] == est.n_iter_ == est.max_iter >= 1
+        (point,) = row["curves"][name]
+        assert math.isfinite(point["mmd2"]) and math.isfinite(point["score"])
+        assert point["epochs"] == est.n_iter_
+        assert row[f"diverged_{key}"] is False and row[f"drift_{key}"] is False
+    assert "no/no" in bench.format_table([row])
+
+
+def test_paper_patches_fit_protocol_tells_a_drift_from_a_divergence(monkeypatch):
+    """Under --protocol fit a drift warning (the check kept an earlier model)
+    is recorded and marked, and is not a divergence; a fit its guard
+    stopped (diverged_) is one."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    bench = load_script()
+    use_fake_patches(monkeypatch, bench, 200, 80)
+    outcome = {"DDC-HM": "drift", "IWAE-50": "diverged"}
+
+    def fake_fit_within(est, X, minutes, rng):
+        name = "IWAE-50" if "IWAE" in type(est).__name__ else "DDC-HM"
+        est.set_params(max_iter=1).fit(X)
+        if outcome[name] == "drift":
+            warnings.warn(
+                "X drifted away from the data: ...", ConvergenceWarning, stacklevel=2
+            )
+        else:
+            est.diverged_ = True
+            warnings.warn(
+                "X diverged in epoch 1: ...", ConvergenceWarning, stacklevel=2
+            )
+        return 2, 1.5
+
+    monkeypatch.setattr(bench, "fit_within", fake_fit_within)
+    (row,) = bench.run(
+        architectures=((3, 2),),
+        minutes=0.01,
+        n_test=80,
+        n_curve=40,
+        verbose=False,
+        protocol="fit",
+    )
+    assert row["drift_ddchm"] and not row["diverged_ddchm"]
+    assert row["diverged_iwae50"] and not row["drift_iwae50"]
+    assert row["warnings_ddchm"] == row["warnings_iwae50"] == 1
+    assert row["warning_ddchm"].startswith("X drifted away")
+    assert row["seconds_ddchm"] == 1.5
+    assert "no+drift/yes" in bench.format_table([row])
+
+
+def test_fit_within_probes_a_short_data_set_with_rows_drawn_again(monkeypatch):
+    """A data set shorter than a probe's steps is drawn with replacement: the
+    probes still take PROBE_STEPS steps, so the budget is as for a long one."""
+    from sklearn.base import BaseEstimator
+
+    budget = load_script("_budget")
+    clock = [0.0]
+
+    class Timed(BaseEstimator):
+        def __init__(self, batch_size=10, max_iter=1, verbose=0):
+            self.batch_size = batch_size
+            self.max_iter = max_iter
+            self.verbose = verbose
+
+        def fit(self, X):
+            steps = math.ceil(len(X) / self.batch_size) * self.max_iter
+            clock[0] += 2.0 + 0.1 * steps
+            self.n_iter_ = self.max_iter
+            return self
+
+    monkeypatch.setattr(budget.time, "process_time", lambda: clock[0])
+    X = np.zeros((50, 2))  # 5 steps an epoch, 0.5 s at the marginal cost
+    est = Timed()
+    steps, _ = budget.fit_within(est, X, minutes=1.0, rng=np.random.RandomState(0))
+    assert est.max_iter == 120 and steps == 600
+
+
 def test_oracle_benchmark_exact_noise_gradient_matches_finite_differences():
     """bench_oracle_gradient's closed-form noise gradient, E_{p(z|x)} of
     d log p(x | z) / d log sigma^2, equals d mean log p(x) / d log sigma^2
