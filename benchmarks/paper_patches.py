@@ -86,7 +86,12 @@ removed, unit variance, held-out patches from held-out 64 x 64 blocks.
 
 ``--rescore DIR`` fits nothing: it re-evaluates the estimators an earlier
 ``--save DIR`` wrote (:func:`rescore`: their samples drawn again with the
-run's seed, so the MMD^2 are the run's).
+run's seed, so the MMD^2 are the run's). With ``--rescore-test N`` (and the
+run's ``--seed``, ``--n-train`` and images) it evaluates them on ``N``
+held-out patches of the same split instead, ``N`` samples each, and tests
+against ``GaussianMixture(20)`` too: a run at ``--n-test 5000`` scored at the
+default 10,000 (the held-out patches of a smaller ``n_test`` are a subset
+of a larger one's, and the training patches the same).
 
 Results: a table printed, and ``results.csv``, ``results.json`` (settings
 with each estimator's full parameters, rows, curves) and, with matplotlib,
@@ -418,7 +423,7 @@ def _held_out_score(est, X_test, n=N_SCORE):
     return value if math.isfinite(value) else float("nan")
 
 
-def rescore(folder, seed=0, log=print):
+def rescore(folder, seed=0, log=print, data=None):
     """Re-evaluate the estimators a run saved with ``--save`` into ``folder``.
 
     For each architecture found: each learner's MMD^2 to the held-out patches
@@ -427,11 +432,37 @@ def rescore(folder, seed=0, log=print):
     against IWAE-50 at the pooled and at the table's bandwidth, held-out
     ``score`` (:data:`N_SCORE` patches), and the observation noise variance
     (total and smallest pixel). Returns one dict per architecture.
+
+    ``data``, ``(X_train, X_test)`` of :func:`load_data` with the run's seed
+    and another ``n_test``: evaluate on that ``X_test`` instead, as many
+    samples each (a larger test of the same models; it must hold every
+    held-out patch the run saved, or a ``ValueError`` says it is not the
+    run's split), and add the relative tests against
+    ``GaussianMixture(20)`` fitted on ``X_train`` as :func:`run` fits it.
     """
     X_test = np.load(os.path.join(folder, "X_test.npy"))
+    gmm = None
+    if data is not None:
+        X_train, larger = data
+        held_out = {row.tobytes() for row in larger}
+        if not all(row.tobytes() in held_out for row in X_test):
+            raise ValueError(
+                "data is not the run's split: its held-out patches miss some of "
+                f"the {len(X_test)} in {folder}/X_test.npy (another seed, "
+                "n_train or image source?)"
+            )
+        X_test = larger
+        gmm = GaussianMixture(20, covariance_type="full", random_state=seed)
+        gmm.fit(X_train)
     sigma = median_heuristic(X_test)
     rows = []
-    for dims in TABLE1:
+    # every architecture saved, Table 1's order first
+    saved = {
+        tuple(int(d) for d in m.groups())
+        for m in map(re.compile(r".*-(\d+)x(\d+)\.pkl$").match, os.listdir(folder))
+        if m
+    }
+    for dims in [d for d in TABLE1 if d in saved] + sorted(saved - set(TABLE1)):
         arch = f"{dims[0]}x{dims[1]}"
         found = {}
         for name in ("DDC-HM", "IWAE-50", IMPORTANCE):
@@ -452,14 +483,18 @@ def rescore(folder, seed=0, log=print):
             noise = np.exp(est.model_.get_parameters()["layer0.log_var"])
             row[f"noise_{key}"] = float(noise.sum())
             row[f"min_noise_{key}"] = float(noise.min())
+        others = {"iwae50": samples.get("IWAE-50")}
+        if gmm is not None:
+            others["gmm20"] = gmm.sample(len(X_test))[0]
+            row["mmd2_gmm20"] = mmd2(X_test, others["gmm20"], bandwidth=sigma)
         for name, prefix in TESTED.items():
-            if name not in samples or "IWAE-50" not in samples:
+            if name not in samples:
                 continue
-            row.update(
-                _relative_tests(
-                    X_test, samples["IWAE-50"], samples[name], sigma, prefix, "iwae50"
-                )
-            )
+            for other, Y in others.items():
+                if Y is not None:
+                    row.update(
+                        _relative_tests(X_test, Y, samples[name], sigma, prefix, other)
+                    )
         rows.append(row)
         if log:
             log(
@@ -1160,6 +1195,15 @@ def main(argv=None):
         "into DIR (MMD^2, both relative tests, held-out score, noise)",
     )
     parser.add_argument(
+        "--rescore-test",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --rescore: evaluate on N held-out patches of the run's split "
+        "(same --seed, --n-train, images; must hold the run's own), N samples "
+        "each, and test against GaussianMixture(20) too",
+    )
+    parser.add_argument(
         "--train-past-divergence",
         action="store_true",
         help="keep calling partial_fit after a learner's divergence guard "
@@ -1175,7 +1219,18 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     if args.rescore is not None:
-        rescore(args.rescore, seed=args.seed)
+        data = None
+        if args.rescore_test is not None:
+            split, _ = load_data(
+                args.images,
+                args.n_train,
+                args.rescore_test,
+                args.seed,
+                args.kind,
+                args.n_images,
+            )
+            data = (split.X_train, split.X_test)
+        rescore(args.rescore, seed=args.seed, data=data)
         return
     run(
         architectures=args.architectures,

@@ -410,6 +410,40 @@ def test_paper_patches_fit_protocol_tells_a_drift_from_a_divergence(monkeypatch)
     assert "no+drift/yes" in bench.format_table([row])
 
 
+def test_rescore_on_a_larger_held_out_set_of_the_same_split(tmp_path, monkeypatch):
+    """--rescore DIR --rescore-test N: the saved models on more held-out
+    patches (which must hold the run's), tested against GMM-20 too; the
+    MMD^2 printed is the unbiased estimate recomputed here."""
+    from sklearn_ddchm.metrics import median_heuristic, mmd2
+
+    bench = load_script()
+    use_fake_patches(monkeypatch, bench, 300, 60)
+    bench.run(
+        architectures=((3, 2),),
+        minutes=0.002,
+        n_test=60,
+        n_curve=30,
+        verbose=False,
+        save=str(tmp_path),
+    )
+    data, _ = bench.load_data(None, 300, 60, 0)
+    extra = np.random.RandomState(5).laplace(size=(40, 16))
+    larger = np.vstack([extra, data.X_test])
+    (row,) = bench.rescore(tmp_path, seed=0, log=None, data=(data.X_train, larger))
+    for key in ("p_ddc_vs_iwae50", "p_ddc_vs_gmm20", "p_ddc_vs_gmm20_table_width"):
+        assert 0 <= row[key] <= 1
+    with open(tmp_path / "DDC-HM-3x2.pkl", "rb") as f:
+        est = pickle.load(f)
+    S = bench._sample(est, len(larger), 3)
+    expected = mmd2(larger, S, bandwidth=median_heuristic(larger))
+    assert row["mmd2_ddchm"] == pytest.approx(expected)
+    # the run's own held-out patches alone: no GMM-20 test
+    (own,) = bench.rescore(tmp_path, seed=0, log=None)
+    assert "p_ddc_vs_gmm20" not in own and "mmd2_gmm20" not in own
+    with pytest.raises(ValueError, match="not the run's split"):
+        bench.rescore(tmp_path, seed=0, log=None, data=(data.X_train, larger[:70]))
+
+
 def test_fit_within_probes_a_short_data_set_with_rows_drawn_again(monkeypatch):
     """A data set shorter than a probe's steps is drawn with replacement: the
     probes still take PROBE_STEPS steps, so the budget is as for a long one."""
