@@ -485,7 +485,9 @@ def rescore(folder, seed=0, log=print, data=None):
             row[f"min_noise_{key}"] = float(noise.min())
         others = {"iwae50": samples.get("IWAE-50")}
         if gmm is not None:
-            others["gmm20"] = gmm.sample(len(X_test))[0]
+            # GaussianMixture.sample returns its draws grouped by component
+            order = np.random.RandomState(seed).permutation(len(X_test))
+            others["gmm20"] = gmm.sample(len(X_test))[0][order]
             row["mmd2_gmm20"] = mmd2(X_test, others["gmm20"], bandwidth=sigma)
         for name, prefix in TESTED.items():
             if name not in samples:
