@@ -56,7 +56,9 @@ training budget (``--minutes`` per fit):
   ``paper_mnist_sbn.py``): what a user with a time budget runs. Its model
   is ``fit``'s end (the step decayed over the run, the average of its
   last tenth, the drift check), which a ``partial_fit`` stream does not
-  have; there are no time-to-quality curves (one point each);
+  have; there are no time-to-quality curves (one point each). Measured on
+  seeds 0 and 1 (2026-12-06): ``benchmarks/README.md``, "Table 1 by
+  ``fit``";
 - the baselines a user might pick instead, fitted once:
   ``sklearn.mixture.GaussianMixture(n_components=20, covariance_type="full")``
   and a single full-covariance Gaussian, and per ``D1``
