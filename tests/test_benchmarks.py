@@ -444,13 +444,10 @@ def test_rescore_on_a_larger_held_out_set_of_the_same_split(tmp_path, monkeypatc
         bench.rescore(tmp_path, seed=0, log=None, data=(data.X_train, larger[:70]))
 
 
-def test_fit_within_probes_a_short_data_set_with_rows_drawn_again(monkeypatch):
-    """A data set shorter than a probe's steps is drawn with replacement: the
-    probes still take PROBE_STEPS steps, so the budget is as for a long one."""
+def timed_estimator(clock, fixed, per_step):
+    """An estimator whose ``fit`` advances the fake clock ``clock[0]`` by
+    ``fixed + per_step * steps`` (for ``fit_within``'s probes)."""
     from sklearn.base import BaseEstimator
-
-    budget = load_script("_budget")
-    clock = [0.0]
 
     class Timed(BaseEstimator):
         def __init__(self, batch_size=10, max_iter=1, verbose=0):
@@ -460,13 +457,21 @@ def test_fit_within_probes_a_short_data_set_with_rows_drawn_again(monkeypatch):
 
         def fit(self, X):
             steps = math.ceil(len(X) / self.batch_size) * self.max_iter
-            clock[0] += 2.0 + 0.1 * steps
+            clock[0] += fixed + per_step * steps
             self.n_iter_ = self.max_iter
             return self
 
+    return Timed()
+
+
+def test_fit_within_probes_a_short_data_set_with_rows_drawn_again(monkeypatch):
+    """A data set shorter than a probe's steps is drawn with replacement: the
+    probes still take PROBE_STEPS steps, so the budget is as for a long one."""
+    budget = load_script("_budget")
+    clock = [0.0]
     monkeypatch.setattr(budget.time, "process_time", lambda: clock[0])
     X = np.zeros((50, 2))  # 5 steps an epoch, 0.5 s at the marginal cost
-    est = Timed()
+    est = timed_estimator(clock, fixed=2.0, per_step=0.1)
     steps, _ = budget.fit_within(est, X, minutes=1.0, rng=np.random.RandomState(0))
     assert est.max_iter == 120 and steps == 600
 
@@ -1006,27 +1011,12 @@ def test_mnist_benchmark_budget_counts_the_marginal_cost_of_a_step(monkeypatch):
     """fit_within sets max_iter from the difference of its two probes, so a
     fit's fixed cost (here 30 steps' worth) does not shrink the budget; the
     clock is a fake one that each fit advances by its cost."""
-    from sklearn.base import BaseEstimator
-
     bench = load_script("paper_mnist_sbn")
     clock = [0.0]
     fixed, per_step = 3.0, 0.1
-
-    class Timed(BaseEstimator):
-        def __init__(self, batch_size=10, max_iter=1, verbose=0):
-            self.batch_size = batch_size
-            self.max_iter = max_iter
-            self.verbose = verbose
-
-        def fit(self, X):
-            steps = math.ceil(len(X) / self.batch_size) * self.max_iter
-            clock[0] += fixed + per_step * steps
-            self.n_iter_ = self.max_iter
-            return self
-
     monkeypatch.setattr(bench.time, "process_time", lambda: clock[0])
     X = np.zeros((1000, 2))  # 100 steps an epoch, 10 s at the marginal cost
-    est = Timed()
+    est = timed_estimator(clock, fixed, per_step)
     steps, _ = bench.fit_within(est, X, minutes=1.0, rng=np.random.RandomState(0))
     assert est.max_iter == 6 and steps == 600  # 60 s / 10 s, not 60 / 13
     # the probes ran on subsets of PROBE_STEPS steps
