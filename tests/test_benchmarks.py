@@ -327,6 +327,18 @@ def test_train_for_budget_stops_a_learner_its_guard_stopped(monkeypatch):
     assert len(est.calls) == 5 and spent == pytest.approx(5.0)
 
 
+def run_by_fit(bench, minutes, n_test):
+    """The benchmark by --protocol fit on one tiny architecture, quietly."""
+    return bench.run(
+        architectures=((3, 2),),
+        minutes=minutes,
+        n_test=n_test,
+        n_curve=n_test // 2,
+        verbose=False,
+        protocol="fit",
+    )
+
+
 def test_paper_patches_fit_protocol_trains_each_learner_by_one_fit(monkeypatch):
     """--protocol fit: one fit per learner, max_iter from the probes; the
     row's epochs are the fitted estimator's n_iter_, its curve one point."""
@@ -348,14 +360,7 @@ def test_paper_patches_fit_protocol_trains_each_learner_by_one_fit(monkeypatch):
     monkeypatch.setattr(
         bench, "train_for_budget", lambda *a, **k: pytest.fail("streamed")
     )
-    (row,) = bench.run(
-        architectures=((3, 2),),
-        minutes=0.002,
-        n_test=120,
-        n_curve=60,
-        verbose=False,
-        protocol="fit",
-    )
+    (row,) = run_by_fit(bench, minutes=0.002, n_test=120)
     assert budgets == [0.002, 0.002]
     for name, key in (("DDC-HM", "ddchm"), ("IWAE-50", "iwae50")):
         est = fitted[name]
@@ -394,14 +399,7 @@ def test_paper_patches_fit_protocol_tells_a_drift_from_a_divergence(monkeypatch)
         return 2, 1.5
 
     monkeypatch.setattr(bench, "fit_within", fake_fit_within)
-    (row,) = bench.run(
-        architectures=((3, 2),),
-        minutes=0.01,
-        n_test=80,
-        n_curve=40,
-        verbose=False,
-        protocol="fit",
-    )
+    (row,) = run_by_fit(bench, minutes=0.01, n_test=80)
     assert row["drift_ddchm"] and not row["diverged_ddchm"]
     assert row["diverged_iwae50"] and not row["drift_iwae50"]
     assert row["warnings_ddchm"] == row["warnings_iwae50"] == 1
