@@ -236,6 +236,7 @@ at (10, 10) (log10 p vs IWAE-50 -36.3).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -512,6 +513,30 @@ def rescore(folder, seed=0, log=print, data=None):
     return rows
 
 
+@contextlib.contextmanager
+def _convergence_warnings_into(messages):
+    """Append the text of every ``ConvergenceWarning`` raised in the block to
+    ``messages`` (repeats included); let every other warning through."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            messages.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _curve_figures(est, X_curve, seed, bandwidth, n_score):
+    """A curve point's MMD^2 of ``len(X_curve)`` samples to ``X_curve`` (NaN
+    if they are not finite) and ``score`` on its first ``n_score`` rows (NaN
+    for 0)."""
+    S = _sample(est, len(X_curve), seed)
+    value = mmd2(X_curve, S, bandwidth=bandwidth) if _finite(S) else float("nan")
+    score = _held_out_score(est, X_curve, n_score) if n_score else float("nan")
+    return value, score
+
+
 def train_for_budget(
     est,
     X,
@@ -562,16 +587,10 @@ def train_for_budget(
         if rows_done:
             fit_in_budget = int((seconds - spent) * rows_done / spent)
             rows = min(rows, max(smallest, fit_in_budget))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with _convergence_warnings_into(messages):
             start = time.perf_counter()
             est.partial_fit(X[order[at : at + rows]])
             spent += time.perf_counter() - start
-        for w in caught:
-            if issubclass(w.category, ConvergenceWarning):
-                messages.append(str(w.message))
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         rows_done += rows
         at += rows
         if at >= n:
@@ -587,11 +606,7 @@ def train_for_budget(
             # stretch the estimator's own decay over the projected budget
             horizon = seen * seconds / spent if spent > 0 else seen
             est.set_params(learning_rate_decay_samples=max(horizon, seen))
-        S = _sample(est, len(X_curve), curve_seed)
-        value = mmd2(X_curve, S, bandwidth=bandwidth) if _finite(S) else float("nan")
-        score = (
-            _held_out_score(est, X_curve, curve_score) if curve_score else float("nan")
-        )
+        value, score = _curve_figures(est, X_curve, curve_seed, bandwidth, curve_score)
         curve.append(
             {
                 "seconds": round(spent, 3),
@@ -640,18 +655,10 @@ def train_by_fit(
     fitted model (no time-to-quality curve: ``fit`` has no intermediate
     models to compare), and the fit's wall-clock seconds.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _, spent = fit_within(est, X, minutes, np.random.RandomState(seed))
     messages = []
-    for w in caught:
-        if issubclass(w.category, ConvergenceWarning):
-            messages.append(str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    S = _sample(est, len(X_curve), curve_seed)
-    value = mmd2(X_curve, S, bandwidth=bandwidth) if _finite(S) else float("nan")
-    score = _held_out_score(est, X_curve, curve_score) if curve_score else float("nan")
+    with _convergence_warnings_into(messages):
+        _, spent = fit_within(est, X, minutes, np.random.RandomState(seed))
+    value, score = _curve_figures(est, X_curve, curve_seed, bandwidth, curve_score)
     point = {
         "seconds": round(spent, 3),
         "epochs": float(est.n_iter_),
