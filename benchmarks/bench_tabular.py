@@ -56,7 +56,13 @@ row from the estimator's proposal; the median effective sample size is
 printed; on cancer AIS with 500 temperatures agreed to 0.05 nat), and
 ``GaussianMixture`` with full covariances, its number of components chosen
 by BIC on the training rows from 1 to 8 (exact held-out log-likelihood).
-Their figures sit beside factor analysis's on the same varying features.
+Their figures sit beside factor analysis's on the same varying features,
+with two more learners of the preset: the estimator's defaults as they are
+(``latent_dims="auto"``: the widths chosen by factor analysis's BIC) and
+the former default widths ``(2, 1)``; and ``FactorAnalysis`` with the
+number of factors that BIC chooses (as ``"auto"`` chooses ``D_1``).
+``--widths-only`` fits, of the preset's learners, only those two and ``(d,
+2)``.
 
 ``--ddc-param NAME=VALUE`` (repeatable, VALUE read as JSON) changes a
 parameter of every DDC-HM learner of the main run. ``--no-one-layer``
@@ -108,6 +114,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_ddchm import DDCHelmholtzEstimator, log_likelihood
 from sklearn_ddchm import _wake_sleep as ws
+from sklearn_ddchm._latent_dims import select_n_factors
 from sklearn_ddchm.metrics import mmd2
 from sklearn_ddchm.utils._exact import (
     linear_gaussian_log_likelihood,
@@ -216,6 +223,10 @@ N_IMPORTANCE = 5000
 #: exact gradient (importance sampling): what its model family reaches by
 #: likelihood
 PRESET_LEARNERS = {
+    # what a user gets who passes no latent_dims (since 2026-12-06 "auto":
+    # the widths chosen by factor analysis's BIC), and the default before
+    "DDC-HM, the defaults (auto: {dims})": {"latent_dims": "auto"},
+    "DDC-HM, (2, 1) (the default until 2026-12-06)": {"latent_dims": (2, 1)},
     "DDC-HM, default preset ({d}, 2)": {},
     "the same, ReLU units": {"hidden_features": "relu"},
     "the same, n_init=3": {"n_init": 3},
@@ -226,14 +237,45 @@ PRESET_LEARNERS = {
 }
 
 
-def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row, ddc_params=None):
+#: the preset learners of ``--widths-only``: the defaults, the former
+#: default widths and the hand-chosen ones
+WIDTH_LEARNERS = tuple(PRESET_LEARNERS)[:3]
+
+
+def user_choices(
+    X_train,
+    X_test,
+    d,
+    epochs,
+    seed,
+    n_samples,
+    fa_row,
+    ddc_params=None,
+    learners=None,
+):
     """Rows for the default preset and ``GaussianMixture`` by BIC, both on the
     features that vary in ``X_train``, with ``fa_row``'s factor analysis on
-    the same features as the yardstick."""
+    the same features as the yardstick; ``learners``: the keys of
+    :data:`PRESET_LEARNERS` to fit (default all)."""
     varying = varying_features(X_train)
     X_fit, X_eval = X_train[:, varying], X_test[:, varying]
     fa_mmd = fa_row["mmd2_varying"]
     rows = []
+    # factor analysis with its number of factors chosen as latent_dims="auto"
+    # chooses D_1: the linear model a user choosing by BIC would fit
+    start = time.perf_counter()
+    k = max(1, select_n_factors(X_fit))
+    fa = FactorAnalysis(k, random_state=seed).fit(X_fit)
+    seconds = time.perf_counter() - start
+    rows.append(
+        dict(
+            learner=f"FactorAnalysis({k}), BIC",
+            kind="FactorAnalysis, BIC",
+            score_varying=fa.score(X_eval),
+            mmd2=mmd2(X_eval, factor_analysis_samples(fa, n_samples, seed + 1)),
+            seconds=seconds,
+        )
+    )
     start = time.perf_counter()
     gm = gaussian_mixture_by_bic(X_fit, seed)
     seconds = time.perf_counter() - start
@@ -247,8 +289,11 @@ def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row, ddc_params
         )
     )
     for label, params in PRESET_LEARNERS.items():
+        if learners is not None and label not in learners:
+            continue
+        params = {"latent_dims": (d, 2), **params}
         est = DDCHelmholtzEstimator(
-            latent_dims=(d, 2), max_iter=epochs, random_state=seed, **params
+            max_iter=epochs, random_state=seed, **params
         ).set_params(**(ddc_params or {}))
         seconds, n_warnings = timed_fit(est, X_fit)
         result = log_likelihood(
@@ -257,7 +302,7 @@ def user_choices(X_train, X_test, d, epochs, seed, n_samples, fa_row, ddc_params
         samples = np.asarray(est.sample(n_samples, random_state=seed + 1))
         rows.append(
             dict(
-                learner=label.format(d=d),
+                learner=label.format(d=d, dims=est.latent_dims_),
                 score_varying=float(np.mean(result.log_likelihood)),
                 median_ess=float(np.median(result.ess)),
                 mmd2=mmd2(X_eval, samples),
@@ -595,6 +640,7 @@ def run(
     user=True,
     one_layer=True,
     ddc_params=None,
+    learners=None,
 ):
     rows = []
     for name in datasets:
@@ -691,6 +737,7 @@ def run(
                         n_samples,
                         fa_row,
                         ddc_params,
+                        learners,
                     )
                 )
     return rows
@@ -701,12 +748,14 @@ def summarise(rows):
     mean, smallest and largest over seeds of its held-out log p(x) on the
     varying features, of its difference from factor analysis's (same seed)
     and of its MMD^2 as a multiple of factor analysis's; returns them as a
-    dict keyed ``(dataset, learner)``. ``GaussianMixture`` rows are pooled
-    whatever number of components BIC chose."""
+    dict keyed ``(dataset, learner)``. ``GaussianMixture`` and
+    ``FactorAnalysis`` rows chosen by BIC are pooled whatever number of
+    components or factors BIC chose."""
     factor = {
         (r["dataset"], r["seed"]): r["score_varying"]
         for r in rows
-        if r["learner"].startswith("FactorAnalysis")
+        # the run's yardstick, not the learner "FactorAnalysis(k), BIC"
+        if r["learner"].startswith("FactorAnalysis") and "kind" not in r
     }
     groups = {}
     for r in rows:
@@ -753,6 +802,12 @@ def main(argv=None):
         "--no-user-choices",
         action="store_true",
         help="leave out the default preset and GaussianMixture by BIC",
+    )
+    parser.add_argument(
+        "--widths-only",
+        action="store_true",
+        help="of the default preset's learners only the defaults "
+        "(latent_dims='auto'), (2, 1) and (d, 2)",
     )
     parser.add_argument(
         "--no-one-layer",
@@ -802,6 +857,7 @@ def main(argv=None):
         user=not args.no_user_choices,
         one_layer=not args.no_one_layer,
         ddc_params=ddc_params(args.ddc_param),
+        learners=WIDTH_LEARNERS if args.widths_only else None,
     )
     summarise(rows)
 

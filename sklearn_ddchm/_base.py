@@ -43,6 +43,7 @@ from ._guard import (
     DivergenceGuard,
 )
 from ._importance import FactorisedProposal, importance_log_weights
+from ._latent_dims import auto_latent_dims
 from ._linear_proposal import LinearGaussianProposal, linear_gaussian_proposal
 from ._log_likelihood import (
     DEFAULT_AIS_CHAINS,
@@ -260,6 +261,7 @@ class BaseDeepGenerativeEstimator(
     _parameter_constraints: dict = {
         "model": [StrOptions(set(MODEL_NAMES)), DeepExponentialFamily],
         "latent_dims": [
+            StrOptions({"auto"}),
             "array-like",
             IntInterval(1, None, closed="left"),
         ],
@@ -363,12 +365,33 @@ class BaseDeepGenerativeEstimator(
         model = self.model_
         model.layers[0].check_child(X, name="X")
 
+    def _latent_dims_for(self, X):
+        """``latent_dims``, with ``"auto"`` resolved on ``X``
+        (:func:`~sklearn_ddchm._latent_dims.auto_latent_dims`)."""
+        if not isinstance(self.latent_dims, str):
+            return self.latent_dims
+        xp = get_namespace(X)
+        binary = self.model == "sbn" or bool(xp.all((X == 0) | (X == 1)))
+        if not binary:
+            self._check_scale(X)  # before factor models square X
+        start = time.perf_counter()
+        dims = auto_latent_dims(X, binary=binary)
+        if self.verbose:
+            print(
+                f"[{type(self).__name__}] latent_dims='auto': {dims} "
+                f"({time.perf_counter() - start:.1f} s)"
+            )
+        return dims
+
     def _make_model(self, X, rng):
         xp, device = get_namespace_and_device(X)
         n_features = X.shape[1]
         if isinstance(self.model, str):
             model = build_model(
-                self.model, n_features, self.latent_dims, trainable_prior=self.fit_prior
+                self.model,
+                n_features,
+                self._latent_dims_for(X),
+                trainable_prior=self.fit_prior,
             )
         else:
             model = self.model.copy()
@@ -621,6 +644,7 @@ class BaseDeepGenerativeEstimator(
         # one persistent generator: partial_fit continues the same stream
         self.random_state_ = check_random_state(self.random_state)
         self.model_ = self._make_model(X, self.random_state_)
+        self.latent_dims_ = self.model_.latent_dims
         self._check_model_matches(X)
         self._check_scale(X)
         # a stream's first batch of one row shows no feature's spread

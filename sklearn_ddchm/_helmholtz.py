@@ -166,8 +166,17 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         is copied; layers that carry parameters start from them (the paper's
         synthetic experiment starts at the true parameters), the others are
         drawn at random.
-    latent_dims : int or tuple of int, default=(2, 1)
+    latent_dims : "auto", int or tuple of int, default="auto"
         ``(D_1, ..., D_L)``, bottom-up. Ignored when ``model`` is an instance.
+        ``"auto"``: two layers, ``D_1`` the number of factors with the lowest
+        BIC of :class:`~sklearn.decomposition.FactorAnalysis` on ``X`` (at
+        most 2,000 of its rows; the factor model is the observation layer's
+        family with Gaussian latents), from 2 to 100, and ``D_2 = max(1, D_1
+        // 2)``; ``(2, 1)``, the paper's synthetic model's, for binary data and
+        for two features or fewer, where that criterion has no maximum. On the
+        first batch of :meth:`partial_fit`. The widths used are
+        ``latent_dims_`` (``benchmarks/README.md``: on scikit-learn's tables
+        the widths chosen fitted held-out rows better than ``(2, 1)``).
     n_encoding : int or tuple of int, default=100
         Number of encoding functions ``K_l`` per latent layer (one int for all).
     n_hidden : int or "auto", default="auto"
@@ -460,6 +469,9 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
 
     Attributes
     ----------
+    latent_dims_ : tuple of int
+        The widths ``(D_1, ..., D_L)`` of ``model_``'s latent layers: what
+        ``latent_dims="auto"`` chose.
     model_ : DeepExponentialFamily
         The learnt generative model, in the namespace and on the device of X.
     encoders_ : list of RandomSigmoidFeatures
@@ -618,7 +630,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     def __init__(
         self,
         model="sparse",
-        latent_dims=(2, 1),
+        latent_dims="auto",
         n_encoding=100,
         n_hidden="auto",
         hidden_features="auto",

@@ -1305,19 +1305,32 @@ def test_tabular_benchmark_user_choices(capsys, monkeypatch):
     for row, same in zip(rows, padded, strict=True):
         assert row["learner"] == same["learner"]
         assert row["score_varying"] == pytest.approx(same["score_varying"], rel=1e-10)
+    from sklearn.decomposition import FactorAnalysis
+
+    # factor analysis's BIC by brute force over the identifiable counts (at
+    # most 3 factors of 6 features): -2 log L + (d k - k (k - 1) / 2 + 2 d) log n
+    fa_bics = [
+        -2 * 150 * FactorAnalysis(k, random_state=0).fit(X_train).score(X_train)
+        + (6 * k - k * (k - 1) / 2 + 12) * np.log(150)
+        for k in range(1, 4)
+    ]
+    k = int(np.argmin(fa_bics)) + 1
+    assert rows[0]["learner"] == f"FactorAnalysis({k}), BIC"
     bics = [
         GaussianMixture(k, random_state=0).fit(X_train).bic(X_train)
         for k in range(1, 9)
     ]
-    assert rows[0]["learner"] == f"GaussianMixture({int(np.argmin(bics)) + 1}), BIC"
-    assert [r["learner"] for r in rows[1:]] == [
+    assert rows[1]["learner"] == f"GaussianMixture({int(np.argmin(bics)) + 1}), BIC"
+    assert [r["learner"] for r in rows[2:]] == [
+        f"DDC-HM, the defaults (auto: {(max(2, k), max(1, max(2, k) // 2))})",
+        "DDC-HM, (2, 1) (the default until 2026-12-06)",
         "DDC-HM, default preset (2, 2)",
         "the same, ReLU units",
         "the same, n_init=3",
         "the same, exact gradient",
         "the same, step 1e-2",
     ]
-    for row in rows[1:]:
+    for row in rows[2:]:
         assert np.isfinite(row["score_varying"]) and 1 <= row["median_ess"] <= 50
     assert all(np.isfinite(r["mmd2"]) for r in rows)
     assert "x FA's" in capsys.readouterr().out
@@ -1325,8 +1338,9 @@ def test_tabular_benchmark_user_choices(capsys, monkeypatch):
 
 def test_tabular_benchmark_summary_over_seeds(capsys):
     """bench_tabular.summarise: mean and range over seeds, the difference
-    from the same seed's factor analysis, mixtures pooled whatever their
-    component count, single-seed learners left out; checked against the
+    from the same seed's factor analysis (the run's, not one chosen by BIC),
+    mixtures and factor models by BIC pooled whatever their component count,
+    single-seed learners left out; checked against the
     figures written out by hand."""
     bench = load_script("bench_tabular")
     rows = []
@@ -1356,6 +1370,15 @@ def test_tabular_benchmark_summary_over_seeds(capsys):
                 score_varying=gm,
                 mmd2_ratio=0.5,
             ),
+            # a learner, not the yardstick, though its name says factor analysis
+            dict(
+                dataset="t",
+                seed=seed,
+                learner=f"FactorAnalysis({k + 5}), BIC",
+                kind="FactorAnalysis, BIC",
+                score_varying=fa + 3.0,
+                mmd2_ratio=0.9,
+            ),
         ]
     rows.append(
         dict(dataset="u", seed=0, learner="DDC-HM", score_varying=-1.0, mmd2_ratio=1.0)
@@ -1365,7 +1388,9 @@ def test_tabular_benchmark_summary_over_seeds(capsys):
         ("t", "FactorAnalysis(2)"),
         ("t", "DDC-HM"),
         ("t", "GaussianMixture, BIC"),
+        ("t", "FactorAnalysis, BIC"),
     }
+    assert summary["t", "FactorAnalysis, BIC"]["vs FA"] == pytest.approx((3, 3, 3))
     ddc = summary["t", "DDC-HM"]
     assert ddc["log p(x)"] == pytest.approx((-11.75, -12.0, -11.5))
     assert ddc["vs FA"] == pytest.approx((-1.25, -2.0, -0.5))

@@ -349,8 +349,17 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         layer (continuous ``X``). An instance is copied; its layers that carry
         parameters start from them. Every latent layer must be binary;
         ``"sparse"`` and ``"gaussian"`` raise a ValueError in :meth:`fit`.
-    latent_dims : int or tuple of int, default=(2, 1)
+    latent_dims : "auto", int or tuple of int, default="auto"
         ``(D_1, ..., D_L)``, bottom-up. Ignored when ``model`` is an instance.
+        ``"auto"``: two layers, ``D_1`` the number of factors with the lowest
+        BIC of :class:`~sklearn.decomposition.FactorAnalysis` on ``X`` (at
+        most 2,000 of its rows; the factor model is the observation layer's
+        family with Gaussian latents), from 2 to 100, and ``D_2 = max(1, D_1
+        // 2)``; ``(2, 1)``, the paper's synthetic model's, for binary data and
+        for two features or fewer, where that criterion has no maximum. On the
+        first batch of :meth:`partial_fit`. The widths used are
+        ``latent_dims_`` (``benchmarks/README.md``: on scikit-learn's tables
+        the widths chosen fitted held-out rows better than ``(2, 1)``).
     n_particles : int, default=50
         ``k >= 2``, samples per datum in the training bound (the
         leave-one-out baseline needs two).
@@ -468,6 +477,9 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
 
     Attributes
     ----------
+    latent_dims_ : tuple of int
+        The widths ``(D_1, ..., D_L)`` of ``model_``'s latent layers: what
+        ``latent_dims="auto"`` chose.
     model_ : DeepExponentialFamily
         The learnt generative model, in the namespace and on the device of X.
     recognition_ : list of BernoulliLayer
@@ -558,7 +570,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
     def __init__(
         self,
         model="sbn",
-        latent_dims=(2, 1),
+        latent_dims="auto",
         n_particles=50,
         learning_rate=1e-3,
         learning_rate_decay=0.1,
@@ -610,7 +622,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
             return super()._make_model(X, rng)
         xp, device = get_namespace_and_device(X)
         sbn = build_model(
-            "sbn", X.shape[1], self.latent_dims, trainable_prior=self.fit_prior
+            "sbn", X.shape[1], self._latent_dims_for(X), trainable_prior=self.fit_prior
         )
         model = DeepExponentialFamily(
             [GaussianLayer(X.shape[1], sbn.latent_dims[0]), *sbn.layers[1:]]
