@@ -43,7 +43,7 @@ from ._guard import (
     DivergenceGuard,
 )
 from ._importance import FactorisedProposal, importance_log_weights
-from ._latent_dims import auto_latent_dims
+from ._latent_dims import auto_latent_dims, chooses_from_data
 from ._linear_proposal import LinearGaussianProposal, linear_gaussian_proposal
 from ._log_likelihood import (
     DEFAULT_AIS_CHAINS,
@@ -372,8 +372,9 @@ class BaseDeepGenerativeEstimator(
             return self.latent_dims
         xp = get_namespace(X)
         binary = self.model == "sbn" or bool(xp.all((X == 0) | (X == 1)))
-        if not binary:
-            self._check_scale(X)  # before factor models square X
+        if not chooses_from_data(X, binary=binary):
+            return auto_latent_dims(X, binary=binary)
+        self._check_scale(X)  # before factor models square X
         start = time.perf_counter()
         dims = auto_latent_dims(X, binary=binary)
         if self.verbose:

@@ -21,7 +21,7 @@ from sklearn.decomposition import FactorAnalysis
 from .utils._array_api import get_namespace_and_device, to_namespace, to_numpy
 
 #: ``latent_dims`` where no choice is made from the data (the paper's
-#: synthetic model's widths): binary data, two features or fewer, one row
+#: synthetic model's widths): binary data, five features or fewer, two rows
 FALLBACK_LATENT_DIMS = (2, 1)
 
 #: rows of ``X`` the choice reads at most, and the most factors it
@@ -111,6 +111,14 @@ def select_n_factors(X, max_factors=None):
     return low
 
 
+def chooses_from_data(X, *, binary):
+    """Whether :func:`auto_latent_dims` searches factor models on ``X``
+    (else it returns :data:`FALLBACK_LATENT_DIMS`): not for binary data, not
+    for fewer than 3 rows, and not for five features or fewer, where at most
+    two factors are identifiable and the choice would be ``(2, 1)`` anyway."""
+    return not binary and X.shape[0] >= 3 and ledermann_bound(X.shape[1]) >= 3
+
+
 def auto_latent_dims(X, *, binary):
     """The ``latent_dims`` that ``"auto"`` resolves to on ``X``.
 
@@ -121,12 +129,12 @@ def auto_latent_dims(X, *, binary):
     :data:`FALLBACK_LATENT_DIMS` for ``binary`` observations (a Gaussian
     factor model's likelihood has no upper bound on pixels that are almost
     always off, so its criterion keeps growing with ``k``; measured on
-    binarised MNIST), for fewer than 3 rows, and wherever no factor model is
-    identifiable (``n_features <= 2``).
+    binarised MNIST), for fewer than 3 rows, and for five features or fewer
+    (:func:`chooses_from_data`).
     """
-    n = X.shape[0]
-    if binary or n < 3 or ledermann_bound(X.shape[1]) < 1:
+    if not chooses_from_data(X, binary=binary):
         return FALLBACK_LATENT_DIMS
+    n = X.shape[0]
     xp, device = get_namespace_and_device(X)
     rows = np.unique(np.linspace(0, n - 1, min(n, MAX_ROWS)).astype(np.int64))
     rows = to_namespace(rows, xp, device)

@@ -11,6 +11,7 @@ from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm._latent_dims import (
     FALLBACK_LATENT_DIMS,
     auto_latent_dims,
+    chooses_from_data,
     factor_analysis_bic,
     ledermann_bound,
     select_n_factors,
@@ -74,6 +75,8 @@ def test_select_n_factors_none_identifiable():
     "X, binary",
     [
         (np.random.RandomState(0).normal(size=(200, 2)), False),  # no factor model
+        # five features: at most two factors, so (2, 1) whatever BIC says
+        (factor_data(500, 5, 2, seed=0), False),
         (np.random.RandomState(0).normal(size=(2, 10)), False),  # two rows
         ((np.random.RandomState(0).rand(200, 10) < 0.3).astype(float), True),
     ],
@@ -82,11 +85,22 @@ def test_auto_latent_dims_falls_back(X, binary):
     assert auto_latent_dims(X, binary=binary) == FALLBACK_LATENT_DIMS
 
 
+def test_the_search_runs_only_where_it_can_choose_other_widths():
+    # D_1 = max(2, k) with k <= ledermann_bound(d): d <= 5 allows k <= 2 only
+    assert [ledermann_bound(d) for d in range(1, 8)] == [0, 0, 1, 1, 2, 3, 3]
+    rng = np.random.RandomState(0)
+    assert not chooses_from_data(rng.normal(size=(100, 5)), binary=False)
+    assert chooses_from_data(rng.normal(size=(100, 6)), binary=False)
+    assert not chooses_from_data(rng.normal(size=(100, 6)), binary=True)
+    assert not chooses_from_data(rng.normal(size=(2, 6)), binary=False)
+
+
 def test_auto_latent_dims_halves_upwards():
     X = factor_data(2000, 20, 6, seed=1)
     assert auto_latent_dims(X, binary=False) == (6, 3)
     # a single factor still gets two latent units (the paper's smallest model)
     X = factor_data(2000, 8, 1, seed=1)
+    assert select_n_factors(X) == 1
     assert auto_latent_dims(X, binary=False) == (2, 1)
 
 

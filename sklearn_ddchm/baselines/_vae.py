@@ -337,9 +337,10 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         BIC of :class:`~sklearn.decomposition.FactorAnalysis` on ``X`` (at
         most 2,000 of its rows; the factor model is the observation layer's
         family with Gaussian latents), from 2 to 100, and ``D_2 = max(1, D_1
-        // 2)``; ``(2, 1)``, the paper's synthetic model's, for binary data and
-        for two features or fewer, where that criterion has no maximum. On the
-        first batch of :meth:`partial_fit`. The widths used are
+        // 2)``; ``(2, 1)``, the paper's synthetic model's, for binary data,
+        where that criterion has no minimum, and for five features or fewer,
+        where it could choose nothing else. On the first batch of
+        :meth:`partial_fit`. The widths used are
         ``latent_dims_`` (``benchmarks/README.md``: on scikit-learn's tables
         the widths chosen fitted held-out rows better than ``(2, 1)``).
     n_particles : int, default=5
@@ -629,9 +630,10 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         BIC of :class:`~sklearn.decomposition.FactorAnalysis` on ``X`` (at
         most 2,000 of its rows; the factor model is the observation layer's
         family with Gaussian latents), from 2 to 100, and ``D_2 = max(1, D_1
-        // 2)``; ``(2, 1)``, the paper's synthetic model's, for binary data and
-        for two features or fewer, where that criterion has no maximum. On the
-        first batch of :meth:`partial_fit`. The widths used are
+        // 2)``; ``(2, 1)``, the paper's synthetic model's, for binary data,
+        where that criterion has no minimum, and for five features or fewer,
+        where it could choose nothing else. On the first batch of
+        :meth:`partial_fit`. The widths used are
         ``latent_dims_`` (``benchmarks/README.md``: on scikit-learn's tables
         the widths chosen fitted held-out rows better than ``(2, 1)``).
     hidden_layer_sizes : int or tuple of int, default=(100, 100)
