@@ -178,3 +178,13 @@ def test_verbose_names_the_widths_chosen(capsys):
     X = factor_data(300, 12, 4, seed=2)
     DDCHelmholtzEstimator(max_iter=1, random_state=0, verbose=1).fit(X)
     assert "latent_dims='auto': (4, 2)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_auto_chooses_alike_in_every_namespace(backend, dtype):
+    # the factor search runs on the host; the widths must not depend on the
+    # namespace, device or precision the data come in
+    X = factor_data(600, 12, 4, seed=2)
+    est = DDCHelmholtzEstimator(max_iter=1, random_state=0)
+    est.fit(backend.asarray(X, dtype=dtype))
+    assert est.latent_dims_ == (4, 2)
