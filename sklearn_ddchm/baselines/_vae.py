@@ -333,16 +333,10 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         raises a ValueError in :meth:`fit`.
     latent_dims : "auto", int or tuple of int, default="auto"
         ``(D_1, ..., D_L)``, bottom-up. Ignored when ``model`` is an instance.
-        ``"auto"``: two layers, ``D_1`` the number of factors with the lowest
-        BIC of :class:`~sklearn.decomposition.FactorAnalysis` on ``X`` (at
-        most 2,000 of its rows; the factor model is the observation layer's
-        family with Gaussian latents), from 2 to 100, and ``D_2 = max(1, D_1
-        // 2)``; ``(2, 1)``, the paper's synthetic model's, for binary data,
-        where that criterion has no minimum, and for five features or fewer,
-        where it could choose nothing else. On the first batch of
-        :meth:`partial_fit`. The widths used are
-        ``latent_dims_`` (``benchmarks/README.md``: on scikit-learn's tables
-        the widths chosen fitted held-out rows better than ``(2, 1)``).
+        ``"auto"``: chosen from ``X`` as
+        :class:`~sklearn_ddchm.DDCHelmholtzEstimator` chooses them (see its
+        ``latent_dims``), so that both fit the same model family; the widths
+        used are ``latent_dims_``.
     n_particles : int, default=5
         ``k``, the importance samples per datum in the training bound (the
         paper compares k = 5 and 50). ``n_particles=1`` is the VAE.
@@ -626,16 +620,10 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         raises a ValueError in :meth:`fit`.
     latent_dims : "auto", int or tuple of int, default="auto"
         ``(D_1, ..., D_L)``, bottom-up. Ignored when ``model`` is an instance.
-        ``"auto"``: two layers, ``D_1`` the number of factors with the lowest
-        BIC of :class:`~sklearn.decomposition.FactorAnalysis` on ``X`` (at
-        most 2,000 of its rows; the factor model is the observation layer's
-        family with Gaussian latents), from 2 to 100, and ``D_2 = max(1, D_1
-        // 2)``; ``(2, 1)``, the paper's synthetic model's, for binary data,
-        where that criterion has no minimum, and for five features or fewer,
-        where it could choose nothing else. On the first batch of
-        :meth:`partial_fit`. The widths used are
-        ``latent_dims_`` (``benchmarks/README.md``: on scikit-learn's tables
-        the widths chosen fitted held-out rows better than ``(2, 1)``).
+        ``"auto"``: chosen from ``X`` as
+        :class:`~sklearn_ddchm.DDCHelmholtzEstimator` chooses them (see its
+        ``latent_dims``), so that both fit the same model family; the widths
+        used are ``latent_dims_``.
     hidden_layer_sizes : int or tuple of int, default=(100, 100)
         Hidden units of the recognition MLP (the paper's two layers of 100).
     activation : {"tanh", "relu", "softplus"}, default="tanh"

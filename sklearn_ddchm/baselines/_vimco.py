@@ -351,16 +351,10 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         ``"sparse"`` and ``"gaussian"`` raise a ValueError in :meth:`fit`.
     latent_dims : "auto", int or tuple of int, default="auto"
         ``(D_1, ..., D_L)``, bottom-up. Ignored when ``model`` is an instance.
-        ``"auto"``: two layers, ``D_1`` the number of factors with the lowest
-        BIC of :class:`~sklearn.decomposition.FactorAnalysis` on ``X`` (at
-        most 2,000 of its rows; the factor model is the observation layer's
-        family with Gaussian latents), from 2 to 100, and ``D_2 = max(1, D_1
-        // 2)``; ``(2, 1)``, the paper's synthetic model's, for binary data,
-        where that criterion has no minimum, and for five features or fewer,
-        where it could choose nothing else. On the first batch of
-        :meth:`partial_fit`. The widths used are
-        ``latent_dims_`` (``benchmarks/README.md``: on scikit-learn's tables
-        the widths chosen fitted held-out rows better than ``(2, 1)``).
+        ``"auto"``: chosen from ``X`` as
+        :class:`~sklearn_ddchm.DDCHelmholtzEstimator` chooses them (see its
+        ``latent_dims``), so that both fit the same model family; the widths
+        used are ``latent_dims_``.
     n_particles : int, default=50
         ``k >= 2``, samples per datum in the training bound (the
         leave-one-out baseline needs two).
