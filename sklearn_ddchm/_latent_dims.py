@@ -83,8 +83,8 @@ def select_n_factors(X, max_factors=None):
     bisecting on the sign of its difference: about ``2 log2 k`` factor fits
     instead of ``k``. Where the criterion is not unimodal in ``k`` this finds
     a local minimum (on scikit-learn's digits, 26 factors against the global
-    minimum's 38, 0.27 nat per row of penalised log-likelihood apart). 0 when no factor
-    model is identifiable.
+    minimum's 38, 0.27 nat per row of penalised log-likelihood apart). 0
+    when no factor model is identifiable.
     """
     if max_factors is None:
         max_factors = ledermann_bound(X.shape[1])

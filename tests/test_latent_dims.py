@@ -188,3 +188,10 @@ def test_auto_chooses_alike_in_every_namespace(backend, dtype):
     est = DDCHelmholtzEstimator(max_iter=1, random_state=0)
     est.fit(backend.asarray(X, dtype=dtype))
     assert est.latent_dims_ == (4, 2)
+
+
+def test_best_of_starts_keeps_the_widths():
+    X = factor_data(300, 12, 4, seed=2)
+    est = DDCHelmholtzEstimator(n_init=2, max_iter=1, random_state=0).fit(X)
+    assert est.latent_dims_ == est.model_.latent_dims == (4, 2)
+    assert est.latent_dims == "auto"
