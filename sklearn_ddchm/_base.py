@@ -551,11 +551,18 @@ class BaseDeepGenerativeEstimator(
             )
             X_rows = _safe_indexing(X, np.sort(rows))
         best = None
+        widths = None
         for i, start in enumerate(starts):
             fit = clone(self).set_params(n_init=1, random_state=start)
+            if widths is not None:
+                # latent_dims="auto" chooses from X alone and draws nothing:
+                # the later starts take the first one's widths, not a new search
+                fit.set_params(latent_dims=widths)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 fit.fit(X)
+            if isinstance(self.model, str) and isinstance(self.latent_dims, str):
+                widths = fit.latent_dims_
             value = fit._mean_log_likelihood(X_rows, random_state=int(seeds[0]))
             rank = (not fit.diverged_, value)
             if self.verbose:

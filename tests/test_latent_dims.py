@@ -190,8 +190,24 @@ def test_auto_chooses_alike_in_every_namespace(backend, dtype):
     assert est.latent_dims_ == (4, 2)
 
 
-def test_best_of_starts_keeps_the_widths():
+def test_best_of_starts_searches_once_and_keeps_the_widths(monkeypatch):
+    import sklearn_ddchm._base as base
+
+    calls = []
+
+    def counted(X, *, binary):
+        calls.append(X.shape)
+        return auto_latent_dims(X, binary=binary)
+
+    monkeypatch.setattr(base, "auto_latent_dims", counted)
     X = factor_data(300, 12, 4, seed=2)
-    est = DDCHelmholtzEstimator(n_init=2, max_iter=1, random_state=0).fit(X)
+    est = DDCHelmholtzEstimator(n_init=3, max_iter=1, random_state=0).fit(X)
+    assert calls == [(300, 12)]
     assert est.latent_dims_ == est.model_.latent_dims == (4, 2)
     assert est.latent_dims == "auto"
+    # the starts are the fits "auto" would have made: the same best start
+    again = DDCHelmholtzEstimator(
+        latent_dims=(4, 2), n_init=3, max_iter=1, random_state=0
+    ).fit(X)
+    for name, value in again.model_.get_parameters().items():
+        np.testing.assert_array_equal(est.model_.get_parameters()[name], value)
