@@ -171,8 +171,8 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``"auto"``: two layers, ``D_1`` the number of factors with the lowest
         BIC of :class:`~sklearn.decomposition.FactorAnalysis` on ``X`` (at
         most 2,000 of its rows; the factor model is the observation layer's
-        family with Gaussian latents), from 2 to 100, and ``D_2 = max(1, D_1
-        // 2)``; ``(2, 1)``, the paper's synthetic model's, for binary data,
+        family with Gaussian latents), from 2 to 100, and ``D_2 = D_1 // 2``
+        from 1 to 10; ``(2, 1)``, the paper's synthetic model's, for binary data,
         where that criterion has no minimum, and for five features or fewer,
         where it could choose nothing else. On the first batch of
         :meth:`partial_fit`. The widths used are

@@ -7,7 +7,7 @@ as the number of factors ``k`` that maximises the Bayesian information
 criterion of :class:`sklearn.decomposition.FactorAnalysis` (the
 maximum-likelihood fit of that family with Gaussian latents) on ``X``,
 among the identifiable ones: ``k <= ledermann_bound(n_features)``. The
-layers above take half the width of the one below.
+layer above takes half its width, at most 10.
 """
 
 from __future__ import annotations
@@ -34,6 +34,13 @@ FALLBACK_LATENT_DIMS = (2, 1)
 #: 5,000 draws). 100 is the widest ``z_1`` of the paper's Table 1.
 MAX_ROWS = 2000
 MAX_FACTORS = 100
+
+#: the widest ``z_2`` "auto" gives, the widest top layer of the paper's
+#: Table 1. Half of ``D_1`` without this bound, (92, 46) on 10,000 patches of
+#: scikit-learn's sample images, ended 10 epochs at MMD^2 9.3e-02 to
+#: held-out patches against 1.8e-02 at (92, 10) and 1.3e-02 at (92, 2), and
+#: 13 nats per patch less likely than (92, 10) (benchmarks/README.md)
+MAX_TOP = 10
 
 
 def ledermann_bound(n_features):
@@ -124,8 +131,9 @@ def auto_latent_dims(X, *, binary):
 
     ``D_1`` = the factor count of :func:`select_n_factors` on (at most
     :data:`MAX_ROWS` evenly spaced rows of) ``X``, at most
-    :data:`MAX_FACTORS` and at least 2; ``D_2 = max(1, D_1 // 2)``: two
-    latent layers, as the default before ``"auto"`` had.
+    :data:`MAX_FACTORS` and at least 2; ``D_2 = D_1 // 2``, at least 1 and
+    at most :data:`MAX_TOP`: two latent layers, as the default before
+    ``"auto"`` had.
     :data:`FALLBACK_LATENT_DIMS` for ``binary`` observations (a Gaussian
     factor model's likelihood has no upper bound on pixels that are almost
     always off, so its criterion keeps growing with ``k``; measured on
@@ -141,4 +149,4 @@ def auto_latent_dims(X, *, binary):
     X_host = np.asarray(to_numpy(xp.take(X, rows, axis=0)), dtype=np.float64)
     max_factors = min(MAX_FACTORS, ledermann_bound(X_host.shape[1]))
     d1 = max(2, select_n_factors(X_host, max_factors))
-    return (d1, max(1, d1 // 2))
+    return (d1, min(MAX_TOP, max(1, d1 // 2)))

@@ -95,6 +95,15 @@ def test_the_search_runs_only_where_it_can_choose_other_widths():
     assert not chooses_from_data(rng.normal(size=(2, 6)), binary=False)
 
 
+def test_top_layer_is_at_most_ten_wide(monkeypatch):
+    import sklearn_ddchm._latent_dims as module
+
+    X = factor_data(200, 12, 4, seed=0)
+    for k, expected in [(20, (20, 10)), (21, (21, 10)), (92, (92, 10))]:
+        monkeypatch.setattr(module, "select_n_factors", lambda X, m, k=k: k)
+        assert auto_latent_dims(X, binary=False) == expected
+
+
 def test_auto_latent_dims_halves_upwards():
     X = factor_data(2000, 20, 6, seed=1)
     assert auto_latent_dims(X, binary=False) == (6, 3)
