@@ -43,7 +43,7 @@ from ._guard import (
     DivergenceGuard,
 )
 from ._importance import FactorisedProposal, importance_log_weights
-from ._latent_dims import auto_latent_dims, chooses_from_data
+from ._latent_dims import FALLBACK_LATENT_DIMS, auto_latent_dims, chooses_from_data
 from ._linear_proposal import LinearGaussianProposal, linear_gaussian_proposal
 from ._log_likelihood import (
     DEFAULT_AIS_CHAINS,
@@ -57,6 +57,7 @@ from .utils._array_api import (
     check_same_namespace,
     get_namespace,
     get_namespace_and_device,
+    is_binary,
     is_numpy_namespace,
     to_namespace,
     to_numpy,
@@ -370,10 +371,9 @@ class BaseDeepGenerativeEstimator(
         (:func:`~sklearn_ddchm._latent_dims.auto_latent_dims`)."""
         if not isinstance(self.latent_dims, str):
             return self.latent_dims
-        xp = get_namespace(X)
-        binary = self.model == "sbn" or bool(xp.all((X == 0) | (X == 1)))
+        binary = self.model == "sbn" or is_binary(X)
         if not chooses_from_data(X, binary=binary):
-            return auto_latent_dims(X, binary=binary)
+            return FALLBACK_LATENT_DIMS
         self._check_scale(X)  # before factor models square X
         start = time.perf_counter()
         dims = auto_latent_dims(X, binary=binary)

@@ -22,6 +22,7 @@ from .utils._array_api import (
     check_same_namespace,
     get_namespace,
     get_namespace_and_device,
+    is_binary,
     is_numpy_namespace,
     scipy_blas_single_threaded,
     to_namespace,
@@ -743,7 +744,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         model = self.model_
         n_layers = model.n_latent_layers
         n_encoding = self._n_encoding_per_layer(n_layers)
-        binary = bool(xp.all((X == 0) | (X == 1)))
+        binary = is_binary(X)
         if binary:
             # Binary data as -1 / +1. Standardised, a pixel that is on in one
             # of MNIST's 60,000 images becomes 245 there and swamps the random

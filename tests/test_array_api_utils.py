@@ -15,6 +15,7 @@ from scipy import special
 
 from sklearn_ddchm.utils._array_api import (
     check_same_namespace,
+    is_binary,
     log_sigmoid,
     logsumexp,
     sigmoid,
@@ -352,3 +353,13 @@ def test_solve_spd_result_is_c_contiguous():
     F = rng.randn(30, 5)
     out = solve_spd(F.T @ F + np.eye(5), rng.randn(5, 4))
     assert out.flags["C_CONTIGUOUS"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[[0.0, 1.0], [1.0, 0.0]], [[0.0, 0.0]], [[0.0, 0.5]], [[1.0, 2.0]], [[-0.0, 1.0]]],
+)
+def test_is_binary_matches_a_set_membership_check(backend, values):
+    X = np.asarray(values)
+    expected = set(np.unique(X).tolist()) <= {0.0, 1.0}
+    assert is_binary(backend.asarray(X)) is expected

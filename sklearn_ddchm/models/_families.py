@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 
 from ..utils._array_api import (
     get_namespace,
+    is_binary,
     sigmoid,
     softplus,
     to_namespace,
@@ -837,8 +838,7 @@ class BernoulliLayer(_AffineLayer):
         return (child - self.mean(parent)) @ self.params["weights"]
 
     def check_child(self, child, name="X"):
-        xp = get_namespace(child)
-        if not bool(xp.all((child == 0) | (child == 1))):
+        if not is_binary(child):
             raise ValueError(
                 f"{name} must be binary (0/1) for a Bernoulli layer "
                 f"({type(self).__name__}); got other values."

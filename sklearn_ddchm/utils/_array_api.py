@@ -69,6 +69,12 @@ def device(array):
     return array_api_compat.device(array)
 
 
+def is_binary(X) -> bool:
+    """Whether every value of ``X`` is 0 or 1 (one device-to-host scalar)."""
+    xp = get_namespace(X)
+    return bool(xp.all((X == 0) | (X == 1)))
+
+
 def is_numpy_namespace(xp) -> bool:
     return array_api_compat.is_numpy_namespace(xp)
 
