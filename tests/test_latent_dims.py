@@ -10,10 +10,12 @@ from sklearn.decomposition import FactorAnalysis
 from sklearn_ddchm import DDCHelmholtzEstimator
 from sklearn_ddchm._latent_dims import (
     FALLBACK_LATENT_DIMS,
+    MIN_BINARY_VARIANCE,
     auto_latent_dims,
     chooses_from_data,
     factor_analysis_bic,
     ledermann_bound,
+    search_columns,
     select_n_factors,
 )
 from sklearn_ddchm.baselines import IWAEEstimator, VAEEstimator, VIMCOEstimator
@@ -27,6 +29,18 @@ def factor_data(n, n_features, n_factors, seed):
     noise = rng.uniform(0.2, 0.6, size=n_features)
     Z = rng.normal(size=(n, n_factors))
     return Z @ loadings.T + rng.normal(size=(n, n_features)) * np.sqrt(noise) + 0.3
+
+
+def binary_factor_data(n, n_features, n_factors, seed, n_rare=0):
+    """Rows of a thresholded factor model (every column on in 15-85% of the
+    rows), with ``n_rare`` columns appended that are on in one row each."""
+    rng = np.random.RandomState(seed)
+    latent = factor_data(n, n_features, n_factors, seed)
+    cut = np.quantile(latent, rng.uniform(0.15, 0.85, size=n_features), axis=0)
+    X = (latent > np.diag(cut)).astype(float)
+    rare = np.zeros((n, n_rare))
+    rare[rng.randint(n, size=n_rare), np.arange(n_rare)] = 1.0
+    return np.hstack([X, rare])
 
 
 def count_parameters(n_features, n_factors):
@@ -78,7 +92,8 @@ def test_select_n_factors_none_identifiable():
         # five features: at most two factors, so (2, 1) whatever BIC says
         (factor_data(500, 5, 2, seed=0), False),
         (np.random.RandomState(0).normal(size=(2, 10)), False),  # two rows
-        ((np.random.RandomState(0).rand(200, 10) < 0.3).astype(float), True),
+        # binary: five columns to search, whatever the rare ones
+        (binary_factor_data(500, 5, 2, seed=0, n_rare=20), True),
     ],
 )
 def test_auto_latent_dims_falls_back(X, binary):
@@ -91,8 +106,36 @@ def test_the_search_runs_only_where_it_can_choose_other_widths():
     rng = np.random.RandomState(0)
     assert not chooses_from_data(rng.normal(size=(100, 5)), binary=False)
     assert chooses_from_data(rng.normal(size=(100, 6)), binary=False)
-    assert not chooses_from_data(rng.normal(size=(100, 6)), binary=True)
     assert not chooses_from_data(rng.normal(size=(2, 6)), binary=False)
+    # binary data: counted on the columns searched
+    assert chooses_from_data(binary_factor_data(100, 6, 2, seed=0), binary=True)
+    X = binary_factor_data(100, 5, 2, seed=0, n_rare=30)
+    assert not chooses_from_data(X, binary=True)
+
+
+def test_search_columns_drop_the_nearly_constant_binary_ones():
+    # a column on in k of 1,000 rows has variance p (1 - p), p = k / 1000
+    n = 1000
+    counts = np.array([0, 1, 5, 10, 11, 12, 50, 500, 988, 989, 990, 995, 1000])
+    X = (np.arange(n)[:, None] < counts[None, :]).astype(float)
+    share = counts / n
+    expected = share * (1 - share) > MIN_BINARY_VARIANCE
+    assert expected.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0]
+    np.testing.assert_array_equal(search_columns(X, binary=True), expected)
+    # continuous data keep every column, constant ones included
+    assert search_columns(X * 0.001, binary=False).all()
+
+
+@pytest.mark.parametrize("n_factors", [2, 4])
+def test_binary_data_are_searched_on_their_varying_columns(n_factors):
+    X = binary_factor_data(2000, 24, n_factors, seed=n_factors, n_rare=40)
+    kept = X[:, :24]
+    # the choice is the scan's minimum over the 24 varying columns alone
+    scan = [factor_analysis_bic(kept, k) for k in range(1, ledermann_bound(24) + 1)]
+    d1 = max(2, 1 + int(np.argmin(scan)))
+    assert auto_latent_dims(X, binary=True) == (d1, max(1, d1 // 2))
+    assert auto_latent_dims(kept, binary=True) == (d1, max(1, d1 // 2))
+    assert d1 >= n_factors
 
 
 def test_top_layer_is_at_most_ten_wide(monkeypatch):
@@ -130,11 +173,13 @@ def test_estimators_resolve_auto(Estimator, params):
     assert est.latent_dims == "auto"  # the parameter is left as given
 
 
-def test_binary_data_and_sbn_keep_the_fallback():
-    X = (np.random.RandomState(0).rand(300, 12) < 0.4).astype(float)
+def test_binary_data_choose_for_sbn_and_sparse_models():
+    X = binary_factor_data(600, 16, 4, seed=1, n_rare=10)
+    expected = auto_latent_dims(X, binary=True)
+    assert expected != FALLBACK_LATENT_DIMS
     for model in ("sbn", "sparse"):
         est = DDCHelmholtzEstimator(model=model, max_iter=1, random_state=0).fit(X)
-        assert est.latent_dims_ == FALLBACK_LATENT_DIMS
+        assert est.latent_dims_ == est.model_.latent_dims == expected
 
 
 def test_explicit_widths_and_model_instances_are_kept():
