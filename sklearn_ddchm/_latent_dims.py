@@ -28,8 +28,9 @@ FALLBACK_LATENT_DIMS = (2, 1)
 
 #: the least variance ``p (1 - p)`` of a binary column that the search
 #: reads: a column whose minority value is in at most about 1% of the rows
-#: is left out. A Gaussian factor model's likelihood has no upper bound on
-#: a column that is almost constant (its noise variance goes to 0), so on
+#: is left out. A factor can reproduce the few ones of a column that is
+#: almost constant, whose noise variance then goes to 0 and its Gaussian
+#: likelihood without bound, so on
 #: all 784 pixels of 2,000 binarised MNIST images BIC still improved at 100
 #: factors; on the 457 pixels above this bound it chose 56 (55 on the 352
 #: above 0.05), on scikit-learn's digits thresholded at 8, 23 (19)
@@ -64,6 +65,10 @@ def ledermann_bound(n_features):
     i.e. ``k <= (2 d + 1 - sqrt(8 d + 1)) / 2``. 0 for ``d <= 2``.
     """
     d = int(n_features)
+    if d <= 2:
+        # no column (binary data with none searched) or too few to identify
+        # a factor; the search upwards below would not stop at d = 0
+        return 0
     k = int(math.floor((2 * d + 1 - math.sqrt(8 * d + 1)) / 2))
     # guard the floor against rounding at perfect squares
     while k > 0 and (d - k) ** 2 < d + k:

@@ -1972,3 +1972,84 @@ def test_bench_collapse_keeps_the_end_of_a_fit_that_compared_it(monkeypatch):
     assert messages == []
     for name, value in est._trained_parameters().items():
         np.testing.assert_array_equal(value, end[name])
+
+
+def small_rbm(n_visible=5, n_hidden=3, seed=0):
+    """A BernoulliRBM with random parameters, small enough to enumerate."""
+    from sklearn.neural_network import BernoulliRBM
+
+    rng = np.random.RandomState(seed)
+    rbm = BernoulliRBM(n_components=n_hidden)
+    rbm.components_ = rng.normal(size=(n_hidden, n_visible))
+    rbm.intercept_hidden_ = rng.normal(size=n_hidden)
+    rbm.intercept_visible_ = rng.normal(size=n_visible)
+    return rbm
+
+
+def rbm_joint_by_enumeration(rbm):
+    """Every visible state and its exact probability, from the joint
+    ``exp(b.v + c.h + v W^T h)`` summed over every (v, h) pair."""
+    import itertools
+
+    n_visible, n_hidden = rbm.components_.shape[1], rbm.components_.shape[0]
+    V = np.array(list(itertools.product([0.0, 1.0], repeat=n_visible)))
+    H = np.array(list(itertools.product([0.0, 1.0], repeat=n_hidden)))
+    energy = (
+        (V @ rbm.intercept_visible_)[:, None]
+        + (H @ rbm.intercept_hidden_)[None, :]
+        + V @ rbm.components_.T @ H.T
+    )
+    weight = np.exp(energy).sum(axis=1)
+    return V, weight / weight.sum()
+
+
+def test_binary_benchmark_rbm_likelihood_and_samples_are_exact():
+    bench = load_script("bench_binary")
+    rbm = small_rbm()
+    V, p = rbm_joint_by_enumeration(rbm)
+    # the log-likelihood of each visible state, one at a time
+    for k in (0, 7, 19, 31):
+        assert bench.rbm_log_likelihood(rbm, V[k : k + 1]) == pytest.approx(
+            math.log(p[k]), abs=1e-10
+        )
+    # the draws' frequencies against the exact distribution: a chi-square
+    # that an exact sampler passes (2^5 states, 200,000 draws)
+    X = bench.rbm_samples(rbm, 200_000, np.random.RandomState(1))
+    codes = (X @ (2 ** np.arange(5)[::-1])).astype(int)
+    counts = np.bincount(codes, minlength=32)
+    expected = p * len(X)
+    chi2 = float(np.sum((counts - expected) ** 2 / expected))
+    from scipy.stats import chi2 as chi2_distribution
+
+    assert chi2_distribution.sf(chi2, df=31) > 1e-3
+
+
+def test_binary_benchmark_independent_bernoulli():
+    bench = load_script("bench_binary")
+    X_train = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [1, 1, 0]], float)
+    X_test = np.array([[1, 0, 1], [0, 1, 0]], float)
+    # by hand: p = (3/4, 3/4, 1/8), the never-seen column clipped at 1 / (2 n)
+    p = [0.75, 0.75, 0.125]
+    rows = [
+        math.log(p[0]) + math.log(1 - p[1]) + math.log(p[2]),
+        math.log(1 - p[0]) + math.log(p[1]) + math.log(1 - p[2]),
+    ]
+    assert bench.bernoulli_log_likelihood(X_train, X_test) == pytest.approx(
+        np.mean(rows)
+    )
+
+
+def test_binary_benchmark_quick_run(capsys):
+    bench = load_script("bench_binary")
+    rows = bench.main(
+        ["--epochs", "1", "--widths", "4,2", "--no-vimco", "--seeds", "0", "1"]
+    )
+    out = capsys.readouterr().out
+    names = {r["learner"] for r in rows}
+    assert bench.DEFAULTS in names and "DDC-HM (4, 2)" in names
+    assert any(n.startswith("BernoulliRBM") for n in names)
+    defaults = [r for r in rows if r["learner"] == bench.DEFAULTS]
+    # "auto" chose from the binarised digits, not (2, 1)
+    assert all(r["dims"] != (2, 1) for r in defaults)
+    assert all(np.isfinite(r["score"]) and np.isfinite(r["mmd2"]) for r in rows)
+    assert "over seeds" in out

@@ -102,7 +102,7 @@ def test_auto_latent_dims_falls_back(X, binary):
 
 def test_the_search_runs_only_where_it_can_choose_other_widths():
     # D_1 = max(2, k) with k <= ledermann_bound(d): d <= 5 allows k <= 2 only
-    assert [ledermann_bound(d) for d in range(1, 8)] == [0, 0, 1, 1, 2, 3, 3]
+    assert [ledermann_bound(d) for d in range(8)] == [0, 0, 0, 1, 1, 2, 3, 3]
     rng = np.random.RandomState(0)
     assert not chooses_from_data(rng.normal(size=(100, 5)), binary=False)
     assert chooses_from_data(rng.normal(size=(100, 6)), binary=False)
@@ -111,6 +111,8 @@ def test_the_search_runs_only_where_it_can_choose_other_widths():
     assert chooses_from_data(binary_factor_data(100, 6, 2, seed=0), binary=True)
     X = binary_factor_data(100, 5, 2, seed=0, n_rare=30)
     assert not chooses_from_data(X, binary=True)
+    # no column varies: none to search
+    assert not chooses_from_data(np.zeros((30, 8)), binary=True)
 
 
 def test_search_columns_drop_the_nearly_constant_binary_ones():
