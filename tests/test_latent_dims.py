@@ -267,3 +267,23 @@ def test_best_of_starts_searches_once_and_keeps_the_widths(monkeypatch):
     ).fit(X)
     for name, value in again.model_.get_parameters().items():
         np.testing.assert_array_equal(est.model_.get_parameters()[name], value)
+
+
+def test_auto_learns_binary_digits_better_than_two_latents():
+    # scikit-learn's digits, each pixel on above 7 of 16: "auto" chooses
+    # from the pixels that vary, (19, 9), and its sigmoid belief network fits
+    # held-out images better than the former default (2, 1): by 3.78 and
+    # 3.82 nats per image on fit seeds 0 and 1 (-19.71 against -23.49)
+    from sklearn.datasets import load_digits
+
+    X = (load_digits().data > 7).astype(float)
+    X_train, X_test = X[:1200], X[1200:1500]
+    auto = DDCHelmholtzEstimator(model="sbn", max_iter=30, random_state=0)
+    auto.fit(X_train)
+    old = DDCHelmholtzEstimator(
+        model="sbn", latent_dims=(2, 1), max_iter=30, random_state=0
+    ).fit(X_train)
+    assert auto.latent_dims_ == auto_latent_dims(X_train, binary=True)
+    assert auto.latent_dims_[0] > 10
+    gain = auto.score(X_test) - old.score(X_test)
+    assert gain > 2.5
