@@ -30,10 +30,10 @@ FALLBACK_LATENT_DIMS = (2, 1)
 #: reads: a column whose minority value is in at most about 1% of the rows
 #: is left out. A factor can reproduce the few ones of a column that is
 #: almost constant, whose noise variance then goes to 0 and its Gaussian
-#: likelihood without bound, so on
-#: all 784 pixels of 2,000 binarised MNIST images BIC still improved at 100
-#: factors; on the 457 pixels above this bound it chose 56 (55 on the 352
-#: above 0.05), on scikit-learn's digits thresholded at 8, 23 (19)
+#: likelihood without bound: on all 784 pixels of 2,000 binarised MNIST
+#: images BIC still improved at 100 factors; on the 457 pixels above this
+#: bound it chose 56 (55 on the 352 above 0.05), on scikit-learn's 1,797
+#: digits thresholded at 8, 23 (19)
 MIN_BINARY_VARIANCE = 0.01
 
 #: rows of ``X`` the choice reads at most, and the most factors it
