@@ -2053,3 +2053,34 @@ def test_binary_benchmark_quick_run(capsys):
     assert all(r["dims"] != (2, 1) for r in defaults)
     assert all(np.isfinite(r["score"]) and np.isfinite(r["mmd2"]) for r in rows)
     assert "over seeds" in out
+
+
+def test_mnist_benchmark_latent_dims_option(tmp_path):
+    """paper_mnist_sbn.py --latent-dims: "auto" fits the widths that
+    auto_latent_dims gives the binarised training images (printed), and
+    named widths are fitted as given."""
+    from sklearn_ddchm._latent_dims import auto_latent_dims
+    from sklearn_ddchm.datasets import binarize, load_mnist
+
+    data = write_tiny_mnist(tmp_path)
+    script = str(ROOT / "benchmarks" / "paper_mnist_sbn.py")
+    env = {**os.environ, "SCIPY_ARRAY_API": "1"}
+    X_train = binarize(load_mnist(str(data))[0], 0)
+    expected = auto_latent_dims(X_train, binary=True)
+    for option, widths in (("auto", expected), ("3,2", (3, 2))):
+        models = tmp_path / option.replace(",", "_")
+        result = subprocess.run(
+            [sys.executable, script, "--mnist-dir", str(data), "--n-eval", "40"]
+            + ["--draws", "2", "--ddc-only", "--epochs", "1"]
+            + ["--latent-dims", option, "--save", str(models)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr
+        printed = f'latent_dims="auto" on the training images: {expected}'
+        assert (printed in result.stdout) == (option == "auto")
+        with open(models / "DDC-HM.pkl", "rb") as f:
+            assert pickle.load(f).latent_dims_ == widths
