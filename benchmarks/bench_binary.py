@@ -125,20 +125,17 @@ def rbm_samples(rbm, n, rng):
 
 def sbn_learners(widths, extra):
     """The SBN learners: name -> unfitted estimator factory of a seed."""
-    learners = {
-        DEFAULTS: lambda seed: DDCHelmholtzEstimator(
-            model="sbn", random_state=seed, **extra
-        ),
-        "DDC-HM (2, 1) (the default until 2026-12-06)": lambda seed: (
-            DDCHelmholtzEstimator(
-                model="sbn", latent_dims=(2, 1), random_state=seed, **extra
-            )
-        ),
-    }
-    for dims in widths:
-        learners[f"DDC-HM {dims}"] = lambda seed, dims=dims: DDCHelmholtzEstimator(
+
+    def ddc(dims):
+        return lambda seed: DDCHelmholtzEstimator(
             model="sbn", latent_dims=dims, random_state=seed, **extra
         )
+
+    learners = {
+        DEFAULTS: ddc("auto"),
+        "DDC-HM (2, 1) (the default until 2026-12-06)": ddc((2, 1)),
+    }
+    learners.update({f"DDC-HM {dims}": ddc(dims) for dims in widths})
     learners["VIMCO-50, its defaults"] = lambda seed: VIMCOEstimator(
         model="sbn", n_particles=50, random_state=seed
     )

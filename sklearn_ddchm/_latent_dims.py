@@ -153,19 +153,29 @@ def search_rows(X):
     return np.asarray(to_numpy(xp.take(X, rows, axis=0)), dtype=np.float64)
 
 
+def search_matrix(X, *, binary):
+    """What the factor search reads: the rows of :func:`search_rows` and the
+    columns of :func:`search_columns`, as a float64 NumPy array."""
+    X_host = search_rows(X)
+    return X_host[:, search_columns(X_host, binary=binary)]
+
+
+def _searchable(n_rows, n_columns):
+    """At least 3 rows, and more than two factors identifiable in
+    ``n_columns`` (five or fewer allow at most two, where the choice would
+    be ``(2, 1)`` anyway)."""
+    return n_rows >= 3 and ledermann_bound(n_columns) >= 3
+
+
 def chooses_from_data(X, *, binary):
     """Whether :func:`auto_latent_dims` searches factor models on ``X``
     (else it returns :data:`FALLBACK_LATENT_DIMS`): not for fewer than 3
     rows, and not where five columns or fewer are searched
     (:func:`search_columns`), where at most two factors are identifiable
     and the choice would be ``(2, 1)`` anyway."""
-    if X.shape[0] < 3:
-        return False
-    if binary:
-        n_columns = int(np.sum(search_columns(search_rows(X), binary=True)))
-    else:
-        n_columns = X.shape[1]
-    return ledermann_bound(n_columns) >= 3
+    if not binary or X.shape[0] < 3:
+        return _searchable(X.shape[0], X.shape[1])
+    return _searchable(X.shape[0], search_matrix(X, binary=True).shape[1])
 
 
 def auto_latent_dims(X, *, binary):
@@ -180,10 +190,11 @@ def auto_latent_dims(X, *, binary):
     fewer than 3 rows and for five searched columns or fewer
     (:func:`chooses_from_data`).
     """
-    if not chooses_from_data(X, binary=binary):
+    if X.shape[0] < 3:
         return FALLBACK_LATENT_DIMS
-    X_host = search_rows(X)
-    X_host = X_host[:, search_columns(X_host, binary=binary)]
+    X_host = search_matrix(X, binary=binary)
+    if not _searchable(X.shape[0], X_host.shape[1]):
+        return FALLBACK_LATENT_DIMS
     max_factors = min(MAX_FACTORS, ledermann_bound(X_host.shape[1]))
     d1 = max(2, select_n_factors(X_host, max_factors))
     return (d1, min(MAX_TOP, max(1, d1 // 2)))

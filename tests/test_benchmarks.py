@@ -1037,6 +1037,22 @@ def write_tiny_mnist(tmp_path):
     return data
 
 
+def run_mnist_script(data, *args):
+    """stdout of paper_mnist_sbn.py on the tiny IDX files in ``data`` (40
+    evaluation images, 2 draws), which must exit 0."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "paper_mnist_sbn.py")]
+        + ["--mnist-dir", str(data), "--n-eval", "40", "--draws", "2", *args],
+        cwd=ROOT,
+        env={**os.environ, "SCIPY_ARRAY_API": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_mnist_benchmark_rbm_gibbs_samples_match_enumeration():
     """paper_mnist_sbn.rbm_gibbs_samples draws from the RBM's visible
     marginal: ``p(v) ~ exp(b_v . v) prod_j (1 + exp(b_j + W_j . v))``,
@@ -1070,21 +1086,9 @@ def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
     ``--save``d estimators reproduces their MMD^2 to the printed digit (the
     draws are seeded)."""
     data = write_tiny_mnist(tmp_path)
-    script = str(ROOT / "benchmarks" / "paper_mnist_sbn.py")
-    common = ["--mnist-dir", str(data), "--n-eval", "40", "--draws", "2"]
-    env = {**os.environ, "SCIPY_ARRAY_API": "1"}
 
     def run(*args):
-        result = subprocess.run(
-            [sys.executable, script, *common, *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout.splitlines()
+        return run_mnist_script(data, *args).splitlines()
 
     fitted = run(
         "--epochs",
@@ -2063,24 +2067,16 @@ def test_mnist_benchmark_latent_dims_option(tmp_path):
     from sklearn_ddchm.datasets import binarize, load_mnist
 
     data = write_tiny_mnist(tmp_path)
-    script = str(ROOT / "benchmarks" / "paper_mnist_sbn.py")
-    env = {**os.environ, "SCIPY_ARRAY_API": "1"}
     X_train = binarize(load_mnist(str(data))[0], 0)
     expected = auto_latent_dims(X_train, binary=True)
     for option, widths in (("auto", expected), ("3,2", (3, 2))):
         models = tmp_path / option.replace(",", "_")
-        result = subprocess.run(
-            [sys.executable, script, "--mnist-dir", str(data), "--n-eval", "40"]
-            + ["--draws", "2", "--ddc-only", "--epochs", "1"]
-            + ["--latent-dims", option, "--save", str(models)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
+        stdout = run_mnist_script(
+            data,
+            *["--ddc-only", "--epochs", "1", "--latent-dims", option],
+            *["--save", str(models)],
         )
-        assert result.returncode == 0, result.stderr
         printed = f'latent_dims="auto" on the training images: {expected}'
-        assert (printed in result.stdout) == (option == "auto")
+        assert (printed in stdout) == (option == "auto")
         with open(models / "DDC-HM.pkl", "rb") as f:
             assert pickle.load(f).latent_dims_ == widths
