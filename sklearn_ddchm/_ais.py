@@ -594,10 +594,13 @@ class _GibbsSweep:
 class _Annealer:
     """Chains of the geometric path for one block of rows; see the module docstring."""
 
-    def __init__(self, model, X, proposal, n_chains, *, n_leapfrog, n_steps):
+    def __init__(
+        self, model, X, proposal, n_chains, *, n_leapfrog, n_steps, shared_noise=False
+    ):
         xp = get_namespace(X)
         self.xp, self.model, self.proposal = xp, model, proposal
         self.n_chains, self.n_rows = int(n_chains), X.shape[0]
+        self.shared_noise = bool(shared_noise)
         self.X_rep = tile_rows(X, self.n_chains)
         self.dtype, self.device = X.dtype, _device(X)
         binary = [layer.is_binary for layer in model.layers[1:]]
@@ -632,6 +635,29 @@ class _Annealer:
                 out.append(xp.where(ok, 1.0 / xp.sqrt(xp.where(ok, m, 1.0)), 1.0))
         return out
 
+    def noise(self, random_state, kind, width=None):
+        """Draws of ``kind`` for every chain of every row: (K * n,) or (K * n, width).
+
+        With ``shared_noise`` chain ``k`` of every row gets the same draws
+        (drawn once, (K, 1[, width]), and broadcast), so a row's estimate
+        does not depend on which rows share its block: what ``score_samples``
+        needs (scikit-learn checks it on subsets and permutations of rows).
+        """
+        xp = self.xp
+        tail = () if width is None else (width,)
+        rows = 1 if self.shared_noise else self.n_rows
+        a = draw(
+            random_state,
+            kind,
+            (self.n_chains, rows, *tail),
+            xp=xp,
+            device=self.device,
+            dtype=self.dtype,
+        )
+        if self.shared_noise:
+            a = xp.broadcast_to(a, (self.n_chains, self.n_rows, *tail))
+        return xp.reshape(a, (self.n_chains * self.n_rows, *tail))
+
     # -- densities ------------------------------------------------------------
     def evaluate(self, latents):
         """Densities (and gradients) at ``latents``.
@@ -656,7 +682,7 @@ class _Annealer:
 
     def start(self, random_state):
         latents, _ = self.proposal.sample(
-            self.n_chains, random_state, shared_noise=False
+            self.n_chains, random_state, shared_noise=self.shared_noise
         )
         return self.evaluate([self.xp.asarray(z, copy=True) for z in latents])
 
@@ -701,14 +727,7 @@ class _Annealer:
             log_ratio = xp.where(
                 xp.isnan(log_ratio), xp.full_like(log_ratio, -math.inf), log_ratio
             )
-        u = draw(
-            random_state,
-            "uniform",
-            (log_ratio.shape[0],),
-            xp=xp,
-            device=self.device,
-            dtype=self.dtype,
-        )
+        u = self.noise(random_state, "uniform")
         with np.errstate(divide="ignore"):
             keep = xp.log(u) < log_ratio
         return _select(keep, new, state)
@@ -736,17 +755,7 @@ class _Annealer:
             kinetic = sum(xp.sum(w * w, axis=1) for w in v)
             return -(beta * s.log_p + (1.0 - beta) * s.log_q) + 0.5 * kinetic
 
-        v = [
-            draw(
-                random_state,
-                "standard_normal",
-                s_.shape,
-                xp=xp,
-                device=self.device,
-                dtype=self.dtype,
-            )
-            for s_ in scales
-        ]
+        v = [self.noise(random_state, "standard_normal", s_.shape[1]) for s_ in scales]
         h0 = energy(state, v)
         new, g = state, grad(state)
         v = [w + 0.5 * eps * s_ * gg for w, s_, gg in zip(v, scales, g, strict=True)]
@@ -769,14 +778,7 @@ class _Annealer:
                 xp.isnan(log_accept), xp.full_like(log_accept, -math.inf), log_accept
             )
             accept_prob = xp.exp(xp.minimum(log_accept, xp.zeros_like(log_accept)))
-        u = draw(
-            random_state,
-            "uniform",
-            (accept_prob.shape[0],),
-            xp=xp,
-            device=self.device,
-            dtype=self.dtype,
-        )
+        u = self.noise(random_state, "uniform")
         return _select(u < accept_prob, new, state), accept_prob
 
     def gibbs(self, state, beta, random_state, reverse):
@@ -790,14 +792,7 @@ class _Annealer:
         order = self.binary_vars[::-1] if reverse else self.binary_vars
         for v in order:
             d = latents[v - 1].shape[1]
-            u = draw(
-                random_state,
-                "uniform",
-                (latents[v - 1].shape[0], d),
-                xp=xp,
-                device=self.device,
-                dtype=self.dtype,
-            )
+            u = self.noise(random_state, "uniform", d)
             for i in range(d - 1, -1, -1) if reverse else range(d):
                 sweep.update(v, i, u[:, i])
         # exact densities at the new point (the sweep's running totals carry
@@ -949,6 +944,7 @@ def tune_hmc(
     n_steps=1,
     step_size=0.5,
     target_accept=TARGET_ACCEPT,
+    shared_noise=False,
 ):
     """HMC step sizes and preconditioner along the path, from a pilot AIS run.
 
@@ -960,7 +956,8 @@ def tune_hmc(
     ``exp(STEP_SIZE_ADAPT_RATE (a_t - target_accept))``, ``a_t`` the
     chains' mean acceptance probability. The pilot's weights are discarded:
     the scored run's kernels then depend on ``x`` and the pilot's random
-    numbers only, and its weights stay unbiased.
+    numbers only, and its weights stay unbiased. ``shared_noise``: as in
+    :func:`annealed_importance_sampling`.
 
     Returns
     -------
@@ -972,7 +969,13 @@ def tune_hmc(
     random_state = check_random_state(random_state)
     betas = check_schedule(schedule)
     annealer = _Annealer(
-        model, X, proposal, n_chains, n_leapfrog=n_leapfrog, n_steps=n_steps
+        model,
+        X,
+        proposal,
+        n_chains,
+        n_leapfrog=n_leapfrog,
+        n_steps=n_steps,
+        shared_noise=shared_noise,
     )
     if not annealer.continuous or len(betas) < 3:
         return None
@@ -993,6 +996,7 @@ def annealed_importance_sampling(
     step_size=0.5,
     target_accept=TARGET_ACCEPT,
     tuning=None,
+    shared_noise=False,
 ):
     """Forward AIS: log-weights ``log w`` (K, n), each unbiased for ``p(x)`` in ``w``.
 
@@ -1019,6 +1023,10 @@ def annealed_importance_sampling(
         Acceptance the pilot run (:func:`tune_hmc`) adapts to; None: no pilot.
     tuning : HMCTuning, optional
         The kernels' tuning from an earlier pilot; skips it.
+    shared_noise : bool, default=False
+        The same noise for chain ``k`` of every row (:meth:`_Annealer.noise`),
+        so that a row's estimate does not depend on the other rows of ``X``;
+        by default every chain of every row draws its own.
 
     Returns
     -------
@@ -1033,7 +1041,13 @@ def annealed_importance_sampling(
     random_state = check_random_state(random_state)
     betas = check_schedule(schedule)
     annealer = _Annealer(
-        model, X, proposal, n_chains, n_leapfrog=n_leapfrog, n_steps=n_steps
+        model,
+        X,
+        proposal,
+        n_chains,
+        n_leapfrog=n_leapfrog,
+        n_steps=n_steps,
+        shared_noise=shared_noise,
     )
     T = len(betas) - 1
     if tuning is None and annealer.continuous and T > 1:
@@ -1049,6 +1063,7 @@ def annealed_importance_sampling(
                 n_steps=n_steps,
                 step_size=step_size,
                 target_accept=target_accept,
+                shared_noise=shared_noise,
             )
         else:
             tuning = HMCTuning.constant(step_size, annealer.proposal_scales(), T, X)

@@ -76,6 +76,19 @@ SCORE_CHUNK_ROWS = 256
 #: Gibbs sweep of an MNIST-sized SBN ran 30% faster per chain with blocks of
 #: 256 chain-rows (1.6 MB arrays) than with 1024 or 4096
 AIS_CHUNK_ELEMENTS = 2**18
+#: score_samples of a model whose latent layers are all binary (a sigmoid
+#: belief network) mixes in AIS of ``SCORE_AIS_CHAINS`` chains per row over
+#: ``n_importance // SCORE_DRAWS_PER_TEMPERATURE`` temperatures: importance
+#: sampling misses posterior modes that a few Gibbs sweeps find. On 20 MNIST
+#: test images, against AIS of 8 chains x 2,000 temperatures (2026-12-06),
+#: the 100-draw importance estimate was 22.4, 12.7 and 3.2 nats per image
+#: low under a (56, 10) DDC-HM after 53 and 5 epochs and VIMCO-50 at the
+#: same widths, and 16.6, 12.0 and 1.9 low with 1,000 draws; AIS of 4 chains
+#: x 20 temperatures, about three times the cost of 100 draws, 6.5, 6.3 and
+#: 0.1 low (10 temperatures: 15.0, 10.4, 1.2; 100: 3.1, 2.4, 0.3); eight
+#: chains of 10 temperatures, at the same cost as four of 20: 10.7, 8.0, 1.0.
+SCORE_AIS_CHAINS = 4
+SCORE_DRAWS_PER_TEMPERATURE = 5
 #: adaptive importance-sampling rounds before the scored one. Measured on the
 #: paper's synthetic model at its true parameters (100 rows, exact log p(x) by
 #: quadrature, mean -1.72): with 100 importance samples the estimate is -5.86
@@ -499,8 +512,8 @@ class BaseDeepGenerativeEstimator(
         )
 
     def _validation_score(self, X, X_val, noise):
-        """Mean importance-sampling log-likelihood of ``X_val`` (``score``'s
-        estimate, the same noise at every epoch), or -inf where it is not
+        """Mean log-likelihood of ``X_val`` by ``score``'s estimate (the same
+        noise at every epoch), or -inf where it is not
         finite; the recognition side is first brought in line with the
         current model (:meth:`_finalize_fit` on the training rows)."""
         self._finalize_fit(X, noise)
@@ -519,9 +532,7 @@ class BaseDeepGenerativeEstimator(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnreliableScoreWarning)
             with np.errstate(all="ignore"):
-                values = self._estimate_log_likelihood(
-                    X, method="importance", caller="fit", random_state=random_state
-                ).log_likelihood
+                values = self._score_estimate(X, "fit", random_state)
         return to_numpy(values)
 
     def _fit_best_of_starts(self, X):
@@ -1138,7 +1149,7 @@ class BaseDeepGenerativeEstimator(
         return X
 
     def score_samples(self, X):
-        """Importance-sampling estimate of log p(x) for each row of ``X``.
+        """Estimate of log p(x) for each row of ``X``, by importance sampling.
 
         ``log mean_k p(x, z^k) / q(z^k | x)`` with ``n_importance`` draws from
         the estimator's proposal, after ``SCORE_ADAPT_ROUNDS`` rounds of
@@ -1169,6 +1180,18 @@ class BaseDeepGenerativeEstimator(
         :func:`sklearn_ddchm.log_likelihood` (annealed importance sampling,
         with standard errors).
 
+        When every latent layer is binary (a sigmoid belief network), where
+        the draws of importance sampling miss posterior modes that Gibbs
+        sweeps find, the estimate is the equal mixture of that one and of
+        annealed importance sampling with 4 chains over ``n_importance / 5``
+        temperatures, started from the recognition model (both unbiased for
+        p(x), so the mixture is too; its log is at most log 2 below the
+        better of the two), at several times the cost. On three MNIST
+        models (20 test images, against AIS of 8 chains x 2,000
+        temperatures) this took the error of the 100-draw estimate from
+        -21.5, -13.1 and -3.0 nats per image to -9.6, -6.2 and -0.8 (see
+        the User Guide, "Scoring").
+
         A non-finite estimate, or a fit flagged as not sane, raises an
         :class:`~sklearn_ddchm.UnreliableScoreWarning`.
 
@@ -1181,9 +1204,38 @@ class BaseDeepGenerativeEstimator(
         -------
         log_likelihood : array of shape (n_samples,)
         """
-        return self._estimate_log_likelihood(
-            X, method="importance", caller="score_samples"
+        check_is_fitted(self)
+        values = self._score_estimate(X, "score_samples")
+        _warn_if_unreliable(self, values, "score_samples")
+        return values
+
+    def _score_estimate(self, X, caller, random_state=None):
+        """:meth:`score_samples`' estimate on ``X`` (validated as ``caller``'s
+        input; its noise seeded by ``random_state``, default the estimator's
+        own), without warnings.
+
+        Models whose latent layers are all binary take the equal mixture of
+        the importance estimate and a short AIS (``SCORE_AIS_CHAINS``): two
+        unbiased estimates of p(x) with different weaknesses, whose mixture
+        is unbiased too and whose log is never more than log 2 below the
+        larger of theirs.
+        """
+        kwargs = {"caller": caller, "random_state": random_state, "warn": False}
+        importance = self._estimate_log_likelihood(
+            X, method="importance", **kwargs
         ).log_likelihood
+        if not all(layer.is_binary for layer in self.model_.layers[1:]):
+            return importance
+        annealed = self._estimate_log_likelihood(
+            X,
+            method="ais",
+            n_samples=SCORE_AIS_CHAINS,
+            n_temperatures=max(2, self.n_importance // SCORE_DRAWS_PER_TEMPERATURE),
+            shared_noise=True,
+            **kwargs,
+        ).log_likelihood
+        xp = get_namespace(importance)
+        return xp.logaddexp(importance, annealed) - math.log(2.0)
 
     def _scoring_proposal(self, X, *, for_ais=False):
         """The proposal that scoring starts from.
@@ -1237,6 +1289,8 @@ class BaseDeepGenerativeEstimator(
         n_leapfrog=1,
         n_steps=1,
         random_state=None,
+        shared_noise=False,
+        warn=True,
     ):
         """The estimator of log p(x) behind ``score_samples`` and ``log_likelihood``.
 
@@ -1250,7 +1304,12 @@ class BaseDeepGenerativeEstimator(
           default the estimator's own), so a row's estimate does not depend
           on the others.
         - ``"ais"``: :mod:`sklearn_ddchm._ais` with ``n_samples`` chains
-          (default ``DEFAULT_AIS_CHAINS``) per row, independent between rows.
+          (default ``DEFAULT_AIS_CHAINS``) per row, independent between rows;
+          with ``shared_noise``, chain ``k`` of every row draws the same
+          noise (a fresh generator per block, as for ``"importance"``).
+
+        ``warn=False``: no :class:`UnreliableScoreWarning` (a caller that
+        combines estimates warns once, on the combination).
         """
         check_is_fitted(self)
         check_same_namespace(
@@ -1297,7 +1356,10 @@ class BaseDeepGenerativeEstimator(
         else:
             k = DEFAULT_AIS_CHAINS if n_samples is None else int(n_samples)
             betas = _ais.to_host_schedule(schedule, n_temperatures)
-            rng = check_random_state(seed_source)
+            if shared_noise:
+                seed = _score_seed(seed_source)
+            else:
+                rng = check_random_state(seed_source)
             width = max(self.model_.n_features, *self.model_.latent_dims)
             rows = max(1, AIS_CHUNK_ELEMENTS // (k * width))
             for start_row in range(0, X.shape[0], rows):
@@ -1313,9 +1375,10 @@ class BaseDeepGenerativeEstimator(
                     proposal,
                     betas,
                     k,
-                    rng,
+                    np.random.RandomState(seed) if shared_noise else rng,
                     n_leapfrog=n_leapfrog,
                     n_steps=n_steps,
+                    shared_noise=shared_noise,
                 )
                 for out, value in zip(
                     (estimates, stderrs, esss),
@@ -1339,6 +1402,8 @@ class BaseDeepGenerativeEstimator(
             acceptance_rate=joined(accepts) if accepts else None,
             n_transitions=0 if betas is None else k * (len(betas) - 2) * n_steps,
         )
+        if not warn:
+            return result
         _warn_if_unreliable(
             self,
             result.log_likelihood,
@@ -1353,7 +1418,7 @@ class BaseDeepGenerativeEstimator(
     def score(self, X, y=None):
         """Mean estimated log-likelihood per sample, a float (like ``PCA.score``).
 
-        The fast importance-sampling estimate of :meth:`score_samples`, what
+        The fast estimate of :meth:`score_samples`, what
         ``GridSearchCV(scoring=None)`` and ``cross_val_score`` use. To compare
         models, prefer :func:`sklearn_ddchm.log_likelihood` (annealed
         importance sampling, with standard errors) or its scorer

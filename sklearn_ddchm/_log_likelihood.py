@@ -174,9 +174,10 @@ def log_likelihood(
     chains change modes. The chains of different rows are independent.
     Expect ``K * (T - 1) * n_steps`` transitions per row.
 
-    ``method="importance"``: the estimate behind ``estimator.score_samples``
-    (``n_samples`` defaults to the estimator's ``n_importance``), with its
-    standard error.
+    ``method="importance"``: the importance-sampling estimate behind
+    ``estimator.score_samples`` (``n_samples`` defaults to the estimator's
+    ``n_importance``), with its standard error. For a model whose latent
+    layers are all binary ``score_samples`` mixes it with a short AIS.
 
     Parameters
     ----------
