@@ -445,7 +445,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
     n_importance : int, default=100
         Importance samples per datum in :meth:`score_samples` (the fast
         estimate; :func:`~sklearn_ddchm.log_likelihood` runs annealed
-        importance sampling from the same proposal).
+        importance sampling from the same proposal). When every latent
+        layer is binary :meth:`score_samples` mixes that estimate with
+        annealed importance sampling of 4 chains over ``n_importance // 5``
+        temperatures.
     warm_start : bool, default=False
         Continue from the previous fit's parameters.
     n_init : int, default=1

@@ -433,7 +433,9 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
     n_importance : int, default=100
         Importance samples per datum in :meth:`score_samples`, the package's
         shared estimator, drawn from the layer-wise recognition model (see
-        the private ``LayerwiseBernoulliProposal``, which the adaptive rounds keep).
+        the private ``LayerwiseBernoulliProposal``, which the adaptive rounds keep),
+        and mixed with annealed importance sampling of 4 chains over
+        ``n_importance // 5`` temperatures from the same model.
     warm_start : bool, default=False
         Continue from the previous fit's generative and recognition parameters.
     n_init : int, default=1
