@@ -1189,7 +1189,7 @@ class BaseDeepGenerativeEstimator(
         better of the two), at several times the cost. On three MNIST
         models (20 test images, against AIS of 8 chains x 2,000
         temperatures) this took the error of the 100-draw estimate from
-        -21.5, -13.1 and -3.0 nats per image to -9.6, -6.2 and -0.8 (see
+        -21.4, -13.0 and -3.0 nats per image to -9.6, -6.1 and -0.8 (see
         the User Guide, "Scoring").
 
         A non-finite estimate, or a fit flagged as not sane, raises an
@@ -1204,7 +1204,6 @@ class BaseDeepGenerativeEstimator(
         -------
         log_likelihood : array of shape (n_samples,)
         """
-        check_is_fitted(self)
         values = self._score_estimate(X, "score_samples")
         _warn_if_unreliable(self, values, "score_samples")
         return values
