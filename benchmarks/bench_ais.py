@@ -224,11 +224,7 @@ from sklearn_ddchm._ais import (
     sigmoid_schedule,
     summarize_log_weights,
 )
-from sklearn_ddchm._base import (
-    SCORE_AIS_CHAINS,
-    SCORE_DRAWS_PER_TEMPERATURE,
-    _adapt_rounds,
-)
+from sklearn_ddchm._base import _adapt_rounds
 from sklearn_ddchm._binary_proposal import ConditionalBernoulliProposal
 from sklearn_ddchm._importance import importance_log_weights
 from sklearn_ddchm._log_likelihood import LOW_ESS
@@ -589,15 +585,12 @@ def print_score_errors(est, X, reference):
     built around it), each with ``n_importance`` draws.
     """
     k = est.n_importance
-    binary = all(layer.is_binary for layer in est.model_.layers[1:])
-    label = (
-        f"importance, {k} draws, mixed with AIS {SCORE_AIS_CHAINS} x "
-        f"{max(2, k // SCORE_DRAWS_PER_TEMPERATURE)}"
-        if binary
-        else f"importance, {k} draws"
-    )
+    annealing = est._score_annealing()
+    label = f"importance, {k} draws"
+    if annealing is not None:
+        label += ", mixed with AIS {} x {}".format(*annealing)
     lines = [(f"score ({label})", *best_of_two(lambda: est.score_samples(X)))]
-    if binary:
+    if annealing is not None:
         lines.append(
             (
                 f"importance alone ({k} draws)",

@@ -1223,18 +1223,29 @@ class BaseDeepGenerativeEstimator(
         importance = self._estimate_log_likelihood(
             X, method="importance", **kwargs
         ).log_likelihood
-        if not all(layer.is_binary for layer in self.model_.layers[1:]):
+        annealing = self._score_annealing()
+        if annealing is None:
             return importance
+        chains, temperatures = annealing
         annealed = self._estimate_log_likelihood(
             X,
             method="ais",
-            n_samples=SCORE_AIS_CHAINS,
-            n_temperatures=max(2, self.n_importance // SCORE_DRAWS_PER_TEMPERATURE),
+            n_samples=chains,
+            n_temperatures=temperatures,
             shared_noise=True,
             **kwargs,
         ).log_likelihood
         xp = get_namespace(importance)
         return xp.logaddexp(importance, annealed) - math.log(2.0)
+
+    def _score_annealing(self):
+        """``(chains, temperatures)`` of the AIS that :meth:`score_samples`
+        mixes in (every latent layer binary), or None."""
+        if not all(layer.is_binary for layer in self.model_.layers[1:]):
+            return None
+        return SCORE_AIS_CHAINS, max(
+            2, self.n_importance // SCORE_DRAWS_PER_TEMPERATURE
+        )
 
     def _scoring_proposal(self, X, *, for_ais=False):
         """The proposal that scoring starts from.

@@ -1037,11 +1037,11 @@ def write_tiny_mnist(tmp_path):
     return data
 
 
-def run_mnist_script(data, *args):
-    """stdout of paper_mnist_sbn.py on the tiny IDX files in ``data`` (40
-    evaluation images, 2 draws), which must exit 0."""
+def run_mnist_script(data, *args, script="paper_mnist_sbn.py"):
+    """stdout of an MNIST benchmark ``script`` on the tiny IDX files in
+    ``data`` (40 evaluation images, 2 draws), which must exit 0."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "paper_mnist_sbn.py")]
+        [sys.executable, str(ROOT / "benchmarks" / script)]
         + ["--mnist-dir", str(data), "--n-eval", "40", "--draws", "2", *args],
         cwd=ROOT,
         env={**os.environ, "SCIPY_ARRAY_API": "1"},
@@ -1192,18 +1192,8 @@ def test_plain_mnist_ddc_weights_are_the_ridge_regression_read_at_r():
 
 def test_plain_mnist_runs_end_to_end(tmp_path):
     data = write_tiny_mnist(tmp_path)
-    args = ["--mnist-dir", str(data), "--n-eval", "40", "--draws", "2", "--steps", "20"]
-    args += ["--sleep", "60", "--hidden", "20", "--encoding", "10"]
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_mnist_plain.py"), *args],
-        cwd=ROOT,
-        env={**os.environ, "SCIPY_ARRAY_API": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    args = ["--steps", "20", "--sleep", "60", "--hidden", "20", "--encoding", "10"]
+    lines = run_mnist_script(data, *args, script="bench_mnist_plain.py").splitlines()
     assert lines[0].startswith("floor MMD^2(test, train)")
     assert "in MNIST order" in lines[1]
     for name in ("last iterate", "averaged"):
