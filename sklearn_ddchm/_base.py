@@ -479,13 +479,20 @@ class BaseDeepGenerativeEstimator(
                 self._initialize(X)
         noise = self._noise_source(X)
         with self._blas_threads(X):
-            self._run(X, self.max_iter, scheduled=True, noise=noise, X_val=X_val)
+            n_epochs = self._fit_epochs(X.shape[0])
+            self._run(X, n_epochs, scheduled=True, noise=noise, X_val=X_val)
             self._finalize_fit(X, noise)
         # partial_fit calls keep the guard's last healthy parameters between
         # them (a collapse goes back to them); a fit's end needs no copy of
         # its parameters in every pickle
         self._healthy_snapshot = None
         return self
+
+    def _fit_epochs(self, n_samples):
+        """The epochs of a ``fit`` on ``n_samples`` training rows:
+        ``max_iter`` (an estimator with a data-dependent default resolves it
+        here)."""
+        return self.max_iter
 
     def _validation_split(self, X, warm):
         """``(X_train, X_val)``: with ``early_stopping``, a random
@@ -904,8 +911,8 @@ class BaseDeepGenerativeEstimator(
         if scheduled and X_val is None and self.tol is not None and not self.converged_:
             # fit only: one partial_fit epoch is not meant to converge
             warnings.warn(
-                f"{type(self).__name__} did not converge in max_iter="
-                f"{self.max_iter} epochs: the training criterion never went "
+                f"{type(self).__name__} did not converge in {n_epochs} epochs "
+                f"(max_iter={self.max_iter!r}): the training criterion never went "
                 f"n_iter_no_change={self.n_iter_no_change} epochs in a row "
                 f"without improving by tol={self.tol}. Increase max_iter, or "
                 "raise tol.",

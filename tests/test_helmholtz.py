@@ -1153,6 +1153,42 @@ def test_auto_learning_rate_follows_the_run_length():
         DDCHelmholtzEstimator(learning_rate="fast", **small).fit(X)
 
 
+def test_auto_max_iter_runs_a_fixed_number_of_steps(monkeypatch):
+    """``max_iter="auto"``: ``fit`` runs the epochs of ``AUTO_MAX_STEPS``
+    minibatches (rounded up, at least one, at most ``AUTO_MAX_EPOCHS``), and
+    is then the same fit, to the bit, as that number given; the step size
+    follows the resolved run (``learning_rate="auto"``); a number is used as
+    given, and ``partial_fit`` still runs one epoch."""
+    from sklearn_ddchm import _helmholtz
+
+    monkeypatch.setattr(_helmholtz, "AUTO_MAX_STEPS", 12)
+    monkeypatch.setattr(_helmholtz, "AUTO_MAX_EPOCHS", 5)
+    X, _, _ = make_sparse_hierarchical(100, random_state=0)
+    small = dict(n_encoding=10, n_hidden=20, n_sleep_samples=50, random_state=0)
+    # 12 steps / batches per epoch -> epochs: 12 / 10 -> 2; 12 / 4 -> 3; 12 / 1 -> the
+    # cap of 5 (not 12); 12 / 25 -> 1 (a run is at least an epoch)
+    for batch_size, n_rows, want in [(10, 100, 2), (25, 100, 3), (100, 100, 5)]:
+        est = DDCHelmholtzEstimator(batch_size=batch_size, **small)
+        est.fit(X[:n_rows])
+        assert est.n_iter_ == want
+        n_steps = want * -(-n_rows // batch_size)
+        assert est.learning_rate_ == pytest.approx(
+            1e-2 * min(5.0, max(1.0, 1000 / n_steps)), rel=1e-12
+        )
+        given = DDCHelmholtzEstimator(batch_size=batch_size, max_iter=want, **small)
+        given.fit(X[:n_rows])
+        for k, v in est.model_.get_parameters().items():
+            np.testing.assert_array_equal(v, given.model_.get_parameters()[k])
+    big = np.concatenate([X] * 3)
+    est = DDCHelmholtzEstimator(batch_size=12, **small).fit(big)
+    assert est.n_iter_ == 1  # 25 batches of 12 rows: more than 12 steps
+    est = DDCHelmholtzEstimator(max_iter=7, batch_size=10, **small).fit(X)
+    assert est.n_iter_ == 7
+    assert DDCHelmholtzEstimator(batch_size=10, **small).partial_fit(X).n_iter_ == 1
+    with pytest.raises(ValueError, match="max_iter"):
+        DDCHelmholtzEstimator(max_iter="long", **small).fit(X)
+
+
 def test_defaults_reach_factor_analysis_on_a_real_table():
     """From a random start with the defaults, a one-layer factor model of
     scikit-learn's breast-cancer table (70% of its rows, standardised) ends
