@@ -1116,6 +1116,20 @@ def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
     assert fitted[-1].startswith("relative test") and fitted[-1] == loaded[-1]
 
 
+def test_mnist_benchmark_epochs_auto_leaves_ddc_its_default_length(tmp_path):
+    """``--epochs auto`` fits DDC-HM with ``max_iter="auto"``: on 240 tiny
+    training images in one minibatch that is the cap of 100 epochs (100
+    steps), where ``--epochs 2`` gives 2; ``fit_within`` is not called."""
+    data = write_tiny_mnist(tmp_path)
+    small = ["--ddc-only", "--latent-dims", "3,2", "--dtype", "float32"]
+    for name, value in [("batch_size", 240), ("n_sleep_samples", 100)]:
+        small += ["--ddc-param", f"{name}={value}"]
+    for epochs, want in [("auto", "100 epochs, 100 steps"), ("2", "2 epochs, 2 steps")]:
+        lines = run_mnist_script(data, "--epochs", epochs, *small).splitlines()
+        (line,) = [row for row in lines if row.startswith("DDC-HM")]
+        assert want in line
+
+
 def test_mnist_benchmark_ink_counts_pixels_on():
     """paper_mnist_sbn.ink is the mean count of ones per row, counted here
     by a Python loop."""
