@@ -56,10 +56,12 @@ AUTO_LEARNING_RATE_MAX_FACTOR = 5.0
 #: default widths ends as close by MMD^2 after 5 epochs (3,000 steps) as
 #: after 53, and 51-56 nats per test image likelier; the paper's synthetic
 #: model is 0.034 nat per point below the truth's held-out log p(x) after
-#: 1,200 steps, 0.048 after 3,000 and 0.072 after 4,000 (five seeds). Fewer
-#: do not serve Table 1's patch models: the (50, 10) one is 31 nats per
-#: patch less likely after 1,000 steps than after 3,000
-#: (benchmarks/README.md, "How long a fit").
+#: 1,200 steps, 0.048 after 3,000 and 0.072 after 4,000 (five seeds); two of
+#: Table 1's patch models lose 4-7 nats per patch between 3,000 steps and
+#: 7,900-10,000. Between 1,000 and 3,000 steps the differences measured
+#: were small and mixed; MMD^2 on MNIST and on the (50, 10) patch model
+#: still improved up to about 3,000 (benchmarks/README.md, "How long a
+#: fit").
 AUTO_MAX_STEPS = 3000
 AUTO_MAX_EPOCHS = 100
 #: relative penalty of the encoding regressions when ``ridge="gcv"``
