@@ -494,6 +494,13 @@ class BaseDeepGenerativeEstimator(
         here)."""
         return self.max_iter
 
+    def _minibatches(self, n_samples):
+        """``(batch_size, n_batches)`` of an epoch over ``n_samples`` rows:
+        minibatches of ``batch_size`` (all rows when fewer), the last one
+        shorter."""
+        batch_size = min(self.batch_size, n_samples)
+        return batch_size, math.ceil(n_samples / batch_size)
+
     def _validation_split(self, X, warm):
         """``(X_train, X_val)``: with ``early_stopping``, a random
         ``validation_fraction`` of the rows (at least one) held out; else
@@ -765,8 +772,7 @@ class BaseDeepGenerativeEstimator(
         rng = self.random_state_
         noise = rng if noise is None else noise
         n = X.shape[0]
-        batch_size = min(self.batch_size, n)
-        n_batches = math.ceil(n / batch_size)
+        batch_size, n_batches = self._minibatches(n)
         n_steps = n_epochs * n_batches
         total_steps = max(n_steps - 1, 1)
         self.learning_rate_ = self._initial_learning_rate(

@@ -1008,7 +1008,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``AUTO_MAX_EPOCHS``."""
         if self.max_iter != "auto":
             return self.max_iter
-        n_batches = math.ceil(n_samples / min(self.batch_size, n_samples))
+        _, n_batches = self._minibatches(n_samples)
         return max(1, min(AUTO_MAX_EPOCHS, math.ceil(AUTO_MAX_STEPS / n_batches)))
 
     def _kernel_units(self):
