@@ -267,6 +267,25 @@ def _running_mean(mean, value, count):
     return {k: m + (value[k] - m) / count for k, m in mean.items()}
 
 
+def _decaying_mean(mean, value, count, fraction):
+    """Polynomial-decay average of ``count`` dicts of arrays (Shamir & Zhang,
+    ICML 2013, Eq. 10), from that of the first ``count - 1`` (None for none)
+    and the last, ``value``.
+
+    ``mean + (eta + 1) / (count + eta) * (value - mean)`` with ``eta = 2 /
+    fraction - 2``: after many steps the ``s``-th of ``t`` iterates weighs
+    about ``(eta + 1) / t * (s / t) ** eta``, so the average's centre of mass
+    lies at ``1 - fraction / 2`` of the steps so far, where a uniform average
+    of the last ``fraction`` of them has its own (``fraction = 1``: the mean
+    of all). A stream of unknown length can average "its last tenth" only so.
+    """
+    if mean is None:
+        return dict(value)
+    eta = 2.0 / fraction - 2.0
+    weight = (eta + 1.0) / (count + eta)
+    return {k: m + weight * (value[k] - m) for k, m in mean.items()}
+
+
 class BaseDeepGenerativeEstimator(
     TransformerMixin, DensityMixin, BaseEstimator, metaclass=ABCMeta
 ):
@@ -627,6 +646,14 @@ class BaseDeepGenerativeEstimator(
         learning_rate_decay_power)``, see :meth:`_step_size`. Streams data
         that do not fit in memory one block at a time.
 
+        With ``average_fraction > 0`` the fitted model (``model_``, what
+        :meth:`sample`, :meth:`transform` and :meth:`score` use) is a
+        polynomial-decay average of every iterate since initialisation
+        (weighted towards the latest, see ``average_fraction``), and the next
+        call continues from the last iterate, kept aside: a stream at a
+        constant step size ends wherever its last noisy step left it, the
+        average where the steps have been heading.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -691,6 +718,12 @@ class BaseDeepGenerativeEstimator(
         self.n_iter_ = 0
         self.n_samples_seen_ = 0
         self.training_curve_ = []
+        # partial_fit's averaging (average_fraction): the iterate that training
+        # continues from while model_ holds the average, and how many steps
+        # the average has seen
+        self._stream_iterate = None
+        self._stream_average = None
+        self._n_stream_steps = 0
         # the divergence guard's reference for a collapse, and where one goes
         # back to (_guard.py)
         self._largest_latent_share = None
@@ -778,6 +811,15 @@ class BaseDeepGenerativeEstimator(
         self.learning_rate_ = self._initial_learning_rate(
             n_steps if scheduled else None
         )
+        # partial_fit has no last tenth: it keeps a polynomial-decay average
+        # over its whole stream (_decaying_mean) in model_, and continues from
+        # its last iterate
+        stream_average = not scheduled and self.average_fraction > 0
+        if not scheduled and self._stream_iterate is not None:
+            self._set_trained_parameters(self._stream_iterate)
+            self._stream_iterate = None
+        if not stream_average:
+            self._stream_average = None
         step = 0
         best, no_improvement = -math.inf, 0
         self.converged_ = False
@@ -832,6 +874,14 @@ class BaseDeepGenerativeEstimator(
                         n_averaged += 1
                         average = _running_mean(
                             average, self._trained_parameters(), n_averaged
+                        )
+                    if stream_average:
+                        self._n_stream_steps += 1
+                        self._stream_average = _decaying_mean(
+                            self._stream_average,
+                            self._trained_parameters(),
+                            self._n_stream_steps,
+                            self.average_fraction,
                         )
                     if step % GUARD_EVERY_STEPS == 0 or b + 1 == n_batches:
                         # a window may hold no criterion (epochs of over
@@ -909,6 +959,9 @@ class BaseDeepGenerativeEstimator(
         elif average is not None:
             # a run that diverged returned above, at its last sane parameters
             self._set_trained_parameters(average)
+        elif stream_average and self._stream_average is not None:
+            self._stream_iterate = self._trained_parameters()
+            self._set_trained_parameters(self._stream_average)
         if scheduled and X_val is None and guard.drifted():
             # (early stopping has already kept its best validated epoch)
             self._settle_drift(guard, X, noise)
@@ -979,6 +1032,9 @@ class BaseDeepGenerativeEstimator(
         (``guard.collapsed``) to those of its last check before the collapse
         began."""
         self.diverged_ = True
+        # partial_fit's average has taken in the steps since the last check
+        # too: its next call starts a new one from the parameters restored
+        self._stream_average, self._n_stream_steps = None, 0
         name = type(self).__name__
         if guard.collapsed:
             # the last check that passed is already far down a gradual

@@ -2084,3 +2084,40 @@ def test_mnist_benchmark_latent_dims_option(tmp_path):
         assert (printed in stdout) == (option == "auto")
         with open(models / "DDC-HM.pkl", "rb") as f:
             assert pickle.load(f).latent_dims_ == widths
+
+
+def test_bench_stream_last_iterate_is_a_copy_at_the_stream_iterate():
+    bench = load_script("bench_stream")
+    from sklearn_ddchm import DDCHelmholtzEstimator
+
+    X = np.random.RandomState(0).normal(size=(90, 3))
+    est = DDCHelmholtzEstimator(
+        n_encoding=10, n_hidden=10, n_sleep_samples=50, batch_size=30, random_state=0
+    )
+    est.partial_fit(X).partial_fit(X)
+    before = {k: np.array(v) for k, v in est._trained_parameters().items()}
+    other = bench.last_iterate(est, X)
+    for k, v in other._trained_parameters().items():
+        np.testing.assert_array_equal(v, est._stream_iterate[k])
+        np.testing.assert_array_equal(est._trained_parameters()[k], before[k])
+    assert not np.array_equal(
+        other.model_.get_parameters()["layer0.weights"],
+        est.model_.get_parameters()["layer0.weights"],
+    )
+    # its recognition model is its own, refitted for the iterate
+    assert other.recognition_coefs_ is not est.recognition_coefs_
+
+
+def test_bench_stream_prints_the_average_the_iterate_and_fit():
+    bench = load_script("bench_stream")
+    lines = []
+    results = bench.run_task(
+        "synthetic", 0, [1, 2], with_fit=True, log=lines.append, quick=True
+    )
+    assert sorted(results, key=str) == [1, 2, "fit"]
+    assert len(lines) == 3 and "fit of 2 epochs" in lines[-1]
+    for call, line in zip((1, 2), lines, strict=False):
+        averaged, iterate = results[call]
+        gap = averaged["log p - truth"] - iterate["log p - truth"]
+        assert f"averaged - iterate: log p - truth {gap:+.4g}" in line
+        assert all(np.isfinite(v) for v in (*averaged.values(), *iterate.values()))

@@ -450,18 +450,81 @@ def test_fit_averages_the_last_iterates(name, fraction, iterates):
         np.testing.assert_array_equal(v, trajectory[-1][k])
 
 
-def test_partial_fit_keeps_its_last_iterate():
-    """average_fraction is fit's: partial_fit continues from (and keeps) the
-    iterate, whatever the fraction."""
-    X = _data("ddc", 90)
-    fits = [
-        ESTIMATORS["ddc"](batch_size=30, random_state=0, average_fraction=f)
-        .partial_fit(X)
-        .partial_fit(X)
-        for f in (0.0, 0.9)
-    ]
-    for k, v in fits[0].model_.get_parameters().items():
-        np.testing.assert_array_equal(v, fits[1].model_.get_parameters()[k])
+def _polynomial_decay_weights(t, fraction):
+    """The weight of each of ``t`` iterates in ``_decaying_mean``'s average,
+    in closed form: with ``eta = 2 / f - 2`` and ``w_s = (eta + 1) / (s +
+    eta)``, iterate ``s`` keeps ``w_s * prod_{r > s} (1 - w_r)`` and ``1 - w_r
+    = (r - 1) / (r + eta)``, a ratio of gamma functions."""
+    from scipy.special import gammaln
+
+    eta = 2.0 / fraction - 2.0
+    s = np.arange(1, t + 1, dtype=float)
+    log_tail = gammaln(t) - gammaln(s) - gammaln(t + eta + 1) + gammaln(s + eta + 1)
+    return (eta + 1) / (s + eta) * np.exp(log_tail)
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 1.0])
+def test_decaying_mean_against_its_closed_form_weights(fraction):
+    rng = np.random.RandomState(0)
+    values = rng.normal(size=(40, 3))
+    mean = None
+    for count, v in enumerate(values, start=1):
+        mean = base._decaying_mean(mean, {"a": v}, count, fraction)
+    weights = _polynomial_decay_weights(40, fraction)
+    np.testing.assert_allclose(weights.sum(), 1.0)
+    np.testing.assert_allclose(mean["a"], weights @ values, rtol=1e-12)
+    if fraction == 1.0:  # the mean of all
+        np.testing.assert_allclose(mean["a"], values.mean(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.3])
+def test_decaying_mean_weighs_the_stream_like_the_last_fraction(fraction):
+    """Its centre of mass after many steps is that of a uniform average of
+    the last ``fraction`` of them, ``1 - fraction / 2``, and most of its
+    weight lies on the most recent ``2 * fraction`` of the steps."""
+    t = 100_000
+    weights = _polynomial_decay_weights(t, fraction)
+    position = np.arange(1, t + 1) / t
+    assert weights @ position == pytest.approx(1 - fraction / 2, abs=1e-3)
+    assert weights[position > 1 - 2 * fraction].sum() > 0.85
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_partial_fit_averages_its_stream_and_continues_from_the_iterate(
+    name, iterates
+):
+    """With average_fraction > 0, model_ holds the polynomial-decay average
+    of every iterate of the stream, across calls (closed-form weights), and
+    each call continues from the last iterate: the iterates are those of the
+    unaveraged stream. With 0, model_ is the last iterate."""
+    X = _data(name, 90)
+    make = lambda f: ESTIMATORS[name](  # noqa: E731
+        batch_size=30, random_state=0, average_fraction=f
+    )
+    last = make(0.0).partial_fit(X).partial_fit(X)
+    trajectory = list(iterates)
+    iterates.clear()
+    averaged = make(0.5).partial_fit(X).partial_fit(X)
+    assert len(trajectory) == len(iterates) == 6
+    for a, b in zip(iterates, trajectory, strict=True):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    weights = _polynomial_decay_weights(6, 0.5)
+    for k, v in averaged._trained_parameters().items():
+        expected = np.tensordot(weights, np.stack([it[k] for it in trajectory]), 1)
+        np.testing.assert_allclose(v, expected, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(averaged._stream_iterate[k], trajectory[-1][k])
+        np.testing.assert_array_equal(last._trained_parameters()[k], trajectory[-1][k])
+    assert last._stream_iterate is None
+    # a fraction set to 0 mid-stream continues from the iterate and keeps it
+    iterates.clear()
+    averaged.set_params(average_fraction=0.0).partial_fit(X)
+    assert averaged._stream_iterate is None and averaged._stream_average is None
+    for k, v in averaged._trained_parameters().items():
+        np.testing.assert_array_equal(v, iterates[-1][k])
+    # fit starts afresh
+    averaged.set_params(average_fraction=0.5, max_iter=1).fit(X)
+    assert averaged._stream_iterate is None and averaged._n_stream_steps == 0
 
 
 def test_ddc_default_averages_the_last_tenth():

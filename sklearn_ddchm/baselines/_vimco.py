@@ -395,8 +395,13 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         may be kept, as the mean of its last ``ceil(average_fraction * M)``
         of ``M`` iterates, while training goes on from its last iterate. 0
         keeps the last iterate. A fit that diverges keeps its last sane
-        iterate instead. :meth:`partial_fit` always keeps its last iterate,
-        which the next call continues from.
+        iterate instead. :meth:`partial_fit`, whose stream has no
+        known end, keeps in ``model_`` a polynomial-decay average of every
+        iterate of its stream, across calls (iterate ``s`` of ``t`` with a
+        weight about proportional to ``(s / t) ** (2 / average_fraction -
+        2)``, so the average is centred where a uniform one of the last
+        ``average_fraction`` of the steps is), while each call continues from
+        the last iterate.
     batch_size : int, default=100
     max_iter : int, default=100
         Epochs of :meth:`fit`.
