@@ -490,9 +490,7 @@ def test_decaying_mean_weighs_the_stream_like_the_last_fraction(fraction):
 
 
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
-def test_partial_fit_averages_its_stream_and_continues_from_the_iterate(
-    name, iterates
-):
+def test_partial_fit_averages_its_stream_and_continues_from_the_iterate(name, iterates):
     """With average_fraction > 0, model_ holds the polynomial-decay average
     of every iterate of the stream, across calls (closed-form weights), and
     each call continues from the last iterate: the iterates are those of the
