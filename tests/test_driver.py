@@ -525,6 +525,33 @@ def test_partial_fit_averages_its_stream_and_continues_from_the_iterate(name, it
     assert averaged._stream_iterate is None and averaged._n_stream_steps == 0
 
 
+def test_a_warm_fit_goes_on_from_the_average_and_ends_the_stream(monkeypatch):
+    starts = []
+    original = Adam.step
+
+    def step(self, params, grads, learning_rate=None, scales=None):
+        starts.append({k: np.array(v, copy=True) for k, v in params.items()})
+        return original(self, params, grads, learning_rate, scales)
+
+    monkeypatch.setattr(Adam, "step", step)
+    X = _data("ddc", 90)
+    est = ESTIMATORS["ddc"](batch_size=30, random_state=0, max_iter=1)
+    est.partial_fit(X).partial_fit(X)
+    average = est._trained_parameters()
+    starts.clear()
+    est.set_params(warm_start=True).fit(X)
+    for k, v in starts[0].items():
+        np.testing.assert_array_equal(v, average[k])
+    assert est._stream_iterate is None and est._stream_average is None
+    assert est._n_stream_steps == 0
+    # the next call streams on from fit's model, not from the old iterate
+    fitted = est._trained_parameters()
+    starts.clear()
+    est.partial_fit(X)
+    for k, v in starts[0].items():
+        np.testing.assert_array_equal(v, fitted[k])
+
+
 def test_ddc_default_averages_the_last_tenth():
     assert DDCHelmholtzEstimator().average_fraction == 0.1
     assert VAEEstimator().average_fraction == 0.0
