@@ -269,8 +269,9 @@ def _running_mean(mean, value, count):
 
 def _decaying_mean(mean, value, count, fraction):
     """Polynomial-decay average of ``count`` dicts of arrays (Shamir & Zhang,
-    ICML 2013, Eq. 10), from that of the first ``count - 1`` (None for none)
-    and the last, ``value``.
+    "Stochastic gradient descent for non-smooth optimization: convergence
+    results and optimal averaging schemes", ICML 2013), from that of the
+    first ``count - 1`` (None for none) and the last, ``value``.
 
     ``mean + (eta + 1) / (count + eta) * (value - mean)`` with ``eta = 2 /
     fraction - 2``: after many steps the ``s``-th of ``t`` iterates weighs
@@ -823,7 +824,8 @@ class BaseDeepGenerativeEstimator(
             self._set_trained_parameters(self._stream_iterate)
             self._stream_iterate = None
         if not stream_average:
-            self._stream_average = None
+            # a later call that averages again starts a new average
+            self._stream_average, self._n_stream_steps = None, 0
         step = 0
         best, no_improvement = -math.inf, 0
         self.converged_ = False

@@ -518,6 +518,7 @@ def test_partial_fit_averages_its_stream_and_continues_from_the_iterate(name, it
     iterates.clear()
     averaged.set_params(average_fraction=0.0).partial_fit(X)
     assert averaged._stream_iterate is None and averaged._stream_average is None
+    assert averaged._n_stream_steps == 0  # averaging again starts afresh
     for k, v in averaged._trained_parameters().items():
         np.testing.assert_array_equal(v, iterates[-1][k])
     # fit starts afresh
