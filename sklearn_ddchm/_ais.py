@@ -932,6 +932,20 @@ class HMCTuning:
 # the functions the estimators and the benchmarks call
 
 
+def _run_setup(
+    model, X, proposal, schedule, n_chains, random_state, n_leapfrog, n_steps, **kw
+):
+    """``(random_state, betas, annealer)`` of an AIS run: one generator for the
+    whole run (an int would restart the stream at every draw, and the
+    kernels would reuse the same noise), the checked schedule, the chains."""
+    random_state = check_random_state(random_state)
+    betas = check_schedule(schedule)
+    annealer = _Annealer(
+        model, X, proposal, n_chains, n_leapfrog=n_leapfrog, n_steps=n_steps, **kw
+    )
+    return random_state, betas, annealer
+
+
 def tune_hmc(
     model,
     X,
@@ -964,17 +978,15 @@ def tune_hmc(
     tuning : HMCTuning or None
         None when the model has no continuous latent layer or ``T == 1``.
     """
-    # one generator for the whole run: an int would restart the stream at
-    # every draw, and the kernels would reuse the same noise
-    random_state = check_random_state(random_state)
-    betas = check_schedule(schedule)
-    annealer = _Annealer(
+    random_state, betas, annealer = _run_setup(
         model,
         X,
         proposal,
+        schedule,
         n_chains,
-        n_leapfrog=n_leapfrog,
-        n_steps=n_steps,
+        random_state,
+        n_leapfrog,
+        n_steps,
         shared_noise=shared_noise,
     )
     if not annealer.continuous or len(betas) < 3:
@@ -1036,17 +1048,15 @@ def annealed_importance_sampling(
     tuning : HMCTuning or None
         The tuning used (pass it to the paired reverse run).
     """
-    # one generator for the whole run: an int would restart the stream at
-    # every draw, and the kernels would reuse the same noise
-    random_state = check_random_state(random_state)
-    betas = check_schedule(schedule)
-    annealer = _Annealer(
+    random_state, betas, annealer = _run_setup(
         model,
         X,
         proposal,
+        schedule,
         n_chains,
-        n_leapfrog=n_leapfrog,
-        n_steps=n_steps,
+        random_state,
+        n_leapfrog,
+        n_steps,
         shared_noise=shared_noise,
     )
     T = len(betas) - 1
@@ -1107,12 +1117,8 @@ def reverse_annealed_importance_sampling(
     -------
     log_w_rev : array of shape (K, n)
     """
-    # one generator for the whole run: an int would restart the stream at
-    # every draw, and the kernels would reuse the same noise
-    random_state = check_random_state(random_state)
-    betas = check_schedule(schedule)
-    annealer = _Annealer(
-        model, X, proposal, n_chains, n_leapfrog=n_leapfrog, n_steps=n_steps
+    random_state, betas, annealer = _run_setup(
+        model, X, proposal, schedule, n_chains, random_state, n_leapfrog, n_steps
     )
     if annealer.continuous and len(betas) > 2 and tuning is None:
         raise ValueError(
