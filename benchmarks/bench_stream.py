@@ -22,7 +22,9 @@ whose recognition model is refitted for it as ``partial_fit`` refits the
 average's, so that ``score`` compares like with like), and the difference
 or ratio of the two. ``--fit`` adds ``fit`` with ``max_iter`` the task's
 epochs on the same data (its step decays over the run and it averages its
-last tenth: what a user who can hold the data gets). Tasks:
+last tenth: what a user who can hold the data gets). ``--horizon`` gives
+the stream the step schedule of such a ``fit`` (``learning_rate_decay_samples``
+the task's epochs times its rows), whose last steps are small. Tasks:
 
 - ``synthetic``: the paper's model (``make_sparse_hierarchical``, seed
   ``s``: 4,000 training points, 500 held out), DDC-HM's defaults, 30
@@ -140,12 +142,16 @@ def _comparison(averaged, iterate):
     return "averaged - iterate: " + ", ".join(parts)
 
 
-def run_task(name, seed, at, with_fit=False, log=print, **options):
+def run_task(name, seed, at, with_fit=False, horizon=False, log=print, **options):
     """Stream one task's estimator, printing the averaged model and the last
     iterate after each call in ``at``; returns ``{call: (averaged,
-    iterate)}`` and, with ``with_fit``, ``fit``'s figures under ``"fit"``."""
+    iterate)}`` and, with ``with_fit``, ``fit``'s figures under ``"fit"``.
+    ``horizon``: the step decays over the stream's ``max(at)`` epochs
+    (``learning_rate_decay_samples``) as ``fit``'s does over its run."""
     make = {"synthetic": synthetic_task, "patches": patches_task}.get(name)
     est, X, evaluate = (make or mnist_task)(seed, **options)
+    if horizon:
+        est.set_params(learning_rate_decay_samples=max(at) * X.shape[0])
     results = {}
     seconds = 0.0
     for call in range(1, max(at) + 1):
@@ -162,7 +168,9 @@ def run_task(name, seed, at, with_fit=False, log=print, **options):
             f"{_line(iterate)} | {_comparison(averaged, iterate)}"
         )
     if with_fit:
-        fitted = type(est)(**{**est.get_params(), "max_iter": max(at)})
+        params = {**est.get_params(), "max_iter": max(at)}
+        params["learning_rate_decay_samples"] = None  # fit decays over its run
+        fitted = type(est)(**params)
         start = time.perf_counter()
         fitted.fit(X)
         seconds = time.perf_counter() - start
@@ -188,6 +196,11 @@ def main(argv=None):
         help="calls after which to evaluate (default: a third, two thirds, all)",
     )
     parser.add_argument("--fit", action="store_true", help="add fit of as many epochs")
+    parser.add_argument(
+        "--horizon",
+        action="store_true",
+        help="the stream's step decays over its epochs (learning_rate_decay_samples)",
+    )
     parser.add_argument("--draws", type=int, default=5, help="MNIST's MMD^2 draws")
     parser.add_argument("--mnist-dir", default=None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds")
@@ -199,7 +212,7 @@ def main(argv=None):
         if name == "mnist":
             options.update(mnist_dir=args.mnist_dir, draws=args.draws)
         for seed in args.seeds:
-            run_task(name, seed, at, with_fit=args.fit, **options)
+            run_task(name, seed, at, args.fit, args.horizon, **options)
 
 
 if __name__ == "__main__":

@@ -2121,3 +2121,22 @@ def test_bench_stream_prints_the_average_the_iterate_and_fit():
         gap = averaged["log p - truth"] - iterate["log p - truth"]
         assert f"averaged - iterate: log p - truth {gap:+.4g}" in line
         assert all(np.isfinite(v) for v in (*averaged.values(), *iterate.values()))
+
+
+def test_bench_stream_horizon_decays_the_stream_over_its_epochs(monkeypatch):
+    bench = load_script("bench_stream")
+    made = []
+    original = bench.synthetic_task
+
+    def task(seed, quick=False):
+        est, X, evaluate = original(seed, quick=quick)
+        made.append((est, X))
+        return est, X, lambda model: {"log p - truth": 0.0}
+
+    monkeypatch.setattr(bench, "synthetic_task", task)
+    bench.run_task("synthetic", 0, [2], horizon=True, log=lambda line: None, quick=True)
+    est, X = made[0]
+    assert est.learning_rate_decay_samples == 2 * X.shape[0]
+    assert est.n_samples_seen_ == 2 * X.shape[0]
+    bench.run_task("synthetic", 0, [1], log=lambda line: None, quick=True)
+    assert made[1][0].learning_rate_decay_samples is None
