@@ -1,15 +1,18 @@
 """
-======================================================
-Choosing K and the layer sizes with an MMD scorer
-======================================================
+=============================================================
+Choosing the recognition and layer sizes with an MMD scorer
+=============================================================
 
 The package's intended use in one page: a
 :class:`~sklearn.pipeline.Pipeline` ending in a
 :class:`~sklearn_ddchm.DDCHelmholtzEstimator`, a
-:class:`~sklearn.model_selection.GridSearchCV` over the number of encoding
-functions ``n_encoding`` and the latent layer sizes ``latent_dims``, scored
-by :data:`~sklearn_ddchm.metrics.neg_mmd_scorer`, and the posterior features
-of the selected model from ``transform``.
+:class:`~sklearn.model_selection.GridSearchCV` over the size of the
+recognition model's hidden layer ``n_hidden`` and the latent layer sizes
+``latent_dims``, scored by :data:`~sklearn_ddchm.metrics.neg_mmd_scorer`,
+and the posterior features of the selected model from ``transform``.
+(Under the default ``expectations="embedding"`` the number of encoding
+functions ``n_encoding`` shapes ``transform``'s features, not the fit: a
+search over it alone would compare one model with itself.)
 
 The scorer draws as many samples from each fitted pipeline as the held-out
 fold has points and returns ``-MMD²`` between the two (greater is better).
@@ -52,7 +55,7 @@ pipe = Pipeline(
         ("ddc", DDCHelmholtzEstimator(max_iter=N_EPOCHS, random_state=0)),
     ]
 )
-param_grid = {"ddc__n_encoding": [20, 100], "ddc__latent_dims": [(2, 1), (1, 1)]}
+param_grid = {"ddc__n_hidden": [50, 200], "ddc__latent_dims": [(2, 1), (1, 1)]}
 search = GridSearchCV(pipe, param_grid, scoring=neg_mmd_scorer, cv=3)
 search.fit(X)
 
@@ -64,7 +67,7 @@ for params, mean, std in zip(
     strict=True,
 ):
     print(
-        f"n_encoding={params['ddc__n_encoding']:3d}, "
+        f"n_hidden={params['ddc__n_hidden']:3d}, "
         f"latent_dims={params['ddc__latent_dims']}: "
         f"held-out MMD^2 {-mean:.2e} +- {std:.1e}"
     )
@@ -80,7 +83,8 @@ names = search.best_estimator_.get_feature_names_out()
 print(f"posterior features: {features.shape}, first names {list(names[:3])}")
 
 labels = [
-    f"K={p['ddc__n_encoding']}, dims={p['ddc__latent_dims']}" for p in results["params"]
+    f"hidden={p['ddc__n_hidden']}, dims={p['ddc__latent_dims']}"
+    for p in results["params"]
 ]
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.barh(labels, -np.asarray(results["mean_test_score"]), xerr=results["std_test_score"])

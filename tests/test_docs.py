@@ -77,7 +77,7 @@ def test_readme_python_blocks_run(capsys):
         exec(compile(block, str(ROOT / "README.md"), "exec"), namespace)
     mmd, score = (float(v) for v in capsys.readouterr().out.split()[:2])
     assert abs(mmd) < 0.05 and -10 < score < 0
-    assert namespace["search"].best_params_["ddc__n_encoding"] in (20, 50)
+    assert namespace["search"].best_params_["ddc__n_hidden"] in (50, 200)
     result = namespace["result"]
     assert result.log_likelihood.shape == (200,)
     assert -10 < result.mean < 0 and result.mean_stderr < 0.5
