@@ -1214,3 +1214,24 @@ def test_defaults_reach_factor_analysis_on_a_real_table():
     assert est.learning_rate_ == pytest.approx(2.5e-2)
     got = np.mean(linear_gaussian_log_likelihood(est.model_, X_test))
     assert got > fa.score(X_test) - 0.1
+
+
+def test_n_encoding_does_not_shape_the_fit_under_the_embedding():
+    """The documented reason the docs' searches go over n_hidden: under the
+    default expectations="embedding" the wake phase reads no encoding, so
+    fits that differ only in n_encoding learn the same model, bit for bit;
+    under "encodings" they do not."""
+    X = np.random.RandomState(0).normal(size=(120, 4))
+
+    def params(**kw):
+        est = DDCHelmholtzEstimator(
+            n_hidden=20, n_sleep_samples=60, max_iter=3, random_state=0, **kw
+        ).fit(X)
+        return est.model_.get_parameters()
+
+    a, b = params(n_encoding=10), params(n_encoding=30)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    a = params(n_encoding=10, expectations="encodings")
+    b = params(n_encoding=30, expectations="encodings")
+    assert any(not np.array_equal(a[k], b[k]) for k in a)
