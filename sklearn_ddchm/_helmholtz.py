@@ -200,6 +200,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         held-out rows better than ``(2, 1)``).
     n_encoding : int or tuple of int, default=100
         Number of encoding functions ``K_l`` per latent layer (one int for all).
+        Under the default ``expectations="embedding"`` they size
+        :meth:`transform`'s features and :meth:`score`'s proposal but not
+        the fit: to tune the fit, search over ``n_hidden`` or
+        ``latent_dims``.
     n_hidden : int or "auto", default="auto"
         Units of the recognition model's hidden layer ``h(x)`` (Eq. 8): fixed
         random ReLU units ``[W x + b]_+`` or kernel units (see
