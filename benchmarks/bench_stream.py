@@ -45,6 +45,7 @@ the task's epochs times its rows), whose last steps are small. Tasks:
 
 import argparse
 import copy
+import functools
 import os
 import sys
 import time
@@ -107,11 +108,20 @@ def patches_task(seed, quick=False):
     return est, data.X_train, evaluate
 
 
-def mnist_task(seed, mnist_dir=None, draws=5, quick=False):
-    from paper_mnist_sbn import evaluation_data, mean_mmd2, sample_draws
+@functools.lru_cache(maxsize=1)
+def _mnist_data(mnist_dir, draws):
+    """paper_mnist_sbn.py's images, test images, bandwidth and floor (its
+    ``draws`` MMD^2 of 10,000 images each), computed once for every seed."""
+    from paper_mnist_sbn import evaluation_data
 
     cache = os.path.expanduser("~/.cache/sklearn_ddchm")
-    data = evaluation_data(mnist_dir, cache, 10_000, draws)
+    return evaluation_data(mnist_dir, cache, 10_000, draws)
+
+
+def mnist_task(seed, mnist_dir=None, draws=5, quick=False):
+    from paper_mnist_sbn import mean_mmd2, sample_draws
+
+    data = _mnist_data(mnist_dir, draws)
     X = data.X_train.astype(np.float32)
     est = DDCHelmholtzEstimator(
         model="sbn", latent_dims=(56, 10), n_encoding=200, random_state=seed

@@ -816,15 +816,12 @@ class BaseDeepGenerativeEstimator(
         # over its whole stream (_decaying_mean) in model_, and continues from
         # its last iterate
         stream_average = not scheduled and self.average_fraction > 0
-        if scheduled:
-            # a fit (a warm start too) goes on from model_ and ends the stream
-            self._stream_iterate, self._stream_average = None, None
-            self._n_stream_steps = 0
-        elif self._stream_iterate is not None:
+        if not scheduled and self._stream_iterate is not None:
             self._set_trained_parameters(self._stream_iterate)
-            self._stream_iterate = None
+        # a fit (a warm start too) goes on from model_ and ends the stream
+        self._stream_iterate = None
         if not stream_average:
-            # a later call that averages again starts a new average
+            # a later stream, or call, that averages starts a new average
             self._stream_average, self._n_stream_steps = None, 0
         step = 0
         best, no_improvement = -math.inf, 0
