@@ -2140,3 +2140,52 @@ def test_bench_stream_horizon_decays_the_stream_over_its_epochs(monkeypatch):
     assert est.n_samples_seen_ == 2 * X.shape[0]
     bench.run_task("synthetic", 0, [1], log=lambda line: None, quick=True)
     assert made[1][0].learning_rate_decay_samples is None
+
+
+def test_centred_wake_subtracts_the_wake_gradient_of_fresh_model_samples():
+    bench = load_script("centred_wake")
+    from sklearn_ddchm import DDCHelmholtzEstimator
+
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    est = DDCHelmholtzEstimator(
+        n_encoding=10, n_hidden=10, n_sleep_samples=40, batch_size=20, max_iter=1
+    ).fit(X)
+    original = DDCHelmholtzEstimator._gradient_step
+    reference = pickle.loads(pickle.dumps(est))
+    with bench.centred_wake(2):
+        grads, _, _ = est._gradient_step(X[:20], np.random.RandomState(5))
+    assert DDCHelmholtzEstimator._gradient_step is original
+    # the same step written out: one sleep phase, the batch's wake gradient
+    # and that of 40 model samples drawn next from the same stream
+    rng = np.random.RandomState(5)
+    reference._n_sleep_phases += 1
+    phase = reference._sleep(
+        40, rng, accumulate=True, refresh=False, encodings=False, means=True
+    )
+    batch, _ = reference._wake(X[:20], phase, True)
+    X_model, _ = reference.model_.sample(40, random_state=rng)
+    own, _ = reference._wake(X_model, phase, True, criterion=False)
+    assert set(grads) == set(batch)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], batch[name] - own[name], atol=1e-12)
+    observation = bench.centred_gradient(batch, own, observation_only=True)
+    for name in grads:
+        centred = name.startswith("layer0.")
+        expected = batch[name] - own[name] if centred else batch[name]
+        np.testing.assert_array_equal(observation[name], expected)
+    # samples=0 leaves the estimator's own step
+    copy = pickle.loads(pickle.dumps(reference))
+    with bench.centred_wake(0):
+        a, _, _ = reference._gradient_step(X[:20], np.random.RandomState(1))
+    b, _, _ = copy._gradient_step(X[:20], np.random.RandomState(1))
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_centred_wake_fits_a_task(capsys):
+    bench = load_script("centred_wake")
+    bench.main(["--samples", "1", "--fit", "synthetic", "0", "--quick"])
+    line = capsys.readouterr().out
+    assert "synthetic seed 0, fit" in line and "log p - truth" in line
+    value = float(line.rsplit("log p - truth", 1)[1])
+    assert np.isfinite(value)
