@@ -56,39 +56,42 @@ def centred_gradient(grads, model_grads, observation_only=False):
 def centred_wake(samples, observation_only=False):
     """Inside, every DDC-HM step centres its wake gradient on ``samples`` x
     its minibatch's size of the model's own fresh samples (``samples=0``:
-    the estimator unchanged)."""
-    original = DDCHelmholtzEstimator._gradient_step
+    the estimator unchanged).
+
+    The step's own ``_gradient_step`` runs as it is; its wake phase (called
+    once per step, after the sleep phase) also draws the model's samples
+    from the step's generator, next after the sleep phase's draws, and
+    evaluates the same phase's gradient on them."""
+    original_step = DDCHelmholtzEstimator._gradient_step
+    original_wake = DDCHelmholtzEstimator._wake
 
     def step(self, X_batch, rng, criterion=True):
-        if samples <= 0 or self.expectations == "importance":
-            return original(self, X_batch, rng, criterion)
-        # DDCHelmholtzEstimator._gradient_step's sleep phase, kept for the
-        # second wake phase
-        refresh = self.encoding_refresh is not None and (
-            self._n_sleep_phases > 0
-            and self._n_sleep_phases % self.encoding_refresh == 0
-        )
-        self._n_sleep_phases += 1
-        use_moments = self._uses_moments()
-        phase = self._sleep(
-            self.n_sleep_samples,
-            rng,
-            accumulate=True,
-            refresh=refresh,
-            encodings=self.expectations == "encodings" or self.ridge == "gcv",
-            means=use_moments,
-        )
-        grads, value = self._wake(X_batch, phase, use_moments, criterion)
+        self._centring_rng = rng
+        try:
+            return original_step(self, X_batch, rng, criterion)
+        finally:
+            del self._centring_rng
+
+    def wake(self, X_batch, phase, use_moments, criterion=True):
+        grads, value = original_wake(self, X_batch, phase, use_moments, criterion)
+        rng = getattr(self, "_centring_rng", None)
+        if rng is None:  # a wake phase outside a training step
+            return grads, value
         n_model = max(1, round(samples * X_batch.shape[0]))
         X_model, _ = self.model_.sample(n_model, random_state=rng)
-        model_grads, _ = self._wake(X_model, phase, use_moments, criterion=False)
-        return centred_gradient(grads, model_grads, observation_only), {}, value
+        model_grads, _ = original_wake(
+            self, X_model, phase, use_moments, criterion=False
+        )
+        return centred_gradient(grads, model_grads, observation_only), value
 
-    DDCHelmholtzEstimator._gradient_step = step
+    if samples > 0:
+        DDCHelmholtzEstimator._gradient_step = step
+        DDCHelmholtzEstimator._wake = wake
     try:
         yield
     finally:
-        DDCHelmholtzEstimator._gradient_step = original
+        DDCHelmholtzEstimator._gradient_step = original_step
+        DDCHelmholtzEstimator._wake = original_wake
 
 
 def fit_task(name, seed, quick=False):

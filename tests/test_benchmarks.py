@@ -2150,11 +2150,14 @@ def test_centred_wake_subtracts_the_wake_gradient_of_fresh_model_samples():
     est = DDCHelmholtzEstimator(
         n_encoding=10, n_hidden=10, n_sleep_samples=40, batch_size=20, max_iter=1
     ).fit(X)
-    original = DDCHelmholtzEstimator._gradient_step
+    original = DDCHelmholtzEstimator._gradient_step, DDCHelmholtzEstimator._wake
     reference = pickle.loads(pickle.dumps(est))
     with bench.centred_wake(2):
         grads, _, _ = est._gradient_step(X[:20], np.random.RandomState(5))
-    assert DDCHelmholtzEstimator._gradient_step is original
+    assert (DDCHelmholtzEstimator._gradient_step, DDCHelmholtzEstimator._wake) == (
+        original
+    )
+    assert not hasattr(est, "_centring_rng")
     # the same step written out: one sleep phase, the batch's wake gradient
     # and that of 40 model samples drawn next from the same stream
     rng = np.random.RandomState(5)
@@ -2168,6 +2171,11 @@ def test_centred_wake_subtracts_the_wake_gradient_of_fresh_model_samples():
     assert set(grads) == set(batch)
     for name in grads:
         np.testing.assert_allclose(grads[name], batch[name] - own[name], atol=1e-12)
+    # a wake phase outside a training step is left as it is
+    with bench.centred_wake(2):
+        outside, _ = reference._wake(X[:20], phase, True)
+    for name in outside:
+        np.testing.assert_array_equal(outside[name], batch[name])
     observation = bench.centred_gradient(batch, own, observation_only=True)
     for name in grads:
         centred = name.startswith("layer0.")
