@@ -25,9 +25,13 @@ runs the estimator unchanged (the reference in the same process set-up).
 ``--observation-only`` centres the observation layer's gradient alone.
 
 Measured on five tasks (``benchmarks/README.md``, "Centring the wake
-gradient"): closer to the held-out patches by MMD², mixed on the tabular
-data, farther on MNIST, and no remedy for the sharpening; not an option of
-the estimator.
+gradient"): closer to the held-out patches by MMD² after as many epochs but
+farther at equal time, mixed on the synthetic model and the tabular data,
+farther on MNIST, and no remedy for the sharpening; not an option of the
+estimator. Latest output (2026-12-06, ``--samples 1 --fit synthetic 0``;
+``--samples 0`` gives -0.01861)::
+
+    centred on 1 x the batch: synthetic seed 0, fit (13 s): log p - truth -0.00394
 """
 
 import argparse
