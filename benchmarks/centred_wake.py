@@ -8,8 +8,10 @@ Usage::
 
 Fisher's identity makes the true free-energy gradient average to zero over
 the model's own data, ``E_{x ~ p_theta}[grad log p_theta(x)] = 0``; the DDC
-wake gradient ``g(x)`` does not (its bias is the MNIST models' sharpening,
-``benchmarks/README.md``, "The sharpening's cause"). Here every training
+wake gradient ``g(x)`` need not. If its error at the training images (the
+MNIST models' sharpening, ``benchmarks/README.md``, "The sharpening's
+cause") were the error it makes at the model's own samples, this would
+remove it. Here every training
 step subtracts from the wake gradient of its minibatch the same step's wake
 gradient (the same sleep phase and recognition model) averaged over ``K``
 times the minibatch's size of fresh ancestral samples of the model, an
