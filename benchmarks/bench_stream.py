@@ -136,6 +136,13 @@ def mnist_task(seed, mnist_dir=None, draws=5, quick=False):
     return est, X, evaluate
 
 
+def make_task(name, seed, **options):
+    """``(estimator, X, evaluate)`` of the task ``name`` for ``seed`` (looked
+    up at the call, so a test may replace one task's function)."""
+    make = {"synthetic": synthetic_task, "patches": patches_task, "mnist": mnist_task}
+    return make[name](seed, **options)
+
+
 def _line(figures):
     return ", ".join(f"{k} {v:.4g}" for k, v in figures.items())
 
@@ -158,8 +165,7 @@ def run_task(name, seed, at, with_fit=False, horizon=False, log=print, **options
     iterate)}`` and, with ``with_fit``, ``fit``'s figures under ``"fit"``.
     ``horizon``: the step decays over the stream's ``max(at)`` epochs
     (``learning_rate_decay_samples``) as ``fit``'s does over its run."""
-    make = {"synthetic": synthetic_task, "patches": patches_task}.get(name)
-    est, X, evaluate = (make or mnist_task)(seed, **options)
+    est, X, evaluate = make_task(name, seed, **options)
     if horizon:
         est.set_params(learning_rate_decay_samples=max(at) * X.shape[0])
     results = {}
@@ -222,7 +228,7 @@ def main(argv=None):
         if name == "mnist":
             options.update(mnist_dir=args.mnist_dir, draws=args.draws)
         for seed in args.seeds:
-            run_task(name, seed, at, args.fit, args.horizon, **options)
+            run_task(name, seed, at, with_fit=args.fit, horizon=args.horizon, **options)
 
 
 if __name__ == "__main__":

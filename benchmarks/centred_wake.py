@@ -105,12 +105,7 @@ def fit_task(name, seed, quick=False):
     ``(seconds, figures)``."""
     import bench_stream
 
-    make = {
-        "synthetic": bench_stream.synthetic_task,
-        "patches": bench_stream.patches_task,
-        "mnist": bench_stream.mnist_task,
-    }[name]
-    est, X, evaluate = make(seed, quick=quick)
+    est, X, evaluate = bench_stream.make_task(name, seed, quick=quick)
     est.set_params(max_iter=2 if quick else bench_stream.EPOCHS[name])
     start = time.perf_counter()
     est.fit(X)
