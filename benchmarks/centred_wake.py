@@ -3,8 +3,8 @@
 Usage::
 
     SCIPY_ARRAY_API=1 OPENBLAS_NUM_THREADS=1 python benchmarks/centred_wake.py
-    ... --samples K [--observation-only] --fit TASK SEED
-    ... --samples K [--observation-only] SCRIPT [ARGS ...]
+    ... --samples K [--observation-only] [--every M] [--weight W] --fit TASK SEED
+    ... --samples K [--observation-only] [--every M] [--weight W] SCRIPT [ARGS ...]
 
 Fisher's identity makes the true free-energy gradient average to zero over
 the model's own data, ``E_{x ~ p_theta}[grad log p_theta(x)] = 0``; the DDC
@@ -25,13 +25,18 @@ update, which they are not for the DDC gradient itself.
 ``bench_tabular.py``) with every DDC-HM trained this way. ``--samples 0``
 runs the estimator unchanged (the reference in the same process set-up).
 ``--observation-only`` centres the observation layer's gradient alone.
+``--every M`` computes the correction at every ``M``-th step only and
+subtracts the last one computed in between; ``--weight W`` subtracts a
+running average of the corrections instead, each new one entering with
+weight ``W`` (cheaper or smoother corrections; see :func:`centred_wake`).
 
 Measured on five tasks (``benchmarks/README.md``, "Centring the wake
 gradient"): closer to the held-out patches by MMD² after as many epochs but
 farther at equal time, mixed on the synthetic model and the tabular data,
 farther on MNIST, and no remedy for the sharpening; not an option of the
-estimator. Latest output (2026-12-06, ``--samples 1 --fit synthetic 0``;
-``--samples 0`` gives -0.01861)::
+estimator. The cheaper (``--every``) and averaged (``--weight``)
+corrections lose at equal time as well. Latest output (2026-12-06,
+``--samples 1 --fit synthetic 0``; ``--samples 0`` gives -0.01861)::
 
     centred on 1 x the batch: synthetic seed 0, fit (13 s): log p - truth -0.00394
 """
@@ -42,6 +47,7 @@ import os
 import runpy
 import sys
 import time
+import weakref
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -59,7 +65,7 @@ def centred_gradient(grads, model_grads, observation_only=False):
 
 
 @contextlib.contextmanager
-def centred_wake(samples, observation_only=False):
+def centred_wake(samples, observation_only=False, every=1, weight=1.0):
     """Inside, every DDC-HM step centres its wake gradient on ``samples`` x
     its minibatch's size of the model's own fresh samples (``samples=0``:
     the estimator unchanged).
@@ -67,9 +73,18 @@ def centred_wake(samples, observation_only=False):
     The step's own ``_gradient_step`` runs as it is; its wake phase (called
     once per step, after the sleep phase) also draws the model's samples
     from the step's generator, next after the sleep phase's draws, and
-    evaluates the same phase's gradient on them."""
+    evaluates the same phase's gradient on them. With ``every = M > 1``
+    that correction is computed at an estimator's first step and every
+    ``M``-th after it, and the last one computed is subtracted at the steps
+    in between (a cheaper, stale correction: ``1 + 1 / M`` wake phases per
+    step instead of 2). ``weight = w < 1`` subtracts instead a running
+    average of the corrections computed so far, each new one entering it
+    with weight ``w`` (the first with weight 1)."""
     original_step = DDCHelmholtzEstimator._gradient_step
     original_wake = DDCHelmholtzEstimator._wake
+    # per estimator: steps centred so far and the last correction computed
+    # (kept here, not on the estimator, so that nothing of it is pickled)
+    stale = weakref.WeakKeyDictionary()
 
     def step(self, X_batch, rng, criterion=True):
         self._centring_rng = rng
@@ -83,12 +98,20 @@ def centred_wake(samples, observation_only=False):
         rng = getattr(self, "_centring_rng", None)
         if rng is None:  # a wake phase outside a training step
             return grads, value
-        n_model = max(1, round(samples * X_batch.shape[0]))
-        X_model, _ = self.model_.sample(n_model, random_state=rng)
-        model_grads, _ = original_wake(
-            self, X_model, phase, use_moments, criterion=False
-        )
-        return centred_gradient(grads, model_grads, observation_only), value
+        count, correction = stale.get(self, (0, None))
+        if count % every == 0:
+            n_model = max(1, round(samples * X_batch.shape[0]))
+            X_model, _ = self.model_.sample(n_model, random_state=rng)
+            fresh, _ = original_wake(self, X_model, phase, use_moments, criterion=False)
+            correction = (
+                fresh
+                if correction is None
+                else {
+                    k: (1.0 - weight) * correction[k] + weight * fresh[k] for k in fresh
+                }
+            )
+        stale[self] = (count + 1, correction)
+        return centred_gradient(grads, correction, observation_only), value
 
     if samples > 0:
         DDCHelmholtzEstimator._gradient_step = step
@@ -116,6 +139,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=float, required=True)
     parser.add_argument("--observation-only", action="store_true")
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        metavar="M",
+        help="recompute the correction every M-th step, reuse it in between",
+    )
+    parser.add_argument(
+        "--weight",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="subtract a running average of the corrections, each new one "
+        "entering it with weight W (1: the last one alone)",
+    )
     parser.add_argument("--fit", nargs=2, metavar=("TASK", "SEED"))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("script", nargs="?")
@@ -123,14 +161,22 @@ def main(argv=None):
     options = parser.parse_args(argv)
     if (options.fit is None) == (options.script is None):
         parser.error("give either --fit TASK SEED or a SCRIPT to run")
-    with centred_wake(options.samples, options.observation_only):
+    if options.every < 1:
+        parser.error("--every must be at least 1")
+    if not 0.0 < options.weight <= 1.0:
+        parser.error("--weight must be in (0, 1]")
+    with centred_wake(
+        options.samples, options.observation_only, options.every, options.weight
+    ):
         if options.fit is not None:
             name, seed = options.fit[0], int(options.fit[1])
             seconds, figures = fit_task(name, seed, quick=options.quick)
             line = ", ".join(f"{k} {v:.4g}" for k, v in figures.items())
             print(
                 f"centred on {options.samples:g} x the batch"
-                f"{' (observation layer)' if options.observation_only else ''}: "
+                f"{' (observation layer)' if options.observation_only else ''}"
+                f"{f', every {options.every} steps' if options.every > 1 else ''}"
+                f"{f', averaged by {options.weight:g}' if options.weight < 1 else ''}: "
                 f"{name} seed {seed}, fit ({seconds:.0f} s): {line}",
                 flush=True,
             )

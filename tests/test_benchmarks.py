@@ -2293,6 +2293,65 @@ def test_centred_wake_subtracts_the_wake_gradient_of_fresh_model_samples():
         np.testing.assert_array_equal(a[name], b[name])
 
 
+def test_centred_wake_every_m_steps_reuses_the_last_correction():
+    """With every=2 the correction computed at an estimator's first step is
+    subtracted again at its second, and a new one is computed at its third;
+    with weight=1/2 the second step subtracts the mean of the first two
+    fresh corrections (each step against the same step left uncentred, on a
+    copy, with the same generators); nothing of it stays on the estimator."""
+    bench = load_script("centred_wake")
+    from sklearn_ddchm import DDCHelmholtzEstimator
+
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    est = DDCHelmholtzEstimator(
+        n_encoding=10, n_hidden=10, n_sleep_samples=40, batch_size=20, max_iter=1
+    ).fit(X)
+    steps = ((5, slice(0, 20)), (6, slice(20, 40)), (7, slice(40, 60)))
+
+    def corrections_of(**options):
+        """Each step's correction (its uncentred gradient minus its centred
+        one), on copies of ``est`` with the same generators."""
+        centring, plain = (pickle.loads(pickle.dumps(est)) for _ in range(2))
+        with bench.centred_wake(2, **options):
+            centred = [
+                centring._gradient_step(X[rows], np.random.RandomState(seed))[0]
+                for seed, rows in steps
+            ]
+        assert not any(key.startswith("_centring") for key in vars(centring))
+        return [
+            {name: b[name] - c[name] for name in b}
+            for c, b in zip(
+                centred,
+                (
+                    plain._gradient_step(X[r], np.random.RandomState(s))[0]
+                    for s, r in steps
+                ),
+                strict=True,
+            )
+        ]
+
+    corrections = corrections_of(every=2)
+    for name in corrections[0]:
+        np.testing.assert_allclose(
+            corrections[1][name], corrections[0][name], atol=1e-12
+        )
+    assert any(
+        not np.allclose(corrections[2][name], corrections[0][name])
+        for name in corrections[0]
+    )
+    # a running average: each fresh correction enters with weight 1/2
+    fresh = corrections_of(every=1)
+    averaged = corrections_of(every=1, weight=0.5)
+    for name in fresh[0]:
+        np.testing.assert_allclose(averaged[0][name], fresh[0][name], atol=1e-12)
+        np.testing.assert_allclose(
+            averaged[1][name], 0.5 * (fresh[0][name] + fresh[1][name]), atol=1e-12
+        )
+    for bad in (["--every", "0"], ["--weight", "0"], ["--weight", "1.5"]):
+        with pytest.raises(SystemExit):
+            bench.main(["--samples", "1", *bad, "--fit", "synthetic", "0"])
+
+
 def test_centred_wake_fits_a_task(capsys):
     bench = load_script("centred_wake")
     bench.main(["--samples", "1", "--fit", "synthetic", "0", "--quick"])
