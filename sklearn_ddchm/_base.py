@@ -1328,11 +1328,11 @@ class BaseDeepGenerativeEstimator(
         continuous, or inside a
         :class:`~sklearn_ddchm._binary_proposal.ConditionalBernoulliProposal`
         where its latents are all binary, in two layers or more (not
-        ``for_ais``: AIS started from that proposal, whose mode-centred
-        conditionals hold the chains near the mode the search found, ended
-        1.5-5.9 nats per image lower on two MNIST models than AIS from the
-        recognition marginals; ``benchmarks/bench_ais.py score --start
-        conditional``).
+        ``for_ais``: AIS started from that proposal ended 1.5-5.9 nats per
+        image lower on two MNIST models than AIS from the recognition
+        marginals, presumably because its mode-centred conditionals hold
+        the chains near the mode the search found; ``benchmarks/bench_ais.py
+        score --start conditional``).
         """
         own = self._proposal(X)
         linear = linear_gaussian_proposal(self.model_, X, own)
