@@ -677,10 +677,12 @@ def conditional_ais_start(est):
     own = est._scoring_proposal
 
     def scoring_proposal(X, *, for_ais=False):
-        q = own(X)
-        if for_ais and isinstance(q, ConditionalBernoulliProposal):
+        q = own(X)  # built once: its mode search is score's largest cost
+        if not for_ais:
+            return q
+        if isinstance(q, ConditionalBernoulliProposal):
             return ConditionalStart.of(q)
-        return own(X, for_ais=for_ais)
+        return own(X, for_ais=True)
 
     est._scoring_proposal = scoring_proposal
     try:

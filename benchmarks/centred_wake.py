@@ -51,6 +51,8 @@ import weakref
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bench_stream  # noqa: E402
+
 from sklearn_ddchm import DDCHelmholtzEstimator  # noqa: E402
 
 
@@ -103,13 +105,11 @@ def centred_wake(samples, observation_only=False, every=1, weight=1.0):
             n_model = max(1, round(samples * X_batch.shape[0]))
             X_model, _ = self.model_.sample(n_model, random_state=rng)
             fresh, _ = original_wake(self, X_model, phase, use_moments, criterion=False)
-            correction = (
-                fresh
-                if correction is None
-                else {
+            if correction is not None and weight < 1.0:
+                fresh = {
                     k: (1.0 - weight) * correction[k] + weight * fresh[k] for k in fresh
                 }
-            )
+            correction = fresh
         stale[self] = (count + 1, correction)
         return centred_gradient(grads, correction, observation_only), value
 
@@ -126,8 +126,6 @@ def centred_wake(samples, observation_only=False, every=1, weight=1.0):
 def fit_task(name, seed, quick=False):
     """One ``fit`` of ``bench_stream.py``'s task ``name`` for its epochs:
     ``(seconds, figures)``."""
-    import bench_stream
-
     est, X, evaluate = bench_stream.make_task(name, seed, quick=quick)
     est.set_params(max_iter=2 if quick else bench_stream.EPOCHS[name])
     start = time.perf_counter()
@@ -171,7 +169,7 @@ def main(argv=None):
         if options.fit is not None:
             name, seed = options.fit[0], int(options.fit[1])
             seconds, figures = fit_task(name, seed, quick=options.quick)
-            line = ", ".join(f"{k} {v:.4g}" for k, v in figures.items())
+            line = bench_stream._line(figures)
             print(
                 f"centred on {options.samples:g} x the batch"
                 f"{' (observation layer)' if options.observation_only else ''}"
