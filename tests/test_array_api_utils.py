@@ -101,6 +101,28 @@ def test_log_sigmoid_is_linear_in_the_negative_tail(backend):
     np.testing.assert_allclose(out, [-1000.0], rtol=1e-15)
 
 
+@pytest.mark.parametrize(
+    "a",
+    [
+        np.array(3.0),
+        np.array([[-800, -3, 0, 4, 900]]),
+        np.linspace(-90.0, 90.0, 24, dtype=np.float32).reshape(2, 3, 4),
+        np.linspace(-800.0, 800.0, 40)[::3],
+    ],
+    ids=["0-d", "int", "float32 3-d", "strided view"],
+)
+def test_numpy_softplus_every_input_form_matches_logaddexp_and_spares_input(a):
+    # NumPy arrays of floats take an in-place path: it must leave its input
+    # alone and agree with the one-ufunc form on every other form too
+    before = a.copy()
+    out = _no_warnings(softplus, a)
+    np.testing.assert_array_equal(a, before)
+    reference = np.logaddexp(0.0, a)
+    assert np.asarray(out).dtype == reference.dtype
+    rtol = 1e-6 if reference.dtype == np.float32 else 1e-15
+    np.testing.assert_allclose(out, reference, rtol=rtol)
+
+
 def test_softplus_inverse_matches_log_expm1(backend):
     y = np.array([1e-300, 1e-20, 1e-8, 0.1, 1.0, 5.0, 30.0, 700.0, 1000.0])
     out = _no_warnings(softplus_inverse, backend.asarray(y))

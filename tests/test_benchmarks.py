@@ -2359,3 +2359,20 @@ def test_centred_wake_fits_a_task(capsys):
     assert "synthetic seed 0, fit" in line and "log p - truth" in line
     value = float(line.rsplit("log p - truth", 1)[1])
     assert np.isfinite(value)
+
+
+def test_bench_primitives_prints_a_checked_row_per_shape_and_dtype(monkeypatch, capsys):
+    bench = load_script("bench_primitives")
+    # one small shape keeps the test quick; the script checks each pair of
+    # forms against each other before timing them
+    monkeypatch.setattr(bench, "SHAPES", [(3, 7)])
+    monkeypatch.setattr(sys, "argv", ["bench_primitives.py", "--repeat", "1"])
+    bench.main()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:2] == ["shape", "dtype"]
+    rows = [line.split() for line in lines[1:]]
+    assert [row[2] for row in rows] == ["float32", "float64"]
+    for row in rows:
+        # times and ratios: positive and finite
+        values = [float(v) for v in row[3:6] + row[7:10]]
+        assert all(0 < v < math.inf for v in values), row
