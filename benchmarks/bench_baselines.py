@@ -71,6 +71,15 @@ Earlier figures (same machine, before the Cholesky solves and the sigmoid
 change): IWAE-50 3.92, DDC-HM 6.95 s/epoch on the patch task; VIMCO-50 85.5 s
 per 50,000 images; before the model library cached each layer's affine map,
 IWAE-50 12.1 s and VIMCO-50 172 s.
+
+Re-measured 2026-12-06 (one thread, alone, two runs each, alternating with
+the package of that morning, whose sigmoid and softplus went through SciPy's
+``expit`` and NumPy's ``logaddexp``; ``bench_primitives.py``), before ->
+after: patch VAE 0.30-0.31 -> 0.30, IWAE-5 0.71 -> 0.67-0.69, IWAE-50
+5.59-5.60 -> 4.89-5.03, DDC-HM 4.52-4.56 -> 4.19-4.21 s/epoch; SBN VIMCO-50
+155.8-159.8 -> 118.8-122.1, DDC-HM 100.6-104.1 -> 88.5-101.1 s per 50,000
+images. The machine had become about twice as slow since 2026-11-25: the
+package of that day took 124-141 s for the VIMCO-50 epoch (69.8 s then).
 """
 
 import argparse
