@@ -87,7 +87,7 @@ from sklearn.utils import check_random_state
 
 from .models import BernoulliLayer
 from .utils._array_api import device as _device
-from .utils._array_api import get_namespace, logsumexp, sigmoid
+from .utils._array_api import get_namespace, logsumexp, sigmoid, softplus
 from .utils._random import draw
 
 #: acceptance probability the pilot run steers HMC towards (Neal, 2011, Sec. 4.4:
@@ -200,8 +200,7 @@ class AffineFactor:
 
 def bernoulli_terms(child, a):
     """``log Bernoulli(child; sigmoid(a))`` per coordinate, stable in both tails."""
-    xp = get_namespace(a)
-    return child * a - (xp.maximum(a, 0.0) + xp.log1p(xp.exp(-xp.abs(a))))
+    return child * a - softplus(a)
 
 
 def identity_logit(a):
