@@ -181,7 +181,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         linear-Gaussian layers. A :class:`~sklearn_ddchm.models.DeepExponentialFamily`
         is copied; layers that carry parameters start from them (the paper's
         synthetic experiment starts at the true parameters), the others are
-        drawn at random.
+        drawn at random. Its top layer learns only with ``fit_prior=True``.
     latent_dims : "auto", int or tuple of int, default="auto"
         ``(D_1, ..., D_L)``, bottom-up. Ignored when ``model`` is an instance.
         ``"auto"``: two layers, ``D_1`` the number of factors with the lowest
@@ -464,6 +464,11 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         ``False`` takes one step size for every parameter (the paper).
     fit_prior : bool, default=False
         Whether the top prior's parameters are learnt (Eq. 21) or kept fixed.
+        It decides for the top layer of a ``model`` instance too, whatever
+        that layer's own ``trainable`` says: a
+        :class:`~sklearn_ddchm.models.MixtureOfGaussiansPrior` moves its
+        components to the data's clusters only with ``fit_prior=True``
+        (``benchmarks/bench_clustered.py``).
     init : {"auto", "data", "random"}, default="auto"
         How the observation layer starts: ``"data"`` fits it to ``X`` (a
         probabilistic PCA of ``X`` for Gaussian observations, the data's means

@@ -48,6 +48,7 @@ from sklearn_ddchm.models import (
     DeepExponentialFamily,
     GaussianLayer,
     GaussianPrior,
+    MixtureOfGaussiansPrior,
 )
 from sklearn_ddchm.utils import _exact as exact_module
 from sklearn_ddchm.utils._array_api import to_numpy
@@ -626,6 +627,86 @@ def test_ais_matches_the_closed_form_linear_gaussian_likelihood():
     assert_matches(result, exact)
     assert result.mean_stderr < 0.01
     assert 0.4 < float(np.mean(result.acceptance_rate)) < 0.9
+
+
+def mixture_under_gaussian(seed=0, n_features=3):
+    """x (Gaussian, 3-D) <- z_1 (1-D) under a three-component mixture prior."""
+    rng = np.random.RandomState(seed)
+    return DeepExponentialFamily(
+        [
+            GaussianLayer(
+                n_features,
+                1,
+                weights=rng.randn(n_features, 1),
+                bias=rng.randn(n_features),
+                log_var=np.log(rng.uniform(0.1, 0.5, n_features)),
+            ),
+            MixtureOfGaussiansPrior(
+                1,
+                3,
+                means=np.array([[-2.5], [0.5], [3.0]]),
+                log_vars=np.log([[0.1], [0.4], [0.2]]),
+                logits=np.array([0.3, -0.5, 0.1]),
+            ),
+        ]
+    )
+
+
+def test_closed_form_mixture_likelihood_matches_quadrature():
+    """The closed form of a linear-Gaussian chain under a mixture prior
+    against p(x) = int p(x | z) p(z) dz on a fine grid of the 1-D latent."""
+    model = mixture_under_gaussian()
+    X, _ = model.sample(30, random_state=1)
+    obs, prior = model.layers
+    z = np.linspace(-8.0, 8.0, 40_001)
+    log_prior = to_numpy(prior.log_prob(z[:, None]))
+    W, b = to_numpy(obs.params["weights"]), to_numpy(obs.params["bias"])
+    v = np.exp(to_numpy(obs.params["log_var"]))
+    mean = z[:, None] * W[:, 0][None, :] + b  # (grid, D)
+    expected = []
+    for x in X:
+        log_lik = stats.norm.logpdf(x, loc=mean, scale=np.sqrt(v)).sum(axis=1)
+        expected.append(special.logsumexp(log_lik + log_prior) + np.log(z[1] - z[0]))
+    np.testing.assert_allclose(
+        linear_gaussian_log_likelihood(model, X), expected, atol=1e-6
+    )
+    # restricted to two columns: the marginal of those columns
+    expected_cols = []
+    for x in X:
+        log_lik = stats.norm.logpdf(
+            x[[0, 2]], loc=mean[:, [0, 2]], scale=np.sqrt(v[[0, 2]])
+        ).sum(axis=1)
+        expected_cols.append(
+            special.logsumexp(log_lik + log_prior) + np.log(z[1] - z[0])
+        )
+    np.testing.assert_allclose(
+        linear_gaussian_log_likelihood(model, X, features=[0, 2]),
+        expected_cols,
+        atol=1e-6,
+    )
+
+
+def test_closed_form_one_component_mixture_is_the_gaussian_prior_case():
+    model = linear_gaussian()
+    prior = model.layers[-1]
+    mixture = DeepExponentialFamily(
+        [
+            *model.layers[:-1],
+            MixtureOfGaussiansPrior(
+                prior.n_features,
+                1,
+                means=to_numpy(prior.params["mean"])[None, :],
+                log_vars=to_numpy(prior.params["log_var"])[None, :],
+                logits=np.zeros(1),
+            ),
+        ]
+    )
+    X, _ = model.sample(20, random_state=2)
+    np.testing.assert_allclose(
+        linear_gaussian_log_likelihood(mixture, X),
+        linear_gaussian_log_likelihood(model, X),
+        rtol=1e-12,
+    )
 
 
 def test_ais_on_a_model_with_continuous_and_binary_latents_matches_exact():

@@ -411,7 +411,9 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
     validation_fraction : float in (0, 1), default=0.1
         Share of ``fit``'s rows held out when ``early_stopping=True``.
     fit_prior : bool, default=False
-        Whether the top prior's parameters are learnt or kept fixed.
+        Whether the top prior's parameters are learnt or kept fixed. It
+        decides for the top layer of a ``model`` instance too, whatever that
+        layer's own ``trainable`` says.
     init : {"auto", "data", "random"}, default="auto"
         How the observation layer starts: ``"data"`` fits it to ``X`` (a
         probabilistic PCA of ``X`` for Gaussian observations, the data's means
@@ -699,7 +701,9 @@ class VAEEstimator(_BaseReparameterisedEstimator):
     validation_fraction : float in (0, 1), default=0.1
         Share of ``fit``'s rows held out when ``early_stopping=True``.
     fit_prior : bool, default=False
-        Whether the top prior's parameters are learnt or kept fixed.
+        Whether the top prior's parameters are learnt or kept fixed. It
+        decides for the top layer of a ``model`` instance too, whatever that
+        layer's own ``trainable`` says.
     init : {"auto", "data", "random"}, default="auto"
         How the observation layer starts: ``"data"`` fits it to ``X`` (a
         probabilistic PCA of ``X`` for Gaussian observations, the data's means

@@ -423,7 +423,9 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
     validation_fraction : float in (0, 1), default=0.1
         Share of ``fit``'s rows held out when ``early_stopping=True``.
     fit_prior : bool, default=False
-        Whether the top prior's parameters are learnt.
+        Whether the top prior's parameters are learnt. It decides for the
+        top layer of a ``model`` instance too, whatever that layer's own
+        ``trainable`` says.
     init : {"auto", "data", "random"}, default="auto"
         How the observation layer starts: ``"data"`` fits it to ``X`` (a
         probabilistic PCA of ``X`` for Gaussian observations, the data's means

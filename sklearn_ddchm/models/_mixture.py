@@ -28,7 +28,9 @@ class MixtureOfGaussiansPrior(Layer):
     logits : array of shape (n_components,), optional
         Unnormalised log mixing weights, ``pi = softmax(logits)``.
     trainable : bool or iterable of str, default=False
-        Fixed by default, as in the paper's experiments.
+        Fixed by default, as in the paper's experiments. As the top layer of
+        a model an estimator fits, the estimator's ``fit_prior`` decides
+        instead.
     """
 
     param_names = ("means", "log_vars", "logits")

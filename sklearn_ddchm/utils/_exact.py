@@ -57,24 +57,62 @@ def linear_gaussian_marginal(model):
     mean : ndarray of shape (n_features,)
     cov : ndarray of shape (n_features, n_features)
     """
+    if not isinstance(model.layers[-1], GaussianPrior):
+        raise ValueError("the model must be GaussianLayers under a GaussianPrior.")
+    _, means, covs = linear_gaussian_mixture_marginal(model)
+    return means[0], covs[0]
+
+
+def linear_gaussian_mixture_marginal(model):
+    """The mixture of Gaussians that ``x`` follows under a chain of
+    :class:`GaussianLayer` under a :class:`GaussianPrior` (one component) or
+    a :class:`MixtureOfGaussiansPrior`.
+
+    Each component of the prior goes through the chain as in
+    :func:`linear_gaussian_marginal`; the mixing weights are the prior's.
+
+    Parameters
+    ----------
+    model : DeepExponentialFamily
+
+    Returns
+    -------
+    log_weights : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features)
+    covs : ndarray of shape (n_components, n_features, n_features)
+    """
     prior = model.layers[-1]
-    if not isinstance(prior, GaussianPrior) or not all(
+    if not isinstance(prior, (GaussianPrior, MixtureOfGaussiansPrior)) or not all(
         type(layer) is GaussianLayer for layer in model.layers[:-1]
     ):
-        raise ValueError("the model must be GaussianLayers under a GaussianPrior.")
-    mean = _np(prior.params["mean"])
-    cov = np.diag(np.exp(_np(prior.params["log_var"])))
-    for layer in reversed(model.layers[:-1]):
-        W = _np(layer.params["weights"])
-        mean = W @ mean + _np(layer.params["bias"])
-        cov = W @ cov @ W.T + np.diag(np.exp(_np(layer.params["log_var"])))
-    return mean, cov
+        raise ValueError(
+            "the model must be GaussianLayers under a GaussianPrior or a "
+            "MixtureOfGaussiansPrior."
+        )
+    if isinstance(prior, GaussianPrior):
+        log_weights = np.zeros(1)
+        means = _np(prior.params["mean"])[None, :]
+        variances = np.exp(_np(prior.params["log_var"]))[None, :]
+    else:
+        log_weights, means, variances = (_np(a) for a in prior.components())
+    out_means, out_covs = [], []
+    for mean, variance in zip(means, variances, strict=True):
+        cov = np.diag(variance)
+        for layer in reversed(model.layers[:-1]):
+            W = _np(layer.params["weights"])
+            mean = W @ mean + _np(layer.params["bias"])
+            cov = W @ cov @ W.T + np.diag(np.exp(_np(layer.params["log_var"])))
+        out_means.append(mean)
+        out_covs.append(cov)
+    return log_weights, np.stack(out_means), np.stack(out_covs)
 
 
 def linear_gaussian_log_likelihood(model, X, features=None):
-    """log p(x) of a chain of :class:`GaussianLayer` under a :class:`GaussianPrior`.
+    """log p(x) of a chain of :class:`GaussianLayer` under a :class:`GaussianPrior`
+    or a :class:`MixtureOfGaussiansPrior`.
 
-    The Gaussian of :func:`linear_gaussian_marginal`.
+    The mixture of :func:`linear_gaussian_mixture_marginal` (one Gaussian
+    under a :class:`GaussianPrior`).
 
     Parameters
     ----------
@@ -82,24 +120,31 @@ def linear_gaussian_log_likelihood(model, X, features=None):
     X : ndarray of shape (n, n_features)
     features : array of int, optional
         Only these columns of ``X``: the log-density of their marginal (the
-        same mean and covariance restricted to them). All columns by default.
+        same means and covariances restricted to them). All columns by
+        default.
 
     Returns
     -------
     log_px : ndarray of shape (n,)
     """
-    mean, cov = linear_gaussian_marginal(model)
+    log_weights, means, covs = linear_gaussian_mixture_marginal(model)
     X = _np(X)
     if features is not None:
         features = np.asarray(features)
-        mean, cov, X = mean[features], cov[np.ix_(features, features)], X[:, features]
-    chol = np.linalg.cholesky(cov)
-    r = np.linalg.solve(chol, (X - mean).T)
-    return (
-        -0.5 * np.sum(r * r, axis=0)
-        - np.sum(np.log(np.diag(chol)))
-        - 0.5 * X.shape[1] * _LOG_2PI
-    )
+        means = means[:, features]
+        covs = covs[:, features][:, :, features]
+        X = X[:, features]
+    per_component = []
+    for log_weight, mean, cov in zip(log_weights, means, covs, strict=True):
+        chol = np.linalg.cholesky(cov)
+        r = np.linalg.solve(chol, (X - mean).T)
+        per_component.append(
+            log_weight
+            - 0.5 * np.sum(r * r, axis=0)
+            - np.sum(np.log(np.diag(chol)))
+            - 0.5 * X.shape[1] * _LOG_2PI
+        )
+    return special.logsumexp(np.stack(per_component), axis=0)
 
 
 def enumerated_log_likelihood(model, X, max_states=2**16):
