@@ -2376,3 +2376,19 @@ def test_bench_primitives_prints_a_checked_row_per_shape_and_dtype(monkeypatch, 
         # times and ratios: positive and finite
         values = [float(v) for v in row[3:6] + row[7:10]]
         assert all(0 < v < math.inf for v in values), row
+
+
+def test_bench_clustered_quick_run_scores_every_learner(capsys):
+    """bench_clustered's quick run: every learner of both kinds of task gets a
+    finite exact held-out log-likelihood, and the summary compares each with
+    DDC-HM's learnt mixture (0 against itself)."""
+    bench = load_script("bench_clustered")
+    summary = bench.main(
+        ["--quick", "--seeds", "0", "--tasks", "synthetic", "diabetes"]
+    )
+    assert set(summary["synthetic"]) == {"truth", "ddc_True", "ddc_False", "fa", "gmm"}
+    assert set(summary["diabetes"]) == {"ddc_True", "ddc_False", "fa", "gmm", "gmm_bic"}
+    for per_kind in summary.values():
+        assert all(np.isfinite(v).all() for v in per_kind.values())
+    out = capsys.readouterr().out
+    assert "DDC-HM, fit_prior=True " in out and "+0.000 [+0.000, +0.000]" in out
