@@ -1099,7 +1099,11 @@ def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
         "--save",
         str(tmp_path / "models"),
     )
-    loaded = run("--load", str(tmp_path / "models"), "--rbm")
+    loaded = run("--load", str(tmp_path / "models"), "--rbm", "--mean-removed")
+    removed = [row for row in loaded if "mean image removed" in row]
+    # the floor's line, then one per model (DDC-HM, VIMCO-50, RBM-200)
+    assert len(removed) == 4 and "floor MMD^2" in removed[0]
+    assert all("x the floor)" in row for row in removed[1:])
     assert "2 disjoint subsets of 40 training images" in fitted[0]
     assert fitted[0] == loaded[0]
     assert fitted[2].startswith("MMD^2 between two of those training subsets")
@@ -1128,6 +1132,30 @@ def test_mnist_benchmark_epochs_auto_leaves_ddc_its_default_length(tmp_path):
         lines = run_mnist_script(data, "--epochs", epochs, *small).splitlines()
         (line,) = [row for row in lines if row.startswith("DDC-HM")]
         assert want in line
+
+
+def test_mnist_benchmark_mean_removed_mmd2_ignores_offsets_of_a_whole_set():
+    """paper_mnist_sbn.mean_removed_mmd2 is mean_mmd2 of the sets centred
+    here by hand, and a constant added to every row of a set (ink, a pixel's
+    mean) changes the raw MMD^2 but not it."""
+    from sklearn_ddchm.metrics import mmd2
+
+    bench = load_script("paper_mnist_sbn")
+    rng = np.random.RandomState(0)
+    X = (rng.rand(60, 8) < 0.3).astype(float)
+    draws = [(rng.rand(50, 8) < 0.3).astype(float) for _ in range(3)]
+    shifted = [D + np.linspace(0.0, 0.4, 8) for D in draws]
+    value, se = bench.mean_removed_mmd2(X, draws, 1.5)
+    by_hand = [
+        mmd2(X - X.mean(axis=0), D - D.mean(axis=0), bandwidth=1.5) for D in draws
+    ]
+    assert value == pytest.approx(np.mean(by_hand), rel=1e-12)
+    assert se == pytest.approx(np.std(by_hand, ddof=1) / np.sqrt(3), rel=1e-12)
+    again, _ = bench.mean_removed_mmd2(X, shifted, 1.5)
+    assert again == pytest.approx(value, rel=1e-9, abs=1e-15)
+    raw, _ = bench.mean_mmd2(X, draws, 1.5)
+    raw_shifted, _ = bench.mean_mmd2(X, shifted, 1.5)
+    assert raw_shifted > raw + 0.01
 
 
 def test_mnist_benchmark_ink_counts_pixels_on():
