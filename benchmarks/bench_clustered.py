@@ -56,7 +56,7 @@ from sklearn_ddchm.models import (
 from sklearn_ddchm.utils._exact import linear_gaussian_log_likelihood
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_tabular import gaussian_mixture_by_bic, load  # noqa: E402
+from bench_tabular import gaussian_mixture_by_bic, load, timed_fit  # noqa: E402
 
 #: the synthetic task's sizes: features, latent dimension, clusters
 SYNTHETIC = {"n_features": 10, "n_latent": 2, "n_clusters": 4}
@@ -119,15 +119,6 @@ def task_data(task, seed, quick=False):
     return X_train, X_test, d, K_TABLES, None
 
 
-def fit_quietly(est, X):
-    """``est.fit(X)``: seconds and the number of warnings (recorded, not shown)."""
-    start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        est.fit(X)
-    return time.perf_counter() - start, len(caught)
-
-
 def run_task(task, seed, quick=False, max_iter="auto"):
     """One task and seed: a list of ``(kind, learner, held-out log p per
     row, seconds, warnings)``; ``kind`` names the learner across seeds."""
@@ -144,7 +135,7 @@ def run_task(task, seed, quick=False, max_iter="auto"):
             max_iter=max_iter,
             random_state=seed,
         )
-        seconds, n_warnings = fit_quietly(est, X_train)
+        seconds, n_warnings = timed_fit(est, X_train)
         value = float(np.mean(linear_gaussian_log_likelihood(est.model_, X_test)))
         rows.append(
             (
@@ -156,10 +147,10 @@ def run_task(task, seed, quick=False, max_iter="auto"):
             )
         )
     fa = FactorAnalysis(d, random_state=seed)
-    seconds, n_warnings = fit_quietly(fa, X_train)
+    seconds, n_warnings = timed_fit(fa, X_train)
     rows.append(("fa", f"FactorAnalysis({d})", fa.score(X_test), seconds, n_warnings))
     gm = GaussianMixture(K, random_state=seed)
-    seconds, n_warnings = fit_quietly(gm, X_train)
+    seconds, n_warnings = timed_fit(gm, X_train)
     rows.append(("gmm", f"GaussianMixture({K})", gm.score(X_test), seconds, n_warnings))
     if truth is None:
         start = time.perf_counter()
