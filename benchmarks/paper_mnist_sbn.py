@@ -510,7 +510,8 @@ def evaluation_data(mnist_dir, cache, n_eval, draws):
     # images: a pooled median differs between the floor and each model.
     sigma = median_heuristic(X_eval)
     n_floor = max(1, min(draws, len(X_train) // n))
-    subsets = [X_train[train_order[k * n : (k + 1) * n]] for k in range(n_floor)]
+    floor_rows = [train_order[k * n : (k + 1) * n] for k in range(n_floor)]
+    subsets = [X_train[rows] for rows in floor_rows]
     floor, floor_se = mean_mmd2(X_eval, subsets, sigma)
     # The first training images in MNIST's own order are not a random sample:
     # a floor measured on them is twice as high (REFERENCE.md's 3.9e-4).
@@ -522,7 +523,7 @@ def evaluation_data(mnist_dir, cache, n_eval, draws):
         mmd2(subsets[0], subsets[1], bandwidth=sigma) if n_floor > 1 else math.nan
     )
     return Bunch(
-        floor_rows=[train_order[k * n : (k + 1) * n] for k in range(n_floor)],
+        floor_rows=floor_rows,
         ordered_floor=ordered_floor,
         within_train=within_train,
         X_train=X_train,
