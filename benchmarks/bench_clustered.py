@@ -29,9 +29,10 @@ Tasks:
 
 Learners, each from a random start with every other parameter at its
 default (``random_state`` = the seed): DDC-HM with ``fit_prior=True`` (the
-mixture's means, variances and weights learnt), DDC-HM with the default
-``fit_prior=False`` (the top layer keeps the parameters it was drawn with,
-whatever its own ``trainable`` says), ``FactorAnalysis(d)`` and
+mixture's means, variances and weights learnt), DDC-HM with
+``fit_prior=False`` (the top layer keeps the parameters it was drawn with:
+what the default ``fit_prior="auto"`` does with a mixture built with its
+default ``trainable=False``), ``FactorAnalysis(d)`` and
 ``GaussianMixture(K)``.
 """
 

@@ -316,7 +316,7 @@ class BaseDeepGenerativeEstimator(
         "n_iter_no_change": [IntInterval(1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "fit_prior": ["boolean"],
+        "fit_prior": ["boolean", StrOptions({"auto"})],
         "init": [StrOptions({"auto", "data", "random"})],
         "n_importance": [IntInterval(1, None, closed="left")],
         "warm_start": ["boolean"],
@@ -417,6 +417,11 @@ class BaseDeepGenerativeEstimator(
             )
         return dims
 
+    def _fits_preset_prior(self):
+        """Whether a named model's top prior is learnt: ``fit_prior="auto"``
+        keeps it fixed, as every named model's prior is by default."""
+        return self.fit_prior != "auto" and bool(self.fit_prior)
+
     def _make_model(self, X, rng):
         xp, device = get_namespace_and_device(X)
         n_features = X.shape[1]
@@ -425,7 +430,7 @@ class BaseDeepGenerativeEstimator(
                 self.model,
                 n_features,
                 self._latent_dims_for(X),
-                trainable_prior=self.fit_prior,
+                trainable_prior=self._fits_preset_prior(),
             )
         else:
             model = self.model.copy()
@@ -434,8 +439,10 @@ class BaseDeepGenerativeEstimator(
                     f"model has n_features={model.n_features} observations but X has "
                     f"{n_features} features."
                 )
-            top = model.layers[-1]
-            top.trainable = top.param_names if self.fit_prior else ()
+            if self.fit_prior != "auto":
+                # The copy's flags change, never the instance the user passed.
+                top = model.layers[-1]
+                top.trainable = top.param_names if self.fit_prior else ()
         model.initialize(rng)
         return model.to(xp, device, X.dtype)
 

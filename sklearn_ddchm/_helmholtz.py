@@ -181,7 +181,8 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         linear-Gaussian layers. A :class:`~sklearn_ddchm.models.DeepExponentialFamily`
         is copied; layers that carry parameters start from them (the paper's
         synthetic experiment starts at the true parameters), the others are
-        drawn at random. Its top layer learns only with ``fit_prior=True``.
+        drawn at random. Its top layer learns as its own ``trainable`` says
+        (see ``fit_prior``).
     latent_dims : "auto", int or tuple of int, default="auto"
         ``(D_1, ..., D_L)``, bottom-up. Ignored when ``model`` is an instance.
         ``"auto"``: two layers, ``D_1`` the number of factors with the lowest
@@ -462,12 +463,14 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         network with 200 units per layer wander. Biases, variances and the
         weights of units with at most 20 parents take the whole step.
         ``False`` takes one step size for every parameter (the paper).
-    fit_prior : bool, default=False
+    fit_prior : "auto" or bool, default="auto"
         Whether the top prior's parameters are learnt (Eq. 21) or kept fixed.
-        It decides for the top layer of a ``model`` instance too, whatever
-        that layer's own ``trainable`` says: a
+        ``"auto"``: fixed for a named ``model``; for a ``model`` instance,
+        as its top layer's own ``trainable`` says (every prior class is
+        fixed by default). ``True`` or ``False`` decides for an instance's
+        top layer too, whatever that layer says. A
         :class:`~sklearn_ddchm.models.MixtureOfGaussiansPrior` moves its
-        components to the data's clusters only with ``fit_prior=True``
+        components to the data's clusters only when learnt
         (``benchmarks/bench_clustered.py``).
     init : {"auto", "data", "random"}, default="auto"
         How the observation layer starts: ``"data"`` fits it to ``X`` (a
@@ -705,7 +708,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         observation_gradient="moments",
         expectations="embedding",
         fan_in_scaling=True,
-        fit_prior=False,
+        fit_prior="auto",
         init="auto",
         n_importance=100,
         warm_start=False,

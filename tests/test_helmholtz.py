@@ -1271,29 +1271,62 @@ def unset_mixture_model(n_features=6, n_clusters=3, trainable=False):
     )
 
 
-@pytest.mark.parametrize("trainable", [False, True])
-def test_fit_prior_decides_for_a_model_instance_top_layer(trainable):
-    """The estimator's fit_prior, not the instance's own trainable, says
-    whether the top layer learns; the instance passed is never changed."""
+@pytest.mark.parametrize("trainable", [False, True, ("means",)])
+@pytest.mark.parametrize("fit_prior", ["auto", False, True])
+def test_fit_prior_and_an_instance_top_layer(fit_prior, trainable):
+    """``fit_prior="auto"`` (the default) learns what the instance's top
+    layer says it learns; ``True`` / ``False`` decide whatever it says; the
+    instance passed is never changed."""
     X, _ = clustered_truth().sample(200, random_state=1)
     model = unset_mixture_model(trainable=trainable)
     names = ("means", "log_vars", "logits")
-    for fit_prior in (False, True):
-        est = DDCHelmholtzEstimator(
-            model=model, fit_prior=fit_prior, max_iter=2, random_state=0
+    own = {False: (), True: names}.get(trainable, trainable)
+    expected = own if fit_prior == "auto" else (names if fit_prior else ())
+    est = DDCHelmholtzEstimator(
+        model=model, fit_prior=fit_prior, max_iter=2, random_state=0
+    )
+    start = est._make_model(np.asarray(X), np.random.RandomState(0))
+    est.fit(X)
+    top = est.model_.layers[-1]
+    moved = {
+        k
+        for k in names
+        if not np.allclose(
+            to_numpy(top.params[k]), to_numpy(start.layers[-1].params[k])
         )
-        start = est._make_model(np.asarray(X), np.random.RandomState(0))
-        est.fit(X)
-        top = est.model_.layers[-1]
-        moved = [
-            not np.allclose(
-                to_numpy(top.params[k]), to_numpy(start.layers[-1].params[k])
-            )
-            for k in names
-        ]
-        assert all(moved) if fit_prior else not any(moved)
-        assert top.trainable == (names if fit_prior else ())
-    assert model.layers[-1].trainable == (names if trainable else ())
+    }
+    assert moved == set(expected)
+    assert top.trainable == tuple(expected)
+    assert model.layers[-1].trainable == tuple(own)
+
+
+@pytest.mark.parametrize(
+    "model, prior",
+    [
+        ("gaussian", GaussianPrior),
+        ("sbn", BernoulliPrior),
+        ("sparse", MixtureOfGaussiansPrior),
+    ],
+)
+def test_every_prior_is_fixed_by_default(model, prior):
+    """Named models and prior instances alike keep their top layer fixed
+    under the default ``fit_prior="auto"``; each prior class learns when
+    its instance says so."""
+    assert DDCHelmholtzEstimator().fit_prior == "auto"
+    assert prior(2).trainable == ()
+    assert prior(2, trainable=True).trainable == prior.param_names
+    rng = np.random.RandomState(0)
+    X = (rng.rand(40, 6) < 0.4).astype(float) if model == "sbn" else rng.randn(40, 6)
+    est = DDCHelmholtzEstimator(model=model, latent_dims=(2,), random_state=0)
+    assert est._make_model(X, rng).layers[-1].trainable == ()
+    layers = [
+        (BernoulliLayer if model == "sbn" else GaussianLayer)(6, 2),
+        prior(2, trainable=True),
+    ]
+    est.set_params(model=DeepExponentialFamily(layers))
+    assert est._make_model(X, rng).layers[-1].trainable == prior.param_names
+    est.set_params(fit_prior=False)
+    assert est._make_model(X, rng).layers[-1].trainable == ()
 
 
 def test_learnt_mixture_prior_places_the_clusters_from_a_random_start():

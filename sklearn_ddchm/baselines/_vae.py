@@ -410,10 +410,12 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         ``partial_fit`` ignores it.
     validation_fraction : float in (0, 1), default=0.1
         Share of ``fit``'s rows held out when ``early_stopping=True``.
-    fit_prior : bool, default=False
-        Whether the top prior's parameters are learnt or kept fixed. It
-        decides for the top layer of a ``model`` instance too, whatever that
-        layer's own ``trainable`` says.
+    fit_prior : "auto" or bool, default="auto"
+        Whether the top prior's parameters are learnt or kept fixed.
+        ``"auto"``: fixed for a named ``model``; for a ``model`` instance,
+        as its top layer's own ``trainable`` says (every prior class is
+        fixed by default). ``True`` or ``False`` decides for an instance's
+        top layer too, whatever that layer says.
     init : {"auto", "data", "random"}, default="auto"
         How the observation layer starts: ``"data"`` fits it to ``X`` (a
         probabilistic PCA of ``X`` for Gaussian observations, the data's means
@@ -567,7 +569,7 @@ class IWAEEstimator(_BaseReparameterisedEstimator):
         n_iter_no_change=10,
         early_stopping=False,
         validation_fraction=0.1,
-        fit_prior=False,
+        fit_prior="auto",
         init="auto",
         n_importance=100,
         warm_start=False,
@@ -700,10 +702,12 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         ``partial_fit`` ignores it.
     validation_fraction : float in (0, 1), default=0.1
         Share of ``fit``'s rows held out when ``early_stopping=True``.
-    fit_prior : bool, default=False
-        Whether the top prior's parameters are learnt or kept fixed. It
-        decides for the top layer of a ``model`` instance too, whatever that
-        layer's own ``trainable`` says.
+    fit_prior : "auto" or bool, default="auto"
+        Whether the top prior's parameters are learnt or kept fixed.
+        ``"auto"``: fixed for a named ``model``; for a ``model`` instance,
+        as its top layer's own ``trainable`` says (every prior class is
+        fixed by default). ``True`` or ``False`` decides for an instance's
+        top layer too, whatever that layer says.
     init : {"auto", "data", "random"}, default="auto"
         How the observation layer starts: ``"data"`` fits it to ``X`` (a
         probabilistic PCA of ``X`` for Gaussian observations, the data's means
@@ -842,7 +846,7 @@ class VAEEstimator(_BaseReparameterisedEstimator):
         n_iter_no_change=10,
         early_stopping=False,
         validation_fraction=0.1,
-        fit_prior=False,
+        fit_prior="auto",
         init="auto",
         n_importance=100,
         warm_start=False,

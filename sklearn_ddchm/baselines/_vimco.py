@@ -422,10 +422,12 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         ``partial_fit`` ignores it.
     validation_fraction : float in (0, 1), default=0.1
         Share of ``fit``'s rows held out when ``early_stopping=True``.
-    fit_prior : bool, default=False
-        Whether the top prior's parameters are learnt. It decides for the
-        top layer of a ``model`` instance too, whatever that layer's own
-        ``trainable`` says.
+    fit_prior : "auto" or bool, default="auto"
+        Whether the top prior's parameters are learnt or kept fixed.
+        ``"auto"``: fixed for a named ``model``; for a ``model`` instance,
+        as its top layer's own ``trainable`` says (every prior class is
+        fixed by default). ``True`` or ``False`` decides for an instance's
+        top layer too, whatever that layer says.
     init : {"auto", "data", "random"}, default="auto"
         How the observation layer starts: ``"data"`` fits it to ``X`` (a
         probabilistic PCA of ``X`` for Gaussian observations, the data's means
@@ -587,7 +589,7 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
         n_iter_no_change=10,
         early_stopping=False,
         validation_fraction=0.1,
-        fit_prior=False,
+        fit_prior="auto",
         init="auto",
         n_importance=100,
         warm_start=False,
@@ -626,7 +628,10 @@ class VIMCOEstimator(BaseDeepGenerativeEstimator):
             return super()._make_model(X, rng)
         xp, device = get_namespace_and_device(X)
         sbn = build_model(
-            "sbn", X.shape[1], self._latent_dims_for(X), trainable_prior=self.fit_prior
+            "sbn",
+            X.shape[1],
+            self._latent_dims_for(X),
+            trainable_prior=self._fits_preset_prior(),
         )
         model = DeepExponentialFamily(
             [GaussianLayer(X.shape[1], sbn.latent_dims[0]), *sbn.layers[1:]]

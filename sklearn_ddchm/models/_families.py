@@ -463,13 +463,17 @@ class GaussianPrior(GaussianLayer):
     ----------
     n_features : int
     mean, log_var : arrays of shape (n_features,), optional
-    trainable : bool or iterable of str, default=True
+    trainable : bool or iterable of str, default=False
+        Fixed by default, like every top prior: the layers below can absorb
+        its mean and scale. As the top layer of a model an estimator fits,
+        ``True`` (or the names of the parameters to learn) has it learnt
+        under the estimator's default ``fit_prior="auto"``.
     """
 
     param_names = ("mean", "log_var")
     _offset = "mean"
 
-    def __init__(self, n_features, *, mean=None, log_var=None, trainable=True):
+    def __init__(self, n_features, *, mean=None, log_var=None, trainable=False):
         Layer.__init__(
             self, n_features, 0, trainable=trainable, mean=mean, log_var=log_var
         )
@@ -852,13 +856,16 @@ class BernoulliPrior(BernoulliLayer):
     ----------
     n_features : int
     logits : array of shape (n_features,), optional
-    trainable : bool or iterable of str, default=True
+    trainable : bool or iterable of str, default=False
+        Fixed by default, like every top prior. As the top layer of a model
+        an estimator fits, ``True`` has it learnt under the estimator's
+        default ``fit_prior="auto"``.
     """
 
     param_names = ("logits",)
     _offset = "logits"
 
-    def __init__(self, n_features, *, logits=None, trainable=True):
+    def __init__(self, n_features, *, logits=None, trainable=False):
         Layer.__init__(self, n_features, 0, trainable=trainable, logits=logits)
 
     def initialize(self, random_state=None, *, xp=None, device=None, dtype=None):

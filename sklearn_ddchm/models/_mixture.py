@@ -29,8 +29,9 @@ class MixtureOfGaussiansPrior(Layer):
         Unnormalised log mixing weights, ``pi = softmax(logits)``.
     trainable : bool or iterable of str, default=False
         Fixed by default, as in the paper's experiments. As the top layer of
-        a model an estimator fits, the estimator's ``fit_prior`` decides
-        instead.
+        a model an estimator fits, ``True`` (or the names of the parameters
+        to learn) has the components learnt under the estimator's default
+        ``fit_prior="auto"``; ``fit_prior=True`` or ``False`` overrides it.
     """
 
     param_names = ("means", "log_vars", "logits")
