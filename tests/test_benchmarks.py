@@ -1099,10 +1099,14 @@ def test_mnist_benchmark_runs_saves_and_reevaluates(tmp_path):
         "--save",
         str(tmp_path / "models"),
     )
-    loaded = run("--load", str(tmp_path / "models"), "--rbm", "--mean-removed")
+    loaded = run(
+        "--load", str(tmp_path / "models"), "--rbm", "--mean-removed", "--match-mean"
+    )
     removed = [row for row in loaded if "mean image removed" in row]
-    # the floor's line, then one per model (DDC-HM, VIMCO-50, RBM-200)
-    assert len(removed) == 4 and "floor MMD^2" in removed[0]
+    # the floor's line, then one per model (DDC-HM, its matched copy,
+    # VIMCO-50, RBM-200)
+    assert len(removed) == 5 and "floor MMD^2" in removed[0]
+    assert sum("pixel means matched to training" in row for row in loaded) == 1
     assert all("x the floor)" in row for row in removed[1:])
     assert "2 disjoint subsets of 40 training images" in fitted[0]
     assert fitted[0] == loaded[0]
@@ -1156,6 +1160,38 @@ def test_mnist_benchmark_mean_removed_mmd2_ignores_offsets_of_a_whole_set():
     raw, _ = bench.mean_mmd2(X, draws, 1.5)
     raw_shifted, _ = bench.mean_mmd2(X, shifted, 1.5)
     assert raw_shifted > raw + 0.01
+
+
+def test_mnist_benchmark_match_pixel_means_against_a_high_sample_oracle():
+    """paper_mnist_sbn.match_pixel_means: the copy's pixel means, estimated
+    from 200,000 of its own samples (another seed than the fit's), are the
+    target within 5 standard errors; the estimator passed is unchanged, and
+    so are the copy's other parameters."""
+    from sklearn_ddchm import DDCHelmholtzEstimator
+
+    bench = load_script("paper_mnist_sbn")
+    rng = np.random.RandomState(0)
+    X = (rng.rand(200, 12) < np.linspace(0.05, 0.6, 12)).astype(float)
+    est = DDCHelmholtzEstimator(
+        model="sbn", latent_dims=(4, 2), max_iter=2, random_state=0
+    ).fit(X)
+    before = {k: v.copy() for k, v in est.model_.layers[0].params.items()}
+    target = np.linspace(0.02, 0.9, 12)
+    matched = bench.match_pixel_means(est, target, n_samples=50_000)
+    n = 200_000
+    means = np.asarray(matched.sample(n, random_state=7), dtype=float).mean(axis=0)
+    se = np.sqrt(target * (1 - target) / n)
+    assert np.all(np.abs(means - target) < 5 * se)
+    # the unmatched model was elsewhere: the test can fail
+    own = np.asarray(est.sample(n, random_state=7), dtype=float).mean(axis=0)
+    assert np.max(np.abs(own - target) / se) > 50
+    for k, v in est.model_.layers[0].params.items():
+        np.testing.assert_array_equal(v, before[k])
+    np.testing.assert_array_equal(
+        matched.model_.layers[0].params["weights"], before["weights"]
+    )
+    with pytest.raises(ValueError, match="target"):
+        bench.match_pixel_means(est, np.r_[0.0, target[1:]])
 
 
 def test_mnist_benchmark_ink_counts_pixels_on():
