@@ -1008,3 +1008,43 @@ def test_device_random_on_cupy_is_reproducible_and_stays_on_device(backend):
         assert differs, type(est).__name__  # other draws than the host's
         assert first.transform(Xb).device == backend.device
         assert np.isfinite(first.score(Xb))
+
+
+@pytest.mark.parametrize(
+    "estimator, model",
+    [
+        (VAEEstimator(**SMALL_REPARAM), "gaussian"),
+        (IWAEEstimator(**SMALL_REPARAM), "gaussian"),
+        (VIMCOEstimator(**SMALL_VIMCO), "sbn"),
+        (VIMCOEstimator(**SMALL_VIMCO), "sbn_gaussian"),
+    ],
+)
+def test_baselines_fit_prior_auto_follows_the_top_layer(estimator, model):
+    """The baselines share the DDC-HM's ``fit_prior``: ``"auto"`` (the
+    default) keeps a named model's prior fixed and learns an instance's
+    top layer when it says so; ``True`` learns either, and a fit under
+    ``True`` moves the prior where ``"auto"`` leaves it."""
+    rng = np.random.RandomState(0)
+    binary = model.startswith("sbn")
+    X = (rng.rand(30, 6) < 0.4).astype(float) if model == "sbn" else rng.randn(30, 6)
+    est = clone(estimator).set_params(model=model, latent_dims=(2,))
+    assert est.fit_prior == "auto"
+    names = ("logits",) if binary else ("mean", "log_var")
+    fixed = est.fit(X).model_.layers[-1]
+    assert fixed.trainable == ()
+    learnt = clone(est).set_params(fit_prior=True).fit(X).model_.layers[-1]
+    assert learnt.trainable == names
+    for name in names:
+        start = to_numpy(fixed.params[name])
+        assert not np.allclose(to_numpy(learnt.params[name]), start)
+    if model == "sbn_gaussian":
+        return  # a named structure only
+    prior = (
+        BernoulliPrior(2, trainable=True)
+        if binary
+        else GaussianPrior(2, trainable=True)
+    )
+    below = (BernoulliLayer if binary else GaussianLayer)(6, 2)
+    instance = DeepExponentialFamily([below, prior])
+    top = clone(est).set_params(model=instance).fit(X).model_.layers[-1]
+    assert top.trainable == names
