@@ -7,7 +7,6 @@ learners, the end-of-fit drift check. :func:`fit_within` chooses that
 ``max_iter`` from two short probes.
 """
 
-import math
 import time
 
 from sklearn.base import clone
@@ -31,8 +30,9 @@ def fit_within(est, X, minutes, rng):
     the budget at that speed (at least 1). Returns ``(steps, seconds)`` of
     the real fit, in wall-clock seconds.
     """
-    batch = est.batch_size
-    steps_per_epoch = math.ceil(len(X) / batch)
+    # the full data's minibatch (batch_size="auto" resolves it by the rows),
+    # which the probes' subsets would not give
+    batch, steps_per_epoch = est._minibatches(len(X))
     # The real fit evaluates its training criterion on every k-th step of its
     # long epochs; the probes are made to skip as many, or they would
     # over-count the time per step (by ~20% for DDC-HM on MNIST).
@@ -41,7 +41,7 @@ def fit_within(est, X, minutes, rng):
     seconds = []
     try:
         for n_steps in PROBE_STEPS:
-            probe = clone(est).set_params(max_iter=1, verbose=0)
+            probe = clone(est).set_params(max_iter=1, verbose=0, batch_size=batch)
             size = n_steps * batch
             # rows drawn again where X is short of a probe's steps: only the
             # number of steps matters
@@ -67,4 +67,4 @@ def fit_epochs(est, X, epochs):
     start = time.perf_counter()
     est.fit(X)
     seconds = time.perf_counter() - start
-    return est.n_iter_ * math.ceil(len(X) / est.batch_size), seconds
+    return est.n_iter_ * est._minibatches(len(X))[1], seconds

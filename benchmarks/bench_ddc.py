@@ -163,7 +163,7 @@ def time_fit(name, n_samples, epochs, dtype="float64", **params):
     est.fit(X)
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    iters = epochs * int(np.ceil(n_samples / est.batch_size))
+    iters = epochs * est._minibatches(n_samples)[1]
     return est, X, seconds, cpu, iters
 
 

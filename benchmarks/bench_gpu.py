@@ -132,7 +132,7 @@ def seconds_per_pass(est, X, xp_name):
         xp_name = "cupy"
     with sklearn.config_context(array_api_dispatch=(xp_name != "numpy")):
         Xd = _to(xp_name, X)
-        est.partial_fit(Xd[: min(len(X), 2 * est.batch_size)])
+        est.partial_fit(Xd[: min(len(X), 2 * est._batch_size(len(X)))])
         _sync(xp_name)
         start = time.perf_counter()
         est.partial_fit(Xd)
@@ -192,7 +192,7 @@ def profile_ddc_on_gpu(device_random=False):
         for (filename, _, func), (_, _, _, cum, _) in stats.items()
         if func == "draw" and filename.endswith("_random.py")
     )
-    n_iter = len(X) // est.batch_size
+    n_iter = len(X) // est._batch_size(len(X))
     print(
         f"DDC-HM patch on CuPy, batch 100, device_random={device_random} "
         f"(profiled): {1000 * total / n_iter:.1f} "

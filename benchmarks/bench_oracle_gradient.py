@@ -1416,7 +1416,7 @@ def reweighted_finetune(est, X, n_draws, learning_rate):
         est.fit(X)
     finally:
         vars(est).pop("_gradient_step", None)
-    steps = -(-X.shape[0] // est.batch_size)
+    steps = est._minibatches(X.shape[0])[1]
     return (time.process_time() - start) / steps, (
         float(np.median(medians)) if medians else float("nan")
     )
@@ -1534,7 +1534,7 @@ def patch_oracle(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 est.partial_fit(X_fit[rows])
-            done = est.n_samples_seen_ // est.batch_size
+            done = est.n_samples_seen_ // est._batch_size(block)
         oracle, ess = importance_oracle(
             est, batch, n_importance, np.random.RandomState(seed + 1)
         )

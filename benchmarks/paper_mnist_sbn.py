@@ -317,7 +317,7 @@ def record_iterates(est, n_rows, n_iterates):
         if count == 1:  # a new fit (fit_within's probes come first)
             recorded.clear()
             # max_iter resolved ("auto" on DDC-HM)
-            n_steps = est._fit_epochs(n_rows) * math.ceil(n_rows / est.batch_size)
+            n_steps = est._fit_epochs(n_rows) * est._minibatches(n_rows)[1]
             window = math.ceil(est.average_fraction * n_steps)
             stride = max(1, window // max(n_iterates, 1))
             running_mean.keep = {window - j * stride for j in range(n_iterates)}

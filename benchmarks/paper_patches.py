@@ -577,7 +577,8 @@ def train_for_budget(
     n = len(X)
     params = est.get_params()
     schedule = "learning_rate_decay_samples" in params
-    smallest = min(n, int(params.get("batch_size") or 1))
+    # a minibatch of the whole data (DDC-HM resolves batch_size="auto" by it)
+    smallest = min(n, est._batch_size(n))
     block = max(1, math.ceil(n / blocks_per_epoch))
     curve, messages = [], []
     spent, rows_done = 0.0, 0

@@ -45,7 +45,7 @@ def main(argv=None):
     start = time.perf_counter()
     est.fit(X_train)
     seconds = time.perf_counter() - start
-    n_steps = est.n_iter_ * int(np.ceil(args.n_samples / est.batch_size))
+    n_steps = est.n_iter_ * est._minibatches(args.n_samples)[1]
     print(
         f"fit: {est.n_iter_} epochs ({n_steps} steps) from a random start in "
         f"{seconds:.1f} s, {1000 * seconds / n_steps:.2f} ms per step"

@@ -521,11 +521,17 @@ class BaseDeepGenerativeEstimator(
         here)."""
         return self.max_iter
 
+    def _batch_size(self, n_samples):
+        """Rows of a minibatch in an epoch over ``n_samples`` rows:
+        ``batch_size`` (an estimator with a data-dependent default resolves
+        it here)."""
+        return self.batch_size
+
     def _minibatches(self, n_samples):
         """``(batch_size, n_batches)`` of an epoch over ``n_samples`` rows:
-        minibatches of ``batch_size`` (all rows when fewer), the last one
-        shorter."""
-        batch_size = min(self.batch_size, n_samples)
+        minibatches of :meth:`_batch_size` rows (all rows when fewer), the
+        last one shorter."""
+        batch_size = min(self._batch_size(n_samples), n_samples)
         return batch_size, math.ceil(n_samples / batch_size)
 
     def _validation_split(self, X, warm):

@@ -253,6 +253,9 @@ class StubEstimator:
     def set_params(self, **params):
         self.params.update(params)
 
+    def _batch_size(self, n_samples):
+        return self.params["batch_size"]
+
     def partial_fit(self, X):
         import warnings
 

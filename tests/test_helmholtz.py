@@ -1190,6 +1190,50 @@ def test_auto_max_iter_runs_a_fixed_number_of_steps(monkeypatch):
         DDCHelmholtzEstimator(max_iter="long", **small).fit(X)
 
 
+def test_auto_batch_size_follows_the_rows(monkeypatch):
+    """``batch_size="auto"``: minibatches of ``AUTO_BATCH_SIZE`` rows, or of
+    ``ceil(n / AUTO_BATCHES_PER_EPOCH)`` where that is more; a fit is then
+    the same fit, to the bit, as that number given, ``max_iter="auto"``
+    counts the resolved minibatches, and ``partial_fit`` resolves it by the
+    rows of the call."""
+    from sklearn_ddchm import _helmholtz
+
+    monkeypatch.setattr(_helmholtz, "AUTO_BATCH_SIZE", 10)
+    monkeypatch.setattr(_helmholtz, "AUTO_BATCHES_PER_EPOCH", 4)
+    monkeypatch.setattr(_helmholtz, "AUTO_MAX_STEPS", 12)
+    X, _, _ = make_sparse_hierarchical(120, random_state=0)
+    small = dict(n_encoding=10, n_hidden=20, n_sleep_samples=50, random_state=0)
+    # rows -> minibatch rows, minibatches per epoch, max_iter="auto" epochs:
+    # 120 -> 30 (120 / 4 beats 10), 4, 3; 30 -> 10 (30 / 4 is 8), 3, 4;
+    # 41 -> 11 (ceil(41 / 4)), 4, 3
+    for n_rows, rows, batches, epochs in [
+        (120, 30, 4, 3),
+        (30, 10, 3, 4),
+        (41, 11, 4, 3),
+    ]:
+        est = DDCHelmholtzEstimator(**small)
+        assert est.batch_size == "auto"
+        assert est._minibatches(n_rows) == (rows, batches)
+        est.fit(X[:n_rows])
+        assert est.n_iter_ == epochs
+        assert est.n_samples_seen_ == epochs * n_rows
+        given = DDCHelmholtzEstimator(batch_size=rows, max_iter=epochs, **small)
+        given.fit(X[:n_rows])
+        for k, v in est.model_.get_parameters().items():
+            np.testing.assert_array_equal(v, given.model_.get_parameters()[k])
+    # partial_fit: each call's own rows decide (30 rows of a 120-row call,
+    # 10 of a 30-row one), as a given batch_size would
+    est = DDCHelmholtzEstimator(**small).partial_fit(X).partial_fit(X[:30])
+    given = DDCHelmholtzEstimator(batch_size=30, **small).partial_fit(X)
+    given.set_params(batch_size=10).partial_fit(X[:30])
+    for k, v in est.model_.get_parameters().items():
+        np.testing.assert_array_equal(v, given.model_.get_parameters()[k])
+    with pytest.raises(ValueError, match="batch_size"):
+        DDCHelmholtzEstimator(batch_size="large", **small).fit(X)
+    with pytest.raises(ValueError, match="batch_size"):
+        DDCHelmholtzEstimator(batch_size=0, **small).fit(X)
+
+
 def test_defaults_reach_factor_analysis_on_a_real_table():
     """From a random start with the defaults, a one-layer factor model of
     scikit-learn's breast-cancer table (70% of its rows, standardised) ends
