@@ -456,9 +456,20 @@ def timed_estimator(clock, fixed, per_step):
             self.max_iter = max_iter
             self.verbose = verbose
 
+        def _minibatches(self, n_samples):
+            # "auto": 25 rows on 1,000 or more, else 10 (a rule by the rows,
+            # as DDC-HM's)
+            if self.batch_size == "auto":
+                size = 25 if n_samples >= 1000 else 10
+            else:
+                size = min(self.batch_size, n_samples)
+            return size, math.ceil(n_samples / size)
+
         def fit(self, X):
-            steps = math.ceil(len(X) / self.batch_size) * self.max_iter
-            clock[0] += fixed + per_step * steps
+            self.fitted_batches_ = getattr(self, "fitted_batches_", [])
+            size, n_batches = self._minibatches(len(X))
+            self.fitted_batches_.append(size)
+            clock[0] += fixed + per_step * n_batches * self.max_iter
             self.n_iter_ = self.max_iter
             return self
 
@@ -475,6 +486,34 @@ def test_fit_within_probes_a_short_data_set_with_rows_drawn_again(monkeypatch):
     est = timed_estimator(clock, fixed=2.0, per_step=0.1)
     steps, _ = budget.fit_within(est, X, minutes=1.0, rng=np.random.RandomState(0))
     assert est.max_iter == 120 and steps == 600
+
+
+def test_fit_within_probes_at_the_full_data_s_minibatch(monkeypatch):
+    """A batch_size resolved by the rows ("auto") is resolved on the whole
+    data, and the probes fit their subsets at that size, not at what their
+    own rows would give: 25-row steps here, where 250- and 1,500-row probes
+    would resolve to 10."""
+    budget = load_script("_budget")
+    clock = [0.0]
+    monkeypatch.setattr(budget.time, "process_time", lambda: clock[0])
+    X = np.zeros((2000, 2))  # 80 steps of 25 rows an epoch
+    est = timed_estimator(clock, fixed=2.0, per_step=0.1)
+    est.set_params(batch_size="auto")
+    real = est
+    probes = []
+    clone = budget.clone
+
+    def recording_clone(estimator):
+        probe = clone(estimator)
+        probes.append(probe)
+        return probe
+
+    monkeypatch.setattr(budget, "clone", recording_clone)
+    steps, _ = budget.fit_within(est, X, minutes=1.0, rng=np.random.RandomState(0))
+    # 0.1 s a step: 600 steps in the minute, 7 whole epochs of 80
+    assert [p.batch_size for p in probes] == [25, 25]
+    assert [p.fitted_batches_ for p in probes] == [[25], [25]]
+    assert real.batch_size == "auto" and real.max_iter == 7 and steps == 560
 
 
 def test_oracle_benchmark_exact_noise_gradient_matches_finite_differences():
