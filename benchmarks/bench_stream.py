@@ -38,7 +38,9 @@ the task's epochs times its rows), whose last steps are small. Tasks:
   2,000 held-out patches.
 - ``mnist``: the sigmoid belief network (56, 10) that ``latent_dims="auto"``
   chooses, as ``paper_mnist_sbn.py`` fits it (``n_encoding=200``,
-  float32), 5 epochs (what ``max_iter="auto"`` runs); MMD^2 to 10,000 test
+  float32), 5 epochs (what ``max_iter="auto"`` ran in 100-row minibatches
+  until 2026-12-07: the figures in ``benchmarks/README.md`` are of those;
+  ``batch_size="auto"`` now gives each call 300); MMD^2 to 10,000 test
   images as a multiple of that script's floor, the mean of ``--draws``
   draws of 10,000 samples (``--mnist-dir`` or the cache that script fills).
 """

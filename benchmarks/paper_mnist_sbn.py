@@ -67,8 +67,10 @@ analysis's BIC on the pixels that are not almost constant: (56, 10) on this
 binarisation) instead of the paper's 200-200-200; ``--latent-dims
 100,10`` names other widths. ``--epochs N`` fits every method for ``N``
 epochs instead of a budget's worth; ``--epochs auto`` fits DDC-HM with its
-own default length (``max_iter="auto"``: 3,000 steps, five epochs of
-MNIST) and VIMCO-50 still for the budget. ``--ddc-only`` leaves VIMCO-50 out, and
+own default length (``max_iter="auto"``: 3,000 steps, fifteen epochs of
+MNIST in the 300-row minibatches of ``batch_size="auto"``; five of 100
+rows before 2026-12-07) and VIMCO-50 still for the budget. ``--ddc-only``
+leaves VIMCO-50 out, and
 ``--ddc-param NAME=VALUE`` changes one DDC-HM parameter (repeatable),
 e.g. ``--ddc-only --epochs 15 --ddc-param learning_rate_decay_power=1.0``.
 ``--iterates K`` also scores K evenly spaced iterates of the steps
