@@ -79,6 +79,16 @@ iterates are from the average, and how far the equal mixture of those K
 models is (the distributions averaged instead of the parameters,
 :func:`mixture_draws`).
 
+A budget's ``max_iter`` comes from the probes' CPU time, which moves with
+the machine's load, and the step size decays over ``max_iter``, so two
+runs of one command and fit seed can end at different models. The
+epochs a run printed, given back as ``--epochs N`` (with the same
+``--ddc-param random_state=S``), refit its model to the digit on the same
+installation: fit seed 3 at 200-200-200 (2026-12-07), whose budgeted
+runs had got 80 and 75 epochs, refitted at 2.646e-04 and 2.222e-04,
+1.35x and 1.14x the floor. Compare changes at a fixed ``--epochs`` and
+over several fit seeds.
+
 Each MMD^2 is the mean over ``--draws`` (5) draws of samples at one
 bandwidth, the median heuristic on the test images, +- its standard error;
 the floor is the mean over 5 disjoint subsets of the training images
