@@ -2498,3 +2498,61 @@ def test_bench_clustered_quick_run_scores_every_learner(capsys):
         assert all(np.isfinite(v).all() for v in per_kind.values())
     out = capsys.readouterr().out
     assert "DDC-HM, fit_prior=True " in out and "+0.000 [+0.000, +0.000]" in out
+
+
+def _fake_skimage(monkeypatch, images):
+    """Stand-ins for ``skimage`` and ``skimage.data`` serving ``images``."""
+    import types
+
+    package = types.ModuleType("skimage")
+    data = types.ModuleType("skimage.data")
+    for name, image in images.items():
+        setattr(data, name, lambda image=image: image)
+    package.data = data
+    monkeypatch.setitem(sys.modules, "skimage", package)
+    monkeypatch.setitem(sys.modules, "skimage.data", data)
+
+
+def test_paper_patches_skimage_source_cuts_the_named_photographs(monkeypatch):
+    """``--images skimage``: the photographs of ``SKIMAGE_PHOTOGRAPHS``, cut and
+    preprocessed by ``patches_from_images`` with its defaults (those of the
+    sample photographs); without scikit-image, an error naming the fix."""
+    from sklearn_ddchm.datasets import patches_from_images
+
+    bench = load_script()
+    rng = np.random.default_rng(0)
+    images = {
+        name: rng.integers(0, 256, size=(192, 256), dtype=np.uint8)
+        for name in bench.SKIMAGE_PHOTOGRAPHS + ("astronaut",)
+    }
+    _fake_skimage(monkeypatch, images)
+    data, source = bench.load_data("skimage", 300, 100, 3)
+    expected = patches_from_images(
+        [images[name].astype(float) for name in bench.SKIMAGE_PHOTOGRAPHS],
+        n_train=300,
+        n_test=100,
+        split="regions",
+        block_size=64,
+        test_size=0.2,
+        offset=1.0,
+        random_state=3,
+    )
+    np.testing.assert_array_equal(data.X_train, expected.X_train)
+    np.testing.assert_array_equal(data.X_test, expected.X_test)
+    assert data.filenames == [f"skimage.data.{n}" for n in bench.SKIMAGE_PHOTOGRAPHS]
+    assert all(name in source for name in bench.SKIMAGE_PHOTOGRAPHS)
+
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    monkeypatch.setitem(sys.modules, "skimage.data", None)
+    with pytest.raises(ImportError, match="pip install scikit-image"):
+        bench.load_data("skimage", 300, 100, 3)
+
+
+def test_paper_patches_skimage_source_on_the_real_photographs():
+    pytest.importorskip("skimage")
+    bench = load_script()
+    data, _ = bench.load_data("skimage", 500, 200, 0)
+    assert data.X_train.shape == (500, 256) and data.X_test.shape == (200, 256)
+    # preprocessing: every patch's mean removed, unit variance over training
+    np.testing.assert_allclose(data.X_train.mean(axis=1), 0, atol=1e-10)
+    assert data.X_train.var() == pytest.approx(1.0, rel=1e-6)
