@@ -275,7 +275,9 @@ from _budget import fit_within  # noqa: E402
 
 #: ``--images skimage``: the grey photographs of natural textures and an
 #: outdoor scene that scikit-image bundles (512 x 512 each), named before any
-#: fit on them; its colour and microscopy images are left out
+#: fit on them; its colour images and the moon, coins, clock and text pages
+#: are left out. A van Hateren folder named ``skimage`` is passed as
+#: ``./skimage``.
 SKIMAGE_PHOTOGRAPHS = ("grass", "gravel", "brick", "camera")
 #: the latent sizes (D_1, D_2) of the paper's Table 1
 TABLE1 = ((10, 10), (50, 2), (50, 10), (100, 2), (100, 10))
