@@ -9,6 +9,7 @@ Usage::
     SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --importance  # 3 learners
     SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --rescore DIR  # a --save DIR
     SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --protocol fit  # by fit
+    SCIPY_ARRAY_API=1 python benchmarks/paper_patches.py --diagnose DIR  # why
 
 The paper (Vertes & Sahani 2018, Section 7, Table 1) fits the sparse model of
 its Eq. 13 to 16 x 16 patches of the van Hateren natural images, for five
@@ -99,6 +100,13 @@ held-out patches of the same split instead, ``N`` samples each, and tests
 against ``GaussianMixture(20)`` too: a run at ``--n-test 5000`` scored at the
 default 10,000 (the held-out patches of a smaller ``n_test`` are a subset
 of a larger one's, and the training patches the same).
+
+``--diagnose DIR`` fits nothing either: for the DDC learners of a ``--save
+DIR`` run (give the run's ``--seed``, ``--n-train``, ``--n-test`` and
+images) it prints where their observation noise sits against the least the
+model family can keep, and the wake gradient at their models against the
+true gradient by importance sampling, block by block (:func:`diagnose`;
+minutes per model).
 
 Results: a table printed, and ``results.csv``, ``results.json`` (settings
 with each estimator's full parameters, rows, curves) and, with matplotlib,
@@ -469,6 +477,39 @@ def _held_out_score(est, X_test, n=N_SCORE):
     return value if math.isfinite(value) else float("nan")
 
 
+def _check_split(folder, X_test):
+    """Raise a ValueError unless ``X_test`` holds every held-out patch that
+    the run saved in ``folder`` (``X_test.npy``): the same split."""
+    saved = np.load(os.path.join(folder, "X_test.npy"))
+    held_out = {row.tobytes() for row in X_test}
+    if not all(row.tobytes() in held_out for row in saved):
+        raise ValueError(
+            "data is not the run's split: its held-out patches miss some of "
+            f"the {len(saved)} in {folder}/X_test.npy (another seed, "
+            "n_train or image source?)"
+        )
+
+
+def _saved_estimators(folder, names):
+    """``(dims, {name: estimator})`` for every architecture a ``--save``
+    wrote into ``folder`` with any of the learners ``names``, Table 1's
+    order first."""
+    saved = {
+        tuple(int(d) for d in m.groups())
+        for m in map(re.compile(r".*-(\d+)x(\d+)\.pkl$").match, os.listdir(folder))
+        if m
+    }
+    for dims in [d for d in TABLE1 if d in saved] + sorted(saved - set(TABLE1)):
+        found = {}
+        for name in names:
+            path = os.path.join(folder, f"{name}-{dims[0]}x{dims[1]}.pkl")
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    found[name] = pickle.load(f)
+        if found:
+            yield dims, found
+
+
 def rescore(folder, seed=0, log=print, data=None):
     """Re-evaluate the estimators a run saved with ``--save`` into ``folder``.
 
@@ -490,34 +531,14 @@ def rescore(folder, seed=0, log=print, data=None):
     gmm = None
     if data is not None:
         X_train, larger = data
-        held_out = {row.tobytes() for row in larger}
-        if not all(row.tobytes() in held_out for row in X_test):
-            raise ValueError(
-                "data is not the run's split: its held-out patches miss some of "
-                f"the {len(X_test)} in {folder}/X_test.npy (another seed, "
-                "n_train or image source?)"
-            )
+        _check_split(folder, larger)
         X_test = larger
         gmm = GaussianMixture(20, covariance_type="full", random_state=seed)
         gmm.fit(X_train)
     sigma = median_heuristic(X_test)
     rows = []
-    # every architecture saved, Table 1's order first
-    saved = {
-        tuple(int(d) for d in m.groups())
-        for m in map(re.compile(r".*-(\d+)x(\d+)\.pkl$").match, os.listdir(folder))
-        if m
-    }
-    for dims in [d for d in TABLE1 if d in saved] + sorted(saved - set(TABLE1)):
+    for dims, found in _saved_estimators(folder, ("DDC-HM", "IWAE-50", IMPORTANCE)):
         arch = f"{dims[0]}x{dims[1]}"
-        found = {}
-        for name in ("DDC-HM", "IWAE-50", IMPORTANCE):
-            path = os.path.join(folder, f"{name}-{arch}.pkl")
-            if os.path.exists(path):
-                with open(path, "rb") as f:
-                    found[name] = pickle.load(f)
-        if not found:
-            continue
         row = {"D1": dims[0], "D2": dims[1]}
         samples = {
             name: _sample(est, len(X_test), seed + 3) for name, est in found.items()
@@ -554,6 +575,135 @@ def rescore(folder, seed=0, log=print, data=None):
                 )
             )
     return rows
+
+
+#: :func:`diagnose`: the training patches its gradients are compared on, the
+#: importance draws per patch of its oracle, the training patches after those
+#: that the DDC gradient's fresh recognition model is initialised on, and the
+#: model samples of the signal covariance
+DIAGNOSE_ROWS, DIAGNOSE_DRAWS, DIAGNOSE_FIT_ROWS, DIAGNOSE_SAMPLES = (
+    200,
+    3000,
+    1000,
+    20_000,
+)
+
+
+def diagnose(
+    folder,
+    X_train,
+    n_rows=DIAGNOSE_ROWS,
+    n_draws=DIAGNOSE_DRAWS,
+    n_samples=DIAGNOSE_SAMPLES,
+    log=print,
+):
+    """Where the saved DDC learners' noise sits, and which blocks of the wake
+    gradient are right at their models (``--diagnose DIR``).
+
+    For each DDC learner (DDC-HM, and the importance learner where saved) at
+    each architecture a ``--save`` wrote into ``folder``; ``X_train``, the
+    run's training patches:
+
+    - ``noise``, the total observation noise variance ``sum exp(log_var)``,
+      against ``pca_tail``, the least that Table 1's family fitted by maximum
+      likelihood can keep with ``D1`` latents (the training covariance's
+      eigenvalues after the ``D1``-th, :func:`linear_model_reference`); and
+      ``signal_last``, the ``D1``-th eigenvalue of the model's signal
+      covariance ``Lambda Cov(z_1) Lambda^T`` (``Cov(z_1)`` of ``n_samples``
+      ancestral samples), against ``data_last``, the data's ``D1``-th: how
+      much the trailing latents carry;
+    - the true gradient of the mean log-likelihood of ``n_rows`` training
+      patches by importance sampling (``bench_oracle_gradient``'s
+      ``importance_oracle``, ``n_draws`` draws per patch from the scoring
+      proposal; ``ess_median``) against the DDC wake gradient at the same
+      model (its ``mean_ddc_gradient``: the defaults with Table 1's settings,
+      a fresh recognition model initialised on the next
+      :data:`DIAGNOSE_FIT_ROWS` training patches, the mean of 5 steps): per
+      parameter block the cosine and the ratio of norms DDC / oracle; and
+      both norms on ``n_rows`` of the model's own samples, where the expected
+      true gradient is zero, so that the oracle's norm there is its noise;
+    - from the oracle's log-variance block ``g``, per pixel
+      ``E_q[(x_i - Lambda_i z_1 - b_i)^2] / v_i = 1 + 2 g_i`` (the derivative
+      of ``log N(x_i; m, v_i)`` in ``log v_i`` is ``(r^2 / v_i - 1) / 2``):
+      1 where the noise is where the likelihood puts it given the rest of the
+      model; ``residual_ratio_mean``, ``residual_ratio_median`` over pixels.
+
+    Returns one dict per (learner, architecture).
+    """
+    import bench_oracle_gradient as oracle
+
+    X_train = np.asarray(X_train, dtype=np.float64)
+    order = np.random.RandomState(5).permutation(len(X_train))
+    rows = X_train[order[:n_rows]]
+    X_fit = X_train[order[n_rows : n_rows + DIAGNOSE_FIT_ROWS]]
+    data_eig = np.linalg.eigvalsh(np.cov(X_train.T))[::-1]
+    results = []
+    for dims, found in _saved_estimators(folder, TESTED):
+        D1 = dims[0]
+        for name, est in found.items():
+            params = {k: np.asarray(v) for k, v in est.model_.get_parameters().items()}
+            noise = np.exp(params["layer0.log_var"])
+            _, latents = est.model_.sample(n_samples, random_state=0)
+            loadings = params["layer0.weights"]
+            signal = loadings @ np.cov(np.asarray(latents[0]).T) @ loadings.T
+            out = {
+                "learner": name,
+                "D1": D1,
+                "D2": dims[1],
+                "noise": float(noise.sum()),
+                "pca_tail": float(data_eig[D1:].sum()),
+                "signal_last": float(np.linalg.eigvalsh(signal)[::-1][D1 - 1]),
+                "data_last": float(data_eig[D1 - 1]),
+            }
+            own = np.asarray(est.model_.sample(n_rows, random_state=11)[0])
+            for where, X in (("", rows), ("own_", own)):
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    true, ess = oracle.importance_oracle(
+                        est, X, n_draws, np.random.RandomState(3)
+                    )
+                    ddc = oracle.mean_ddc_gradient(
+                        est.model_.copy(), X_fit, X, **oracle.PATCH_SETTINGS
+                    )
+                for block in oracle.BLOCKS:
+                    t, d = np.asarray(true[block]), np.asarray(ddc[block])
+                    if where:
+                        out[f"own_oracle_{block}"] = float(np.linalg.norm(t))
+                        out[f"own_ddc_{block}"] = float(np.linalg.norm(d))
+                    else:
+                        out[f"cos_{block}"] = oracle.cosine(d, t)
+                        out[f"norm_ratio_{block}"] = float(
+                            np.linalg.norm(d) / np.linalg.norm(t)
+                        )
+                if not where:
+                    out["ess_median"] = float(np.median(ess))
+                    ratio = 1.0 + 2.0 * np.asarray(true["layer0.log_var"])
+                    out["residual_ratio_mean"] = float(ratio.mean())
+                    out["residual_ratio_median"] = float(np.median(ratio))
+            results.append(out)
+            if log:
+                log(_format_diagnosis(out, oracle.BLOCKS, n_rows, n_draws))
+    return results
+
+
+def _format_diagnosis(out, blocks, n_rows, n_draws):
+    lines = [
+        f"{out['learner']} {out['D1']}x{out['D2']}: noise {out['noise']:.1f} "
+        f"(PCA tail {out['pca_tail']:.1f}, {out['noise'] / out['pca_tail']:.2f}x); "
+        f"D1-th direction {out['signal_last']:.3f} (data's {out['data_last']:.3f}, "
+        f"{out['signal_last'] / out['data_last']:.0%})",
+        f"  true gradient on {n_rows} training patches, {n_draws} draws each, "
+        f"median ESS {out['ess_median']:.0f}; E_q[r^2]/v mean "
+        f"{out['residual_ratio_mean']:.3f}, median {out['residual_ratio_median']:.3f}",
+        f"  {'block':16s} cos(DDC, true)  |DDC|/|true|  own samples: |true| |DDC|",
+    ]
+    for block in blocks:
+        lines.append(
+            f"  {block:16s} {out[f'cos_{block}']:+14.2f}  "
+            f"{out[f'norm_ratio_{block}']:12.2f}  {out[f'own_oracle_{block}']:19.3f} "
+            f"{out[f'own_ddc_{block}']:.3f}"
+        )
+    return "\n".join(lines)
 
 
 @contextlib.contextmanager
@@ -1257,6 +1407,15 @@ def main(argv=None):
         "into DIR (MMD^2, both relative tests, held-out score, noise)",
     )
     parser.add_argument(
+        "--diagnose",
+        default=None,
+        metavar="DIR",
+        help="fit nothing: for the DDC learners an earlier --save wrote into "
+        "DIR (same --seed, --n-train, --n-test and images), the noise against "
+        "the PCA tail and the wake gradient against the true one per block "
+        "(minutes per model)",
+    )
+    parser.add_argument(
         "--rescore-test",
         type=int,
         default=None,
@@ -1280,6 +1439,13 @@ def main(argv=None):
         "probes (fit's averaging and drift check at its end)",
     )
     args = parser.parse_args(argv)
+    if args.diagnose is not None:
+        split, _ = load_data(
+            args.images, args.n_train, args.n_test, args.seed, args.kind, args.n_images
+        )
+        _check_split(args.diagnose, split.X_test)
+        diagnose(args.diagnose, split.X_train)
+        return
     if args.rescore is not None:
         data = None
         if args.rescore_test is not None:

@@ -445,6 +445,85 @@ def test_rescore_on_a_larger_held_out_set_of_the_same_split(tmp_path, monkeypatc
         bench.rescore(tmp_path, seed=0, log=None, data=(data.X_train, larger[:70]))
 
 
+def test_diagnose_against_direct_computations(tmp_path, monkeypatch):
+    """--diagnose DIR: the PCA tail against sklearn's PCA, the noise against
+    the saved model, the D1-th signal eigenvalue against the Laplace layer's
+    closed-form conditional variance, and E_q[r^2]/v (from the oracle's
+    log-variance gradient) against a direct importance-sampling average of
+    the squared residuals with other draws."""
+    from sklearn.decomposition import PCA
+
+    from sklearn_ddchm._importance import importance_log_weights
+
+    bench = load_script()
+    use_fake_patches(monkeypatch, bench, 1300, 60)
+    bench.run(
+        architectures=((3, 2),),
+        minutes=0.005,
+        n_test=60,
+        n_curve=30,
+        verbose=False,
+        save=str(tmp_path),
+    )
+    data, _ = bench.load_data(None, 1300, 60, 0)
+    lines = []
+    (out,) = bench.diagnose(
+        tmp_path,
+        data.X_train,
+        n_rows=40,
+        n_draws=500,
+        n_samples=40_000,
+        log=lines.append,
+    )
+    assert out["learner"] == "DDC-HM" and (out["D1"], out["D2"]) == (3, 2)
+    assert "PCA tail" in lines[0] and "layer1.weights" in lines[0]
+    with open(tmp_path / "DDC-HM-3x2.pkl", "rb") as f:
+        est = pickle.load(f)
+    params = {k: np.asarray(v) for k, v in est.model_.get_parameters().items()}
+    noise = np.exp(params["layer0.log_var"])
+    assert out["noise"] == pytest.approx(noise.sum())
+    pca = PCA().fit(data.X_train)
+    assert out["pca_tail"] == pytest.approx(pca.explained_variance_[3:].sum())
+    assert out["data_last"] == pytest.approx(pca.explained_variance_[2])
+    # z_1 | z_2 is Laplace(0, s(z_2)) coordinate by coordinate: Cov(z_1) is
+    # diagonal, 2 E[s(z_2)^2], with z_2 from the top prior alone
+    model = est.model_
+    z2 = np.asarray(model.layers[2].sample(None, n_samples=200_000, random_state=1))
+    s = np.asarray(model.layers[1].scale(z2))
+    cov_z1 = np.diag(2.0 * np.mean(s * s, axis=0))
+    loadings = params["layer0.weights"]
+    exact = np.linalg.eigvalsh(loadings @ cov_z1 @ loadings.T)[::-1][2]
+    assert out["signal_last"] == pytest.approx(exact, rel=0.05)
+    # E_q[(x - Lambda z_1 - b)^2] / v directly, by self-normalised importance
+    # sampling with other draws
+    order = np.random.RandomState(5).permutation(len(data.X_train))
+    rows = data.X_train[order[:40]]
+    k = 4000
+    log_w = np.asarray(
+        importance_log_weights(
+            model,
+            rows,
+            est._scoring_proposal(rows),
+            k,
+            np.random.RandomState(7),
+            shared_noise=False,
+        )
+    )
+    w = np.exp(log_w - log_w.max(axis=0))
+    w /= w.sum(axis=0)
+    proposal = est._scoring_proposal(rows)
+    latents, _ = proposal.sample(k, np.random.RandomState(7), shared_noise=False)
+    z1 = np.asarray(latents[0]).reshape(k, len(rows), 3)
+    resid = rows[None] - z1 @ loadings.T - params["layer0.bias"]
+    expected = np.einsum("kn,knd->d", w, resid**2) / len(rows) / noise
+    assert out["residual_ratio_mean"] == pytest.approx(expected.mean(), abs=0.01)
+    for block in ("layer0.weights", "layer1.weights", "layer1.bias"):
+        assert -1 <= out[f"cos_{block}"] <= 1
+        assert out[f"norm_ratio_{block}"] > 0 and out[f"own_oracle_{block}"] > 0
+    # the observation block of the wake gradient is the one DDC gets right
+    assert out["cos_layer0.weights"] > 0.5
+
+
 def timed_estimator(clock, fixed, per_step):
     """An estimator whose ``fit`` advances the fake clock ``clock[0]`` by
     ``fixed + per_step * steps`` (for ``fit_within``'s probes)."""
