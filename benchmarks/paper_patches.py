@@ -581,6 +581,8 @@ def rescore(folder, seed=0, log=print, data=None):
 #: importance draws per patch of its oracle, the training patches after those
 #: that the DDC gradient's fresh recognition model is initialised on, and the
 #: model samples of the signal covariance
+#: the loadings' columns of smallest norm whose radial gradient it counts
+DIAGNOSE_WEAKEST = 10
 DIAGNOSE_ROWS, DIAGNOSE_DRAWS, DIAGNOSE_FIT_ROWS, DIAGNOSE_SAMPLES = (
     200,
     3000,
@@ -619,9 +621,16 @@ def diagnose(
       model (its ``mean_ddc_gradient``: the defaults with Table 1's settings,
       a fresh recognition model initialised on the next
       :data:`DIAGNOSE_FIT_ROWS` training patches, the mean of 5 steps): per
-      parameter block the cosine and the ratio of norms DDC / oracle; and
-      both norms on ``n_rows`` of the model's own samples, where the expected
-      true gradient is zero, so that the oracle's norm there is its noise;
+      parameter block the cosine, the ratio of norms DDC / oracle and the
+      oracle's norm; and the same three on ``n_rows`` of the model's own
+      samples, where the expected true gradient is zero: what is left there
+      is the spread of a mean over ``n_rows`` rows, which a wake gradient
+      that follows the posterior row by row tracks as the oracle does;
+    - ``radial_oracle``, ``radial_ddc``: ``<g, Lambda>`` for the loadings'
+      gradient ``g`` of each (> 0: growing the loadings raises the
+      likelihood), and ``weakest_shrunk_*``, of the :data:`DIAGNOSE_WEAKEST`
+      columns of ``Lambda`` with the smallest norm (the trailing latents'),
+      how many each gradient shrinks (``<g_j, Lambda_j> < 0``);
     - from the oracle's log-variance block ``g``, per pixel
       ``E_q[(x_i - Lambda_i z_1 - b_i)^2] / v_i = 1 + 2 g_i`` (the derivative
       of ``log N(x_i; m, v_i)`` in ``log v_i`` is ``(r^2 / v_i - 1) / 2``):
@@ -670,12 +679,24 @@ def diagnose(
                     if where:
                         out[f"own_oracle_{block}"] = float(np.linalg.norm(t))
                         out[f"own_ddc_{block}"] = float(np.linalg.norm(d))
+                        out[f"own_cos_{block}"] = oracle.cosine(d, t)
                     else:
                         out[f"cos_{block}"] = oracle.cosine(d, t)
+                        out[f"oracle_{block}"] = float(np.linalg.norm(t))
                         out[f"norm_ratio_{block}"] = float(
                             np.linalg.norm(d) / np.linalg.norm(t)
                         )
                 if not where:
+                    # does the gradient grow or shrink the loadings, overall
+                    # and in the weakest columns (the trailing latents)?
+                    weakest = np.argsort(np.linalg.norm(loadings, axis=0))[
+                        :DIAGNOSE_WEAKEST
+                    ]
+                    for label, g in (("oracle", true), ("ddc", ddc)):
+                        g = np.asarray(g["layer0.weights"])
+                        out[f"radial_{label}"] = oracle.radial(g, loadings)
+                        per_column = np.sum(g * loadings, axis=0)[weakest]
+                        out[f"weakest_shrunk_{label}"] = int(np.sum(per_column < 0))
                     out["ess_median"] = float(np.median(ess))
                     ratio = 1.0 + 2.0 * np.asarray(true["layer0.log_var"])
                     out["residual_ratio_mean"] = float(ratio.mean())
@@ -695,13 +716,20 @@ def _format_diagnosis(out, blocks, n_rows, n_draws):
         f"  true gradient on {n_rows} training patches, {n_draws} draws each, "
         f"median ESS {out['ess_median']:.0f}; E_q[r^2]/v mean "
         f"{out['residual_ratio_mean']:.3f}, median {out['residual_ratio_median']:.3f}",
-        f"  {'block':16s} cos(DDC, true)  |DDC|/|true|  own samples: |true| |DDC|",
+        f"  loadings: <g, Lambda> true {out['radial_oracle']:+.3f}, DDC "
+        f"{out['radial_ddc']:+.3f}; of the {DIAGNOSE_WEAKEST} weakest columns the "
+        f"true gradient shrinks {out['weakest_shrunk_oracle']}, DDC "
+        f"{out['weakest_shrunk_ddc']}",
+        f"  {'block':16s} cos(DDC, true)  |DDC|/|true|  |true|  "
+        "own samples: cos  |DDC|/|true|  |true|",
     ]
     for block in blocks:
         lines.append(
             f"  {block:16s} {out[f'cos_{block}']:+14.2f}  "
-            f"{out[f'norm_ratio_{block}']:12.2f}  {out[f'own_oracle_{block}']:19.3f} "
-            f"{out[f'own_ddc_{block}']:.3f}"
+            f"{out[f'norm_ratio_{block}']:12.2f}  {out[f'oracle_{block}']:6.3f}  "
+            f"{out[f'own_cos_{block}']:+17.2f}  "
+            f"{out[f'own_ddc_{block}'] / out[f'own_oracle_{block}']:12.2f}  "
+            f"{out[f'own_oracle_{block}']:6.3f}"
         )
     return "\n".join(lines)
 

@@ -520,6 +520,14 @@ def test_diagnose_against_direct_computations(tmp_path, monkeypatch):
     for block in ("layer0.weights", "layer1.weights", "layer1.bias"):
         assert -1 <= out[f"cos_{block}"] <= 1
         assert out[f"norm_ratio_{block}"] > 0 and out[f"own_oracle_{block}"] > 0
+        assert out[f"oracle_{block}"] > 0 and -1 <= out[f"own_cos_{block}"] <= 1
+    # the loadings' radial gradient, from its definition on the same oracle
+    oracle_bench = load_script("bench_oracle_gradient")
+    true, _ = oracle_bench.importance_oracle(est, rows, 500, np.random.RandomState(3))
+    g = np.asarray(true["layer0.weights"])
+    assert out["radial_oracle"] == pytest.approx(np.sum(g * loadings))
+    # D1 = 3: every column is among the weakest
+    assert out["weakest_shrunk_oracle"] == np.sum(np.sum(g * loadings, axis=0) < 0)
     # the observation block of the wake gradient is the one DDC gets right
     assert out["cos_layer0.weights"] > 0.5
 
