@@ -581,14 +581,14 @@ def rescore(folder, seed=0, log=print, data=None):
 #: importance draws per patch of its oracle, the training patches after those
 #: that the DDC gradient's fresh recognition model is initialised on, and the
 #: model samples of the signal covariance
-#: the loadings' columns of smallest norm whose radial gradient it counts
-DIAGNOSE_WEAKEST = 10
 DIAGNOSE_ROWS, DIAGNOSE_DRAWS, DIAGNOSE_FIT_ROWS, DIAGNOSE_SAMPLES = (
     200,
     3000,
     1000,
     20_000,
 )
+#: the loadings' columns of smallest norm whose radial gradient it counts
+DIAGNOSE_WEAKEST = 10
 
 
 def diagnose(
@@ -692,8 +692,8 @@ def diagnose(
                     weakest = np.argsort(np.linalg.norm(loadings, axis=0))[
                         :DIAGNOSE_WEAKEST
                     ]
-                    for label, g in (("oracle", true), ("ddc", ddc)):
-                        g = np.asarray(g["layer0.weights"])
+                    for label, grads in (("oracle", true), ("ddc", ddc)):
+                        g = np.asarray(grads["layer0.weights"])
                         out[f"radial_{label}"] = oracle.radial(g, loadings)
                         per_column = np.sum(g * loadings, axis=0)[weakest]
                         out[f"weakest_shrunk_{label}"] = int(np.sum(per_column < 0))

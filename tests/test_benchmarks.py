@@ -411,23 +411,30 @@ def test_paper_patches_fit_protocol_tells_a_drift_from_a_divergence(monkeypatch)
     assert "no+drift/yes" in bench.format_table([row])
 
 
+def saved_tiny_run(folder, monkeypatch, n_train, minutes):
+    """The benchmark module and its fake data, after a (3, 2) run on
+    ``n_train`` fake patches and 60 held-out ones saved into ``folder``."""
+    bench = load_script()
+    use_fake_patches(monkeypatch, bench, n_train, 60)
+    bench.run(
+        architectures=((3, 2),),
+        minutes=minutes,
+        n_test=60,
+        n_curve=30,
+        verbose=False,
+        save=str(folder),
+    )
+    data, _ = bench.load_data(None, n_train, 60, 0)
+    return bench, data
+
+
 def test_rescore_on_a_larger_held_out_set_of_the_same_split(tmp_path, monkeypatch):
     """--rescore DIR --rescore-test N: the saved models on more held-out
     patches (which must hold the run's), tested against GMM-20 too; the
     MMD^2 printed is the unbiased estimate recomputed here."""
     from sklearn_ddchm.metrics import median_heuristic, mmd2
 
-    bench = load_script()
-    use_fake_patches(monkeypatch, bench, 300, 60)
-    bench.run(
-        architectures=((3, 2),),
-        minutes=0.002,
-        n_test=60,
-        n_curve=30,
-        verbose=False,
-        save=str(tmp_path),
-    )
-    data, _ = bench.load_data(None, 300, 60, 0)
+    bench, data = saved_tiny_run(tmp_path, monkeypatch, 300, 0.002)
     extra = np.random.RandomState(5).laplace(size=(40, 16))
     larger = np.vstack([extra, data.X_test])
     (row,) = bench.rescore(tmp_path, seed=0, log=None, data=(data.X_train, larger))
@@ -455,17 +462,7 @@ def test_diagnose_against_direct_computations(tmp_path, monkeypatch):
 
     from sklearn_ddchm._importance import importance_log_weights
 
-    bench = load_script()
-    use_fake_patches(monkeypatch, bench, 1300, 60)
-    bench.run(
-        architectures=((3, 2),),
-        minutes=0.005,
-        n_test=60,
-        n_curve=30,
-        verbose=False,
-        save=str(tmp_path),
-    )
-    data, _ = bench.load_data(None, 1300, 60, 0)
+    bench, data = saved_tiny_run(tmp_path, monkeypatch, 1300, 0.005)
     lines = []
     (out,) = bench.diagnose(
         tmp_path,
