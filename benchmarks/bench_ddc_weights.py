@@ -134,7 +134,7 @@ def embedding_statistics(est, X, rng):
     """
     phase = est._sleep(est.n_sleep_samples, rng, encodings=False)
     W = ws.embedding_weights(
-        ws.augment(phase.H_sleep), phase.hidden_system[1], ws.augment(est._hidden(X))
+        ws.augment(phase.H_sleep), phase.embedding_gram, ws.augment(est._hidden(X))
     )
     W = np.asarray(W)
     z = np.asarray(phase.sleep[1])

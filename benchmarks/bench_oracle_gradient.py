@@ -655,7 +655,7 @@ def pooled_parent_gradient(mode=None):
         grads, value = wake(self, X_batch, phase, use_moments, criterion)
         H_aug = ws.augment(self._hidden(X_batch))
         H_sleep_aug = ws.augment(phase.H_sleep)
-        weights = ws.embedding_weights(H_sleep_aug, phase.hidden_system[1], H_aug)
+        weights = ws.embedding_weights(H_sleep_aug, phase.embedding_gram, H_aug)
         mean_weights = np.mean(weights, axis=0)
         if mode == "sleep":
             child, row_weights = phase.sleep[1], mean_weights
@@ -1377,7 +1377,7 @@ def reweighted_wake_gradient(est, X, n_draws, rng):
     est._n_sleep_phases += 1
     phase = est._sleep(est.n_sleep_samples, rng, accumulate=True, encodings=False)
     weights = ws.embedding_weights(
-        ws.augment(phase.H_sleep), phase.hidden_system[1], ws.augment(est._hidden(X))
+        ws.augment(phase.H_sleep), phase.embedding_gram, ws.augment(est._hidden(X))
     )
     layers = range(1, model.n_latent_layers + 1)
     recognition = FactorisedProposal(

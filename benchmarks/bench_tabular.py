@@ -465,7 +465,7 @@ def at_optimum(name, epochs=OPTIMUM_EPOCHS, seed=0, n_phases=10):
                 H_sleep = ws.augment(phase.H_sleep)
                 H = ws.augment(ddc._hidden(X_train))
                 weights = np.mean(
-                    ws.embedding_weights(H_sleep, phase.hidden_system[1], H), axis=0
+                    ws.embedding_weights(H_sleep, phase.embedding_gram, H), axis=0
                 )
                 residuals = phase.sleep[1] - H_sleep @ phase.mean_coefs
                 dof = ws.ridge_dof(*phase.hidden_system)

@@ -158,6 +158,7 @@ class _SleepPhase(NamedTuple):
     mean_coefs: object  # z_1 regressed on [h(x), 1], or None
     hidden_system: tuple  # (A, G): Gram matrix of [h(x), 1], and regularised
     refreshed: bool  # whether the encodings (and penalties) were just re-placed
+    embedding_gram: object  # regularised Gram matrix of this phase's [h(x), 1]
 
 
 class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
@@ -1241,6 +1242,15 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         )
         if accumulate:
             self._recognition_stats = stats
+        embedding_gram = hidden_system[1]
+        if accumulate and self.sleep_decay > 0:
+            # The embedding's weights [h_s, 1] G^{-1} [h(x), 1] sum to one over
+            # this phase's samples only with their own Gram matrix: with the
+            # accumulated one, which also counts earlier phases' samples that
+            # the weights cannot reach, they summed to 1 - sleep_decay once the
+            # statistics had built up, and shrank every expectation taken
+            # through them.
+            embedding_gram = ws.gram(ws.augment(H_s), recognition_ridge, centred)
         return _SleepPhase(
             [X_s, *latents],
             H_s,
@@ -1250,6 +1260,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             mean_coefs,
             hidden_system,
             refresh,
+            embedding_gram,
         )
 
     def _step_scales(self):
@@ -1335,7 +1346,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         if embedding:
             # one set of weights over the sleep samples for every layer
             W1 = ws.embedding_weights(
-                H_sleep_aug, phase.hidden_system[1], ws.augment(H_batch)
+                H_sleep_aug, phase.embedding_gram, ws.augment(H_batch)
             )
             mean_weights = [xp.mean(W1, axis=0)] * model.n_latent_layers
         else:

@@ -1047,7 +1047,7 @@ def test_ddc_weights_benchmark_embedding_statistics_match_a_direct_count():
     phase = est._sleep(est.n_sleep_samples, np.random.RandomState(3), encodings=False)
     F = np.hstack([np.asarray(phase.H_sleep), np.ones((150, 1))])
     Fx = np.hstack([np.asarray(est._hidden(X[300:])), np.ones((100, 1))])
-    W = Fx @ np.linalg.solve(np.asarray(phase.hidden_system[1]), F.T)
+    W = Fx @ np.linalg.solve(np.asarray(phase.embedding_gram), F.T)
     np.testing.assert_allclose(W.sum(axis=1), 1.0, atol=1e-8)
     z = np.asarray(phase.sleep[1])
     variance = W @ z**2 - (W @ z) ** 2

@@ -518,6 +518,42 @@ def test_algorithm_options_fit_and_learn_from_a_random_start(params):
     assert est.transform(X[:3]).shape == (3, 200)
 
 
+def test_accumulated_sleep_statistics_leave_the_embedding_weights_whole():
+    """With ``sleep_decay > 0`` the recognition regression accumulates its
+    normal equations over sleep phases, but the embedding's weights reach
+    only this phase's samples: they must come from this phase's own ridge
+    system (rebuilt here by NumPy: the penalty ``ridge * n * mean Var(h)`` on
+    all but the constant), so that each row's weights sum to one and the
+    latent layers' gradients equal those of the same draw without
+    accumulation (with the accumulated system the weights summed to 0.64
+    after two phases at ``sleep_decay=0.5``)."""
+    X, _, _ = make_sparse_hierarchical(300, random_state=0)
+    est = DDCHelmholtzEstimator(
+        sleep_decay=0.5, hidden_features="relu", recognition_statistic=False, **SMALL
+    ).fit(X)
+    n = est.n_sleep_samples
+    for seed in range(3):  # accumulate over a few phases first
+        est._sleep(n, np.random.RandomState(seed), accumulate=True, encodings=False)
+    phase = est._sleep(n, np.random.RandomState(7), accumulate=True, encodings=False)
+    H = np.asarray(phase.H_sleep)
+    F = np.hstack([H, np.ones((n, 1))])
+    penalty = est.ridge * n * np.var(H, axis=0).mean()
+    G = F.T @ F + np.diag(np.r_[np.full(H.shape[1], penalty), 0.0])
+    Fx = np.hstack([np.asarray(est._hidden(X[:40])), np.ones((40, 1))])
+    expected = Fx @ np.linalg.solve(G, F.T)
+    W = ws.embedding_weights(ws.augment(phase.H_sleep), phase.embedding_gram, Fx)
+    np.testing.assert_allclose(W, expected, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(W.sum(axis=1), 1.0, atol=1e-8)
+
+    fresh = est._sleep(n, np.random.RandomState(7), encodings=False)
+    accumulated = est._wake(X[:40], phase, use_moments=False, criterion=False)[0]
+    alone = est._wake(X[:40], fresh, use_moments=False, criterion=False)[0]
+    latent = [k for k in accumulated if not k.startswith("layer0.")]
+    assert latent
+    for key in latent:
+        np.testing.assert_allclose(accumulated[key], alone[key], rtol=1e-6, atol=1e-10)
+
+
 def test_fan_in_scaling_shrinks_the_first_step_of_wide_weights_only():
     """Adam's first step moves each parameter by the step size times
     ``g / (|g| + eps)``: with ``fan_in_scaling`` the weights of units with
