@@ -413,7 +413,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         units of ``x`` without the statistic (``hidden_features``,
         ``recognition_statistic``), and :meth:`fit` says so in a
         ``UserWarning`` where the fallback was measured to cost: on breast
-        cancer's one-layer factor model, ``d=0.9`` ended 2.9-8.5 nats per
+        cancer's one-layer factor model, ``d=0.9`` ended 2.8-4.1 nats per
         held-out row behind ``FactorAnalysis`` over five seeds, where the
         defaults end 0.02-0.05 behind (``benchmarks/README.md``). Setting
         ``hidden_features="relu"`` and ``recognition_statistic=False`` chooses
@@ -984,7 +984,7 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
             "On binarised MNIST (6 epochs) ReLU units ended 1.83x and 1.94x the "
             "MMD^2 floor where kernel units ended 1.46x and 1.41x."
             if binary
-            else "On breast cancer's one-layer factor model that cost 2.9-8.5 nats "
+            else "On breast cancer's one-layer factor model that cost 2.8-4.1 nats "
             "per held-out row against FactorAnalysis, where sleep_decay=0 is "
             "0.02-0.05 behind it."
         )
