@@ -353,8 +353,8 @@ def fit_recognition(
     ``sampled_design`` is given).
 
     ``extra_targets`` (shape (n_sleep, m)) are regressed on ``[h(x^s), 1]``
-    with the first layer's system and the fresh samples only, e.g. the
-    latents themselves for the posterior means behind
+    with the first layer's system (accumulated with it when ``decay > 0``),
+    e.g. the latents themselves for the posterior means behind
     :func:`posterior_covariance`.
 
     Returns
@@ -395,6 +395,14 @@ def fit_recognition(
             coefs.append(solve_spd(grams[l - 1], features_aug[l - 1].T @ T))
             continue
         F = augment(inputs)
+        k = T.shape[1]
+        if l == 0 and extra_targets is not None:
+            # solved with the first layer's targets, so that accumulated
+            # statistics pair an accumulated Gram matrix with accumulated
+            # right-hand sides (a fresh one shrank the means by about
+            # 1 - decay)
+            xp = get_namespace(F)
+            T = xp.concat([T, extra_targets], axis=1)
         A, B = F.T @ F, F.T @ T
         if accumulate and l < len(stats) and _same_shapes(stats[l], (A, B)):
             A = decay * stats[l][0] + A
@@ -404,7 +412,8 @@ def fit_recognition(
         if l == 0:
             hidden_system = (A, G)
             if extra_targets is not None:
-                extra = solve_spd(G, F.T @ extra_targets)
+                extra = phi[:, k:]
+        phi = phi[:, :k]
         coefs.append(phi)
         new_stats.append((A, B))
         if l + 1 < len(sleep_features):  # the next layer's design

@@ -592,6 +592,33 @@ def test_recursive_recognition_statistics_equal_weighted_stacked_regression():
     np.testing.assert_allclose(again[1], fresh[1])
 
 
+@pytest.mark.parametrize("design", ["predicted", "hidden"])
+def test_accumulated_extra_targets_equal_weighted_stacked_regression(design):
+    """The extra targets (the latents behind the posterior moments) are
+    regressed with the first layer's accumulated system: by hand, the
+    stacked design with the old rows down-weighted by ``sqrt(decay)``. (With
+    the paper's design they were solved against the accumulated Gram matrix
+    with this call's right-hand side only, and came out shrunk by about
+    ``1 - decay``.)"""
+    rng = np.random.RandomState(8)
+    H1, H2 = rng.rand(30, 5), rng.rand(25, 5)
+    T1 = [rng.rand(30, 4), rng.rand(30, 3)]
+    T2 = [rng.rand(25, 4), rng.rand(25, 3)]
+    z1, z2 = rng.randn(30, 2), rng.randn(25, 2)
+    decay, ridge = 0.7, 1e-2
+    _, stats, _, _ = ws.fit_recognition(H1, T1, ridge, design=design, extra_targets=z1)
+    coefs, _, extra, _ = ws.fit_recognition(
+        H2, T2, ridge, stats, decay, design=design, extra_targets=z2
+    )
+    F = np.vstack([np.sqrt(decay) * ws.augment(H1), ws.augment(H2)])
+    lam = _penalty(F, ridge, centred=True)
+    G = F.T @ F + np.diag([lam] * 5 + [0.0])
+    z = np.vstack([np.sqrt(decay) * z1, z2])
+    np.testing.assert_allclose(extra, np.linalg.solve(G, F.T @ z), rtol=1e-10)
+    T = np.vstack([np.sqrt(decay) * T1[0], T2[0]])
+    np.testing.assert_allclose(coefs[0], np.linalg.solve(G, F.T @ T), rtol=1e-10)
+
+
 def test_sampled_recognition_regresses_on_sampled_features():
     rng = np.random.RandomState(7)
     H = rng.rand(40, 5)
