@@ -930,9 +930,9 @@ def split_configuration(config, training):
     return params, switches
 
 
-def mean_ddc_gradient(model, X_fit, X, n_repeats=5, **config):
+def mean_ddc_gradient(model, X_fit, X, n_repeats=5, random_state=0, **config):
     params, switches = split_configuration(config, training=False)
-    est = DDCHelmholtzEstimator(model=model, random_state=0, **params)
+    est = DDCHelmholtzEstimator(model=model, random_state=random_state, **params)
     est._validate_params()
     est._initialize(est._validate_X(X_fit, reset=True))
     with contextlib.ExitStack() as stack:

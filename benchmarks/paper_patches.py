@@ -622,10 +622,16 @@ def diagnose(
       a fresh recognition model initialised on the next
       :data:`DIAGNOSE_FIT_ROWS` training patches, the mean of 5 steps): per
       parameter block the cosine, the ratio of norms DDC / oracle and the
-      oracle's norm; and the same three on ``n_rows`` of the model's own
-      samples, where the expected true gradient is zero: what is left there
-      is the spread of a mean over ``n_rows`` rows, which a wake gradient
-      that follows the posterior row by row tracks as the oracle does;
+      oracle's norm, and how far each estimate agrees with itself: the
+      cosine between the oracle and a second oracle with other draws
+      (``oracle_agreement``), and between the DDC gradient and a second one
+      with another seed, so other sleep samples and recognition features
+      (``ddc_agreement``; where it is low, the DDC estimate of that block is
+      mostly its own sampling noise); and the first three on ``n_rows`` of
+      the model's own samples, where the expected true gradient is zero:
+      what is left there is the spread of a mean over ``n_rows`` rows, which
+      a wake gradient that follows the posterior row by row tracks as the
+      oracle does;
     - ``radial_oracle``, ``radial_ddc``: ``<g, Lambda>`` for the loadings'
       gradient ``g`` of each (> 0: growing the loadings raises the
       likelihood), and ``weakest_shrunk_*``, of the :data:`DIAGNOSE_WEAKEST`
@@ -687,6 +693,25 @@ def diagnose(
                             np.linalg.norm(d) / np.linalg.norm(t)
                         )
                 if not where:
+                    with np.errstate(all="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        true_again, _ = oracle.importance_oracle(
+                            est, X, n_draws, np.random.RandomState(4)
+                        )
+                        ddc_again = oracle.mean_ddc_gradient(
+                            est.model_.copy(),
+                            X_fit,
+                            X,
+                            random_state=1,
+                            **oracle.PATCH_SETTINGS,
+                        )
+                    for block in oracle.BLOCKS:
+                        out[f"oracle_agreement_{block}"] = oracle.cosine(
+                            np.asarray(true_again[block]), np.asarray(true[block])
+                        )
+                        out[f"ddc_agreement_{block}"] = oracle.cosine(
+                            np.asarray(ddc_again[block]), np.asarray(ddc[block])
+                        )
                     # does the gradient grow or shrink the loadings, overall
                     # and in the weakest columns (the trailing latents)?
                     weakest = np.argsort(np.linalg.norm(loadings, axis=0))[
@@ -721,12 +746,15 @@ def _format_diagnosis(out, blocks, n_rows, n_draws):
         f"true gradient shrinks {out['weakest_shrunk_oracle']}, DDC "
         f"{out['weakest_shrunk_ddc']}",
         f"  {'block':16s} cos(DDC, true)  |DDC|/|true|  |true|  "
+        "cos(true, true')  cos(DDC, DDC')  "
         "own samples: cos  |DDC|/|true|  |true|",
     ]
     for block in blocks:
         lines.append(
             f"  {block:16s} {out[f'cos_{block}']:+14.2f}  "
             f"{out[f'norm_ratio_{block}']:12.2f}  {out[f'oracle_{block}']:6.3f}  "
+            f"{out[f'oracle_agreement_{block}']:+16.2f}  "
+            f"{out[f'ddc_agreement_{block}']:+14.2f}  "
             f"{out[f'own_cos_{block}']:+17.2f}  "
             f"{out[f'own_ddc_{block}'] / out[f'own_oracle_{block}']:12.2f}  "
             f"{out[f'own_oracle_{block}']:6.3f}"
