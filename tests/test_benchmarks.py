@@ -518,6 +518,15 @@ def test_diagnose_against_direct_computations(tmp_path, monkeypatch):
     assert out["weakest_shrunk_oracle"] == np.sum(np.sum(g * loadings, axis=0) < 0)
     # the observation block of the wake gradient is the one DDC gets right
     assert out["cos_layer0.weights"] > 0.5
+    # the oracle's agreement with itself: the same oracle with other draws
+    again, _ = oracle_bench.importance_oracle(est, rows, 500, np.random.RandomState(4))
+    for block in ("layer0.weights", "layer1.weights"):
+        assert out[f"oracle_agreement_{block}"] == pytest.approx(
+            oracle_bench.cosine(np.asarray(again[block]), np.asarray(true[block]))
+        )
+        assert -1 <= out[f"ddc_agreement_{block}"] <= 1
+    assert out["oracle_agreement_layer0.weights"] > 0.9
+    assert "cos(true, true')" in lines[0]
 
 
 def timed_estimator(clock, fixed, per_step):
