@@ -2640,3 +2640,30 @@ def test_paper_patches_skimage_source_on_the_real_photographs():
     # preprocessing: every patch's mean removed, unit variance over training
     np.testing.assert_allclose(data.X_train.mean(axis=1), 0, atol=1e-10)
     assert data.X_train.var() == pytest.approx(1.0, rel=1e-6)
+
+
+def test_sleep_options_from_random_reports_the_exact_held_out_likelihood():
+    """``bench_sleep_options.py --from-random``: each option's figure is the
+    quadrature log-likelihood of the fit it names (refitted here with the same
+    seed), the truth's that of the generating model, and a one-epoch fit from
+    a random start is below the truth."""
+    from sklearn_ddchm import DDCHelmholtzEstimator
+    from sklearn_ddchm.datasets import make_sparse_hierarchical
+    from sklearn_ddchm.utils._exact import sparse_quadrature_log_likelihood
+
+    bench = load_script("bench_sleep_options")
+    results = bench.from_random(1, epochs=1, n_train=300, n_test=30, log=None)
+    X, _, truth = make_sparse_hierarchical(330, random_state=0)
+    assert results[0, None] == pytest.approx(
+        np.mean(sparse_quadrature_log_likelihood(truth, X[300:]))
+    )
+    decayed = bench.RANDOM_START_OPTIONS.index(dict(sleep_decay=0.9))
+    est = DDCHelmholtzEstimator(max_iter=1, random_state=0, sleep_decay=0.9)
+    est.fit(X[:300])
+    assert results[0, decayed] == pytest.approx(
+        np.mean(sparse_quadrature_log_likelihood(est.model_, X[300:]))
+    )
+    assert len(results) == len(bench.RANDOM_START_OPTIONS) + 1
+    assert all(
+        results[0, i] < results[0, None] for i in range(len(bench.RANDOM_START_OPTIONS))
+    )
