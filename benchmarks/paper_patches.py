@@ -589,6 +589,8 @@ DIAGNOSE_ROWS, DIAGNOSE_DRAWS, DIAGNOSE_FIT_ROWS, DIAGNOSE_SAMPLES = (
 )
 #: the loadings' columns of smallest norm whose radial gradient it counts
 DIAGNOSE_WEAKEST = 10
+#: the wake-phase steps (each with fresh sleep samples) its DDC gradient averages
+DIAGNOSE_STEPS = 5
 
 
 def diagnose(
@@ -598,6 +600,8 @@ def diagnose(
     n_draws=DIAGNOSE_DRAWS,
     n_samples=DIAGNOSE_SAMPLES,
     log=print,
+    n_steps=DIAGNOSE_STEPS,
+    architectures=None,
 ):
     """Where the saved DDC learners' noise sits, and which blocks of the wake
     gradient are right at their models (``--diagnose DIR``).
@@ -620,7 +624,8 @@ def diagnose(
       proposal; ``ess_median``) against the DDC wake gradient at the same
       model (its ``mean_ddc_gradient``: the defaults with Table 1's settings,
       a fresh recognition model initialised on the next
-      :data:`DIAGNOSE_FIT_ROWS` training patches, the mean of 5 steps): per
+      :data:`DIAGNOSE_FIT_ROWS` training patches, the mean of ``n_steps``
+      steps, each with fresh sleep samples): per
       parameter block the cosine, the ratio of norms DDC / oracle and the
       oracle's norm, and how far each estimate agrees with itself: the
       cosine between the oracle and a second oracle with other draws
@@ -643,7 +648,8 @@ def diagnose(
       1 where the noise is where the likelihood puts it given the rest of the
       model; ``residual_ratio_mean``, ``residual_ratio_median`` over pixels.
 
-    Returns one dict per (learner, architecture).
+    ``architectures`` (sequence of ``(D1, D2)``, default all) picks the
+    saved fits to diagnose. Returns one dict per (learner, architecture).
     """
     import bench_oracle_gradient as oracle
 
@@ -654,6 +660,8 @@ def diagnose(
     data_eig = np.linalg.eigvalsh(np.cov(X_train.T))[::-1]
     results = []
     for dims, found in _saved_estimators(folder, TESTED):
+        if architectures is not None and dims not in architectures:
+            continue
         D1 = dims[0]
         for name, est in found.items():
             params = {k: np.asarray(v) for k, v in est.model_.get_parameters().items()}
@@ -669,6 +677,7 @@ def diagnose(
                 "pca_tail": float(data_eig[D1:].sum()),
                 "signal_last": float(np.linalg.eigvalsh(signal)[::-1][D1 - 1]),
                 "data_last": float(data_eig[D1 - 1]),
+                "ddc_steps": n_steps,
             }
             own = np.asarray(est.model_.sample(n_rows, random_state=11)[0])
             for where, X in (("", rows), ("own_", own)):
@@ -678,7 +687,11 @@ def diagnose(
                         est, X, n_draws, np.random.RandomState(3)
                     )
                     ddc = oracle.mean_ddc_gradient(
-                        est.model_.copy(), X_fit, X, **oracle.PATCH_SETTINGS
+                        est.model_.copy(),
+                        X_fit,
+                        X,
+                        n_repeats=n_steps,
+                        **oracle.PATCH_SETTINGS,
                     )
                 for block in oracle.BLOCKS:
                     t, d = np.asarray(true[block]), np.asarray(ddc[block])
@@ -702,6 +715,7 @@ def diagnose(
                             est.model_.copy(),
                             X_fit,
                             X,
+                            n_repeats=n_steps,
                             random_state=1,
                             **oracle.PATCH_SETTINGS,
                         )
@@ -739,7 +753,8 @@ def _format_diagnosis(out, blocks, n_rows, n_draws):
         f"D1-th direction {out['signal_last']:.3f} (data's {out['data_last']:.3f}, "
         f"{out['signal_last'] / out['data_last']:.0%})",
         f"  true gradient on {n_rows} training patches, {n_draws} draws each, "
-        f"median ESS {out['ess_median']:.0f}; E_q[r^2]/v mean "
+        f"median ESS {out['ess_median']:.0f}; DDC the mean of "
+        f"{out['ddc_steps']} steps; E_q[r^2]/v mean "
         f"{out['residual_ratio_mean']:.3f}, median {out['residual_ratio_median']:.3f}",
         f"  loadings: <g, Lambda> true {out['radial_oracle']:+.3f}, DDC "
         f"{out['radial_ddc']:+.3f}; of the {DIAGNOSE_WEAKEST} weakest columns the "
@@ -1472,6 +1487,15 @@ def main(argv=None):
         "(minutes per model)",
     )
     parser.add_argument(
+        "--diagnose-steps",
+        type=int,
+        default=DIAGNOSE_STEPS,
+        metavar="N",
+        help="with --diagnose: the DDC gradient is the mean of N wake steps, "
+        "each with fresh sleep samples (default %(default)s); --architectures "
+        "picks the saved fits",
+    )
+    parser.add_argument(
         "--rescore-test",
         type=int,
         default=None,
@@ -1500,7 +1524,12 @@ def main(argv=None):
             args.images, args.n_train, args.n_test, args.seed, args.kind, args.n_images
         )
         _check_split(args.diagnose, split.X_test)
-        diagnose(args.diagnose, split.X_train)
+        diagnose(
+            args.diagnose,
+            split.X_train,
+            n_steps=args.diagnose_steps,
+            architectures=[tuple(a) for a in args.architectures],
+        )
         return
     if args.rescore is not None:
         data = None

@@ -526,7 +526,9 @@ def test_diagnose_against_direct_computations(tmp_path, monkeypatch):
         )
         assert -1 <= out[f"ddc_agreement_{block}"] <= 1
     assert out["oracle_agreement_layer0.weights"] > 0.9
-    assert "cos(true, true')" in lines[0]
+    assert "cos(true, true')" in lines[0] and "mean of 5 steps" in lines[0]
+    # --architectures picks the saved fits
+    assert bench.diagnose(tmp_path, data.X_train, architectures=[(10, 10)]) == []
 
 
 def timed_estimator(clock, fixed, per_step):
