@@ -130,20 +130,22 @@ def from_random(seeds, epochs=30, n_train=4000, n_test=200, log=print):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="default 20, 30 with --from-random"
+    )
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument(
         "--from-random",
         action="store_true",
-        help="fit each of RANDOM_START_OPTIONS from a random start (30 epochs "
-        "unless --epochs) and print the exact held-out log-likelihood",
+        help="fit each of RANDOM_START_OPTIONS from a random start and print "
+        "the exact held-out log-likelihood",
     )
     args = parser.parse_args()
     if args.from_random:
-        epochs = 3 if args.quick else (30 if args.epochs == 20 else args.epochs)
+        epochs = 3 if args.quick else (args.epochs or 30)
         from_random(1 if args.quick else args.seeds, epochs)
         return
-    epochs = 3 if args.quick else args.epochs
+    epochs = 3 if args.quick else (args.epochs or 20)
     seeds = 1 if args.quick else args.seeds
     print(f"from the true parameters, lr 1e-3 (decay 0.1), {epochs} epochs, N=4000")
     for seed in range(seeds):
