@@ -306,13 +306,15 @@ QUICK = dict(
 IMPORTANCE = "DDC-HM (importance)"
 
 
-def make_estimators(latent_dims, seed, importance=False):
+def make_estimators(latent_dims, seed, importance=False, expectations="embedding"):
     """The two learners of Table 1: the paper's DDC-HM settings, IWAE-50.
 
     ``importance=True`` adds :data:`IMPORTANCE`: the same DDC-HM with
     ``expectations="importance"``, whose wake gradient is the importance
     sampling estimate of the true one (not the paper's DDC wake phase; its
     DDC recognition model is still fitted, for ``transform`` and ``score``).
+    ``expectations`` is DDC-HM's own (``--ddc-expectations``; the default
+    is the estimator's).
     """
     ddc = dict(
         model="sparse",
@@ -323,7 +325,7 @@ def make_estimators(latent_dims, seed, importance=False):
         random_state=seed,
     )
     learners = {
-        "DDC-HM": DDCHelmholtzEstimator(**ddc),
+        "DDC-HM": DDCHelmholtzEstimator(**ddc, expectations=expectations),
         "IWAE-50": IWAEEstimator(
             model="sparse", latent_dims=latent_dims, n_particles=50, random_state=seed
         ),
@@ -997,6 +999,7 @@ def run(
     curve_score=500,
     stop_when_diverged=True,
     protocol="stream",
+    expectations="embedding",
 ):
     """Run the comparison; return the table, one dict per architecture.
 
@@ -1062,6 +1065,8 @@ def run(
         guard stopped it (``diverged_``) or its samples are not finite, and
         ``drift_<learner>`` says whether the drift check kept an earlier
         check (a ``ConvergenceWarning`` too, recorded with the others).
+    expectations : str, default="embedding"
+        DDC-HM's ``expectations`` (``--ddc-expectations``).
 
     Returns
     -------
@@ -1168,7 +1173,7 @@ def run(
             table.append(row)
             continue
         curves, samples = {}, {}
-        for name, est in make_estimators(dims, seed, importance).items():
+        for name, est in make_estimators(dims, seed, importance, expectations).items():
             settings[name] = _jsonable(est.get_params())
             if log:
                 log(f"{name} {dims}:")
@@ -1459,6 +1464,14 @@ def main(argv=None):
         "patches (X_test.npy) into",
     )
     parser.add_argument(
+        "--ddc-expectations",
+        default="embedding",
+        choices=("embedding", "encodings", "importance", "mixed"),
+        help="DDC-HM's expectations parameter (default: the estimator's, "
+        '"embedding"); "mixed" takes the latent layers\' gradient from '
+        "importance sampling",
+    )
+    parser.add_argument(
         "--importance",
         action="store_true",
         help='also fit DDC-HM with expectations="importance" (trained by '
@@ -1564,6 +1577,7 @@ def main(argv=None):
         curve_score=args.curve_score,
         stop_when_diverged=not args.train_past_divergence,
         protocol=args.protocol,
+        expectations=args.ddc_expectations,
     )
 
 

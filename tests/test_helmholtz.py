@@ -45,6 +45,7 @@ SMALL = dict(
         DDCHelmholtzEstimator(encoding="linear", gradient_split="child", **SMALL),
         DDCHelmholtzEstimator(**{**SMALL, "n_hidden": "auto"}),
         DDCHelmholtzEstimator(n_init=2, **SMALL),
+        DDCHelmholtzEstimator(expectations="mixed", **SMALL),
     ]
 )
 def test_sklearn_compatible(estimator, check):
@@ -504,6 +505,7 @@ def test_fit_pins_only_scipys_own_blas_and_restores_it(monkeypatch):
         dict(observation_gradient="weights", encoding_refresh=None),
         dict(sleep_decay=0.5, recognition="hidden"),
         dict(init="data"),
+        dict(expectations="mixed"),
     ],
 )
 def test_algorithm_options_fit_and_learn_from_a_random_start(params):
@@ -1005,14 +1007,50 @@ def test_importance_expectations_recover_linear_gaussian_data():
     assert est.training_curve_[-1] == pytest.approx(best, abs=0.1)
 
 
-def test_importance_expectations_reject_models_without_a_linear_posterior():
+@pytest.mark.parametrize("expectations", ["importance", "mixed"])
+def test_importance_expectations_reject_models_without_a_linear_posterior(
+    expectations,
+):
     X = (np.random.RandomState(0).uniform(size=(30, 5)) < 0.5).astype(float)
     est = DDCHelmholtzEstimator(
-        model="sbn", latent_dims=(3,), expectations="importance", max_iter=1
+        model="sbn", latent_dims=(3,), expectations=expectations, max_iter=1
     )
-    with pytest.raises(ValueError, match='expectations="importance"'):
+    with pytest.raises(ValueError, match=f'expectations="{expectations}"'):
         est.fit(X)
     assert not hasattr(est, "model_")
+
+
+def test_mixed_expectations_step_is_the_wake_observation_and_sampled_latent_gradient():
+    """``expectations="mixed"``: the observation layer's blocks are the
+    embedding's wake gradient of the same sleep draw, the latent layers'
+    blocks the importance gradient (with the draws that follow), computed
+    here from the two pieces."""
+    import copy
+
+    from sklearn_ddchm._importance import importance_gradient
+    from sklearn_ddchm._linear_proposal import linear_gaussian_proposal
+
+    X, _, _ = make_sparse_hierarchical(200, random_state=0)
+    est = DDCHelmholtzEstimator(
+        expectations="mixed", **{**SMALL, "max_iter": 1, "n_importance": 30}
+    ).fit(X)
+    rows = X[:20]
+    grads, extra, value = copy.deepcopy(est)._gradient_step(
+        rows, np.random.RandomState(5)
+    )
+    wake = copy.deepcopy(est)
+    wake.expectations = "embedding"
+    rng = np.random.RandomState(5)
+    want, _, want_value = wake._gradient_step(rows, rng)
+    sampled, _, _ = importance_gradient(
+        est.model_, rows, linear_gaussian_proposal(est.model_, rows), 30, rng
+    )
+    assert set(grads) == set(est.model_.trainable_parameters()) and not extra
+    latent = [k for k in grads if not k.startswith("layer0.")]
+    assert latent and len(latent) < len(grads)
+    for k, v in grads.items():
+        np.testing.assert_array_equal(v, sampled[k] if k in latent else want[k])
+    assert float(value) == float(want_value)
 
 
 def test_importance_expectations_on_backend_match_numpy(backend):
