@@ -595,6 +595,29 @@ DIAGNOSE_WEAKEST = 10
 DIAGNOSE_STEPS = 5
 
 
+def _gradients(est, X, X_fit, n_draws, n_steps, seed):
+    """For :func:`diagnose`: the true gradient on ``X`` (the importance oracle,
+    its draws seeded ``3 + seed``) with its effective sample sizes, and the
+    DDC gradient (the mean of ``n_steps`` wake steps of a recognition model
+    initialised on ``X_fit``, estimator seed ``seed``)."""
+    import bench_oracle_gradient as oracle
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        true, ess = oracle.importance_oracle(
+            est, X, n_draws, np.random.RandomState(3 + seed)
+        )
+        ddc = oracle.mean_ddc_gradient(
+            est.model_.copy(),
+            X_fit,
+            X,
+            n_repeats=n_steps,
+            random_state=seed,
+            **oracle.PATCH_SETTINGS,
+        )
+    return true, ess, ddc
+
+
 def diagnose(
     folder,
     X_train,
@@ -683,18 +706,7 @@ def diagnose(
             }
             own = np.asarray(est.model_.sample(n_rows, random_state=11)[0])
             for where, X in (("", rows), ("own_", own)):
-                with np.errstate(all="ignore"), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    true, ess = oracle.importance_oracle(
-                        est, X, n_draws, np.random.RandomState(3)
-                    )
-                    ddc = oracle.mean_ddc_gradient(
-                        est.model_.copy(),
-                        X_fit,
-                        X,
-                        n_repeats=n_steps,
-                        **oracle.PATCH_SETTINGS,
-                    )
+                true, ess, ddc = _gradients(est, X, X_fit, n_draws, n_steps, 0)
                 for block in oracle.BLOCKS:
                     t, d = np.asarray(true[block]), np.asarray(ddc[block])
                     if where:
@@ -708,19 +720,9 @@ def diagnose(
                             np.linalg.norm(d) / np.linalg.norm(t)
                         )
                 if not where:
-                    with np.errstate(all="ignore"), warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        true_again, _ = oracle.importance_oracle(
-                            est, X, n_draws, np.random.RandomState(4)
-                        )
-                        ddc_again = oracle.mean_ddc_gradient(
-                            est.model_.copy(),
-                            X_fit,
-                            X,
-                            n_repeats=n_steps,
-                            random_state=1,
-                            **oracle.PATCH_SETTINGS,
-                        )
+                    true_again, _, ddc_again = _gradients(
+                        est, X, X_fit, n_draws, n_steps, 1
+                    )
                     for block in oracle.BLOCKS:
                         out[f"oracle_agreement_{block}"] = oracle.cosine(
                             np.asarray(true_again[block]), np.asarray(true[block])
