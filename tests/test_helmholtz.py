@@ -1474,3 +1474,46 @@ def test_learnt_mixture_prior_places_the_clusters_from_a_random_start():
     assert values[True] > true_value - 0.5
     assert values[True] > factor_analysis + 1.0
     assert values[False] < values[True] - 1.0
+
+
+@pytest.mark.parametrize("expectations", ["embedding", "encodings"])
+@pytest.mark.parametrize("recognition", ["hidden", "predicted"])
+def test_accumulated_statistics_keep_weights_and_posterior_means_unbiased(
+    expectations, recognition
+):
+    """Over the options that read the recognition's accumulated statistics
+    (``sleep_decay > 0``), after several accumulated sleep phases: each
+    row's expectation weights over this phase's samples sum to one, and the
+    moment form's posterior means are not shrunk (the regression slope of
+    the sleep latents on them is 1; both defects of 2026-12-08 broke one of
+    these, with sums near 0.3 and slopes near 3)."""
+    X, _, _ = make_sparse_hierarchical(400, random_state=0)
+    est = DDCHelmholtzEstimator(
+        expectations=expectations,
+        recognition=recognition,
+        sleep_decay=0.8,
+        hidden_features="relu",
+        recognition_statistic=False,
+        **{**SMALL, "n_sleep_samples": 200, "n_hidden": 30, "n_encoding": 30},
+    ).fit(X)
+    rng = np.random.RandomState(1)
+    for _ in range(4):
+        phase = est._sleep(
+            est.n_sleep_samples,
+            rng,
+            accumulate=True,
+            encodings=expectations == "encodings",
+            means=True,
+        )
+    H = est._hidden(X[:100])
+    if expectations == "embedding":
+        W = ws.embedding_weights(
+            ws.augment(phase.H_sleep), phase.embedding_gram, ws.augment(H)
+        )
+    else:
+        R = ws.posterior_means(H, phase.coefs, est._recognition_design)
+        W = ws.ddc_weights(phase.features_aug[0], phase.grams[0], ws.augment(R[0]))
+    np.testing.assert_allclose(W.sum(axis=1), 1.0, atol=1e-8)
+    m = ws.augment(phase.H_sleep) @ phase.mean_coefs
+    z = phase.sleep[1]
+    assert np.sum(m * z) / np.sum(m * m) == pytest.approx(1.0, abs=0.05)
