@@ -486,9 +486,10 @@ class DDCHelmholtzEstimator(BaseDeepGenerativeEstimator):
         requirements), where the wake phase's estimate is weakest: on Table
         1's (50, 10) patch model its Laplace block is a signal at 0.05 of the
         true gradient's norm under noise several times its size, where its
-        observation blocks agree with the truth to cosine 0.96-0.99. About
-        4.4 times the cost per step of ``"embedding"``
-        (``benchmarks/README.md``).
+        observation blocks agree with the truth to cosine 0.96-0.99. Like
+        ``"embedding"`` it reads no encoding, and its training criterion is
+        the wake phase's. About 4.4 times the cost per step of
+        ``"embedding"`` (``benchmarks/README.md``).
     fan_in_scaling : bool, default=True
         Scale the step of a weight matrix with ``n`` parents by
         ``min(1, sqrt(20 / n))``. Adam moves every weight by about the step

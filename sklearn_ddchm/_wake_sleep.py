@@ -399,8 +399,8 @@ def fit_recognition(
         if l == 0 and extra_targets is not None:
             # solved with the first layer's targets, so that accumulated
             # statistics pair an accumulated Gram matrix with accumulated
-            # right-hand sides (a fresh one shrank the means by about
-            # 1 - decay)
+            # right-hand sides (a fresh one shrank the means towards about
+            # 1 - decay of their size)
             xp = get_namespace(F)
             T = xp.concat([T, extra_targets], axis=1)
         A, B = F.T @ F, F.T @ T
