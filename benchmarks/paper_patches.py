@@ -1467,10 +1467,13 @@ def main(argv=None):
     )
     parser.add_argument(
         "--ddc-expectations",
-        default="embedding",
-        choices=("embedding", "encodings", "importance", "mixed"),
+        default=DDCHelmholtzEstimator().expectations,
+        # the estimator's own options, so the two cannot drift apart
+        choices=sorted(
+            DDCHelmholtzEstimator._parameter_constraints["expectations"][0].options
+        ),
         help="DDC-HM's expectations parameter (default: the estimator's, "
-        '"embedding"); "mixed" takes the latent layers\' gradient from '
+        '%(default)s); "mixed" takes the latent layers\' gradient from '
         "importance sampling",
     )
     parser.add_argument(
